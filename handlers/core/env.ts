@@ -1,0 +1,50 @@
+import { ConfigurationError } from './errors';
+
+/**
+ * Environment variables the handlers read, in one place. The CDK constructs set them from the app
+ * config; local mode sets them for the emulators. Endpoints are never set here: the SDK reads
+ * AWS_ENDPOINT_URL_DYNAMODB / _SQS / _STS itself.
+ */
+export const ENV = {
+  /** Target name (metrics dimension, log field). */
+  targetName: 'TARGET_NAME',
+  sourceTableName: 'SOURCE_TABLE_NAME',
+  sourceRegion: 'SOURCE_REGION',
+  /** JSON KeySchema: {"partitionKey":{"name","type"},"sortKey"?:{…}}. */
+  keySchema: 'KEY_SCHEMA',
+  targetTableName: 'TARGET_TABLE_NAME',
+  targetRegion: 'TARGET_REGION',
+  targetRoleArn: 'TARGET_ROLE_ARN',
+  targetExternalId: 'TARGET_EXTERNAL_ID',
+  resyncThresholdBytes: 'RESYNC_THRESHOLD_BYTES',
+  /** JSON TargetFilter, applied again in enrichment for attached queues (fan-out). */
+  targetFilter: 'TARGET_FILTER',
+  logLevel: 'LOG_LEVEL',
+  metricsNamespace: 'METRICS_NAMESPACE',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new ConfigurationError(`environment variable ${name} is not set; it is set by the CDK construct (or by local mode) — redeploy the stack`);
+  }
+  return value;
+}
+
+export function optionalEnv(name: EnvName, fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  return value === undefined || value === '' ? fallback : value;
+}
+
+export function intEnv(name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = optionalEnv(name, String(fallback), env);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigurationError(`environment variable ${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+export const METRICS_NAMESPACE_DEFAULT = 'DynamoDBCrossAccountReplication' as const;
