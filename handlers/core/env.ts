@@ -21,6 +21,8 @@ export const ENV = {
   targetFilter: 'TARGET_FILTER',
   logLevel: 'LOG_LEVEL',
   metricsNamespace: 'METRICS_NAMESPACE',
+  /** Where EMF metrics go: 'stdout' (default; CloudWatch extracts them from the function's log) or 'off' (local mode). */
+  metricsSink: 'METRICS_SINK',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

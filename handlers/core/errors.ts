@@ -33,3 +33,8 @@ export class WriteFailedError extends ReplicationError {
 export class ConfigurationError extends ReplicationError {
   override readonly name: string = 'ConfigurationError';
 }
+
+/** A RESYNC could not read the item's current state from the source table. Fails the message; it is retried. */
+export class ResyncReadError extends ReplicationError {
+  override readonly name: string = 'ResyncReadError';
+}

@@ -1,0 +1,150 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
+import { ReplicationError } from './errors';
+
+/**
+ * AttributeValues in two forms: the JSON wire form (Streams, Pipes, envelopes: B/BS as base64
+ * strings) and the SDK v3 form (B/BS as Uint8Array). Conversion is structural only — N stays the
+ * exact string DynamoDB produced, sets keep their order, nothing is unmarshalled.
+ */
+export type AttributeMapSdk = Record<string, AttributeValue>;
+
+function base64ToBytes(value: string): Uint8Array {
+  const buf = Buffer.from(value, 'base64');
+  // A plain Uint8Array view (no copy): what the SDK itself returns for B.
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function bytesToBase64(value: Uint8Array): string {
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+}
+
+export function toSdkAttributeValue(value: AttributeValueWire): AttributeValue {
+  if ('S' in value) return { S: value.S };
+  if ('N' in value) return { N: value.N };
+  if ('B' in value) return { B: base64ToBytes(value.B) };
+  if ('SS' in value) return { SS: [...value.SS] };
+  if ('NS' in value) return { NS: [...value.NS] };
+  if ('BS' in value) return { BS: value.BS.map(base64ToBytes) };
+  if ('M' in value) return { M: toSdkAttributeMap(value.M) };
+  if ('L' in value) return { L: value.L.map(toSdkAttributeValue) };
+  if ('NULL' in value) return { NULL: true };
+  if ('BOOL' in value) return { BOOL: value.BOOL };
+  throw new ReplicationError(`unknown AttributeValue type ${describeType(value)}`);
+}
+
+// Object.fromEntries defines own properties, so an attribute named "__proto__" stays an attribute.
+export function toSdkAttributeMap(map: AttributeMapWire): AttributeMapSdk {
+  return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, toSdkAttributeValue(value)]));
+}
+
+export function toWireAttributeValue(value: AttributeValue): AttributeValueWire {
+  if (value.S !== undefined) return { S: value.S };
+  if (value.N !== undefined) return { N: value.N };
+  if (value.B !== undefined) return { B: bytesToBase64(value.B) };
+  if (value.SS !== undefined) return { SS: [...value.SS] };
+  if (value.NS !== undefined) return { NS: [...value.NS] };
+  if (value.BS !== undefined) return { BS: value.BS.map(bytesToBase64) };
+  if (value.M !== undefined) return { M: toWireAttributeMap(value.M) };
+  if (value.L !== undefined) return { L: value.L.map(toWireAttributeValue) };
+  if (value.NULL !== undefined) return { NULL: true };
+  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  throw new ReplicationError(`unknown AttributeValue type ${describeType(value)}`);
+}
+
+export function toWireAttributeMap(map: Record<string, AttributeValue>): AttributeMapWire {
+  return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, toWireAttributeValue(value)]));
+}
+
+/**
+ * Path of the first map key "__proto__" in a wire map, if any. zod (4.6) silently drops such keys
+ * when it parses a record, so envelopes refuse them loudly instead of losing an attribute.
+ */
+export function findProtoAttributeName(map: unknown, path = ''): string | undefined {
+  if (typeof map !== 'object' || map === null) return undefined;
+  for (const [name, value] of Object.entries(map)) {
+    if (name === '__proto__') return `${path}${name}`;
+    if (typeof value !== 'object' || value === null) continue;
+    const nested = (value as { M?: unknown; L?: unknown[] }).M ?? (value as { L?: unknown[] }).L;
+    const found = nested === undefined ? undefined : findProtoAttributeName(nested, `${path}${name}.`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The type tag(s) of a value, for error messages — never the value itself. */
+function describeType(value: object): string {
+  return JSON.stringify(Object.keys(value));
+}
+
+/**
+ * DynamoDB compares numbers by value: "1.50", "1.5" and "15E-1" are one key. Canonical form:
+ * sign, significant digits without leading/trailing zeros, base-10 exponent ("15E-1"); zero is "0".
+ * Used only to identify keys (groupId, coalescing) — values themselves are never rewritten.
+ */
+export function canonicalNumber(value: string): string {
+  const match = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(value);
+  if (match === null || (match[2] === '' && (match[3] ?? '') === '')) {
+    throw new ReplicationError('not a DynamoDB number');
+  }
+  const [, sign, intPart = '', fracPart = '', expPart] = match;
+  let digits = (intPart + fracPart).replace(/^0+/, '');
+  if (digits === '') return '0';
+  let exponent = (expPart === undefined ? 0 : Number.parseInt(expPart, 10)) - fracPart.length;
+  const trimmed = digits.replace(/0+$/, '');
+  exponent += digits.length - trimmed.length;
+  digits = trimmed;
+  return `${sign === '-' ? '-' : ''}${digits}E${exponent}`;
+}
+
+/** Canonical text of one key attribute value, including its type. Keys are S, N or B only. */
+export function canonicalKeyValue(value: AttributeValueWire): string {
+  if ('S' in value) return JSON.stringify(['S', value.S]);
+  if ('N' in value) return JSON.stringify(['N', canonicalNumber(value.N)]);
+  // Re-encode so that differently padded base64 of the same bytes is one key.
+  if ('B' in value) return JSON.stringify(['B', Buffer.from(value.B, 'base64').toString('base64')]);
+  throw new ReplicationError(`key attribute of type ${describeType(value)}; DynamoDB keys are S, N or B`);
+}
+
+/**
+ * Canonical encoding of a primary key (partition key and optional sort key): stable across
+ * processes and independent of attribute order, so it can name an item in maps and hashes.
+ */
+export function canonicalKey(keys: AttributeMapWire): string {
+  const names = Object.keys(keys).sort();
+  return `[${names.map((name) => `[${JSON.stringify(name)},${canonicalKeyValue(keys[name] as AttributeValueWire)}]`).join(',')}]`;
+}
+
+/** UTF-8 byte length of the JSON text — what SQS and Pipes count against their payload limits. */
+export function encodedSizeBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/**
+ * Item size by DynamoDB's rules (attribute names + values; numbers ≈ 1 byte per 2 significant
+ * digits + 1; 3 bytes + 1 per element for M and L; 1 byte for NULL/BOOL), from the wire form.
+ * An estimate for sizing decisions; DynamoDB's own accounting decides the 400 KB limit.
+ */
+export function itemSizeBytes(item: AttributeMapWire): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(item)) size += Buffer.byteLength(name, 'utf8') + valueSizeBytes(value);
+  return size;
+}
+
+function numberSizeBytes(value: string): number {
+  const canonical = canonicalNumber(value);
+  const digits = canonical === '0' ? 1 : canonical.replace(/^-/, '').replace(/E.*$/, '').length;
+  return Math.ceil(digits / 2) + 1;
+}
+
+function valueSizeBytes(value: AttributeValueWire): number {
+  if ('S' in value) return Buffer.byteLength(value.S, 'utf8');
+  if ('N' in value) return numberSizeBytes(value.N);
+  if ('B' in value) return Buffer.byteLength(value.B, 'base64');
+  if ('SS' in value) return value.SS.reduce((sum, s) => sum + Buffer.byteLength(s, 'utf8'), 0);
+  if ('NS' in value) return value.NS.reduce((sum, n) => sum + numberSizeBytes(n), 0);
+  if ('BS' in value) return value.BS.reduce((sum, b) => sum + Buffer.byteLength(b, 'base64'), 0);
+  if ('M' in value) return 3 + Object.entries(value.M).reduce((sum, [k, v]) => sum + 1 + Buffer.byteLength(k, 'utf8') + valueSizeBytes(v), 0);
+  if ('L' in value) return 3 + value.L.reduce((sum, v) => sum + 1 + valueSizeBytes(v), 0);
+  return 1;
+}

@@ -1,0 +1,93 @@
+// Deep imports on purpose: the package root starts environment discovery at import time, which
+// outside Lambda probes the EC2 metadata endpoint over HTTP. We pick the environment ourselves.
+import { LambdaEnvironment } from 'aws-embedded-metrics/lib/environment/LambdaEnvironment';
+import type { IEnvironment } from 'aws-embedded-metrics/lib/environment/IEnvironment';
+import type { MetricsContext } from 'aws-embedded-metrics/lib/logger/MetricsContext';
+import { MetricsLogger } from 'aws-embedded-metrics/lib/logger/MetricsLogger';
+import { Unit } from 'aws-embedded-metrics/lib/logger/Unit';
+import { LogSerializer } from 'aws-embedded-metrics/lib/serializers/LogSerializer';
+import { ConsoleSink } from 'aws-embedded-metrics/lib/sinks/ConsoleSink';
+import type { ISink } from 'aws-embedded-metrics/lib/sinks/Sink';
+import { ENV, METRICS_NAMESPACE_DEFAULT, optionalEnv } from './env';
+import { ConfigurationError } from './errors';
+
+/** Where EMF records go (aws-embedded-metrics' sink interface). */
+export type MetricsSink = ISink;
+
+export const METRIC_NAMES = {
+  changesApplied: 'ChangesApplied',
+  changesCoalesced: 'ChangesCoalesced',
+  applyFailures: 'ApplyFailures',
+  resyncsApplied: 'ResyncsApplied',
+  replicationLagMs: 'ReplicationLagMs',
+} as const;
+
+/** What one apply batch reports. */
+export interface BatchMetrics {
+  changesApplied: number;
+  changesCoalesced: number;
+  applyFailures: number;
+  resyncsApplied: number;
+  /** now − envelope `at`, one value per applied change. */
+  replicationLagMs: number[];
+}
+
+export interface ReplicationMetrics {
+  publish(metrics: BatchMetrics): Promise<void>;
+}
+
+/** Keeps EMF records in memory (tests, and local mode should it want to show them). */
+export class MemoryMetricsSink implements MetricsSink {
+  readonly name = 'MemoryMetricsSink';
+  readonly records: Record<string, unknown>[] = [];
+  private readonly serializer = new LogSerializer();
+  accept(context: MetricsContext): Promise<void> {
+    for (const line of this.serializer.serialize(context)) this.records.push(JSON.parse(line) as Record<string, unknown>);
+    return Promise.resolve();
+  }
+}
+
+const discardSink: MetricsSink = { name: 'DiscardSink', accept: () => Promise.resolve() };
+
+/** METRICS_SINK: 'stdout' (default, what Lambda's log ingestion turns into metrics) or 'off'. */
+export function metricsSinkFromEnv(env: NodeJS.ProcessEnv = process.env): MetricsSink {
+  const value = optionalEnv(ENV.metricsSink, 'stdout', env);
+  if (value === 'stdout') return new ConsoleSink();
+  if (value === 'off') return discardSink;
+  throw new ConfigurationError(`environment variable ${ENV.metricsSink} must be "stdout" or "off", got "${value}"`);
+}
+
+export function metricsNamespaceFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+  return optionalEnv(ENV.metricsNamespace, METRICS_NAMESPACE_DEFAULT, env);
+}
+
+/**
+ * EMF metrics dimensioned by `Target` only (the library's default ServiceName/ServiceType/LogGroup
+ * dimensions are dropped: they would multiply the metric count for no use).
+ */
+export function createReplicationMetrics(options: { namespace: string; target: string; sink: MetricsSink }): ReplicationMetrics {
+  const lambda = new LambdaEnvironment();
+  // Lambda metadata (function version, trace id) as properties; the sink is ours to choose.
+  const environment: IEnvironment = {
+    probe: () => Promise.resolve(true),
+    getName: () => lambda.getName(),
+    getType: () => lambda.getType(),
+    getLogGroupName: () => lambda.getLogGroupName(),
+    configureContext: (context) => lambda.configureContext(context),
+    getSink: () => options.sink,
+  };
+  return {
+    async publish(metrics) {
+      const logger = new MetricsLogger(() => Promise.resolve(environment));
+      logger.setNamespace(options.namespace);
+      logger.setDimensions({ Target: options.target });
+      logger.putMetric(METRIC_NAMES.changesApplied, metrics.changesApplied, Unit.Count);
+      logger.putMetric(METRIC_NAMES.changesCoalesced, metrics.changesCoalesced, Unit.Count);
+      logger.putMetric(METRIC_NAMES.applyFailures, metrics.applyFailures, Unit.Count);
+      logger.putMetric(METRIC_NAMES.resyncsApplied, metrics.resyncsApplied, Unit.Count);
+      // One value per change; EMF keeps up to 100 values per key and the logger flushes beyond that.
+      for (const lag of metrics.replicationLagMs) logger.putMetric(METRIC_NAMES.replicationLagMs, lag, Unit.Milliseconds);
+      await logger.flush();
+    },
+  };
+}

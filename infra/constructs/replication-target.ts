@@ -1,0 +1,301 @@
+import { resolve } from 'node:path';
+import { Filter, FilterPattern, LogLevel as PipeLogLevel, Pipe, CloudwatchLogsLogDestination } from '@aws-cdk/aws-pipes-alpha';
+import { DynamoDBSource, DynamoDBStartingPosition, OnPartialBatchItemFailure } from '@aws-cdk/aws-pipes-sources-alpha';
+import { SqsTarget } from '@aws-cdk/aws-pipes-targets-alpha';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, EventSourceMapping, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { z } from 'zod';
+import { ConfigurationError } from '../../handlers/core/errors';
+import { ENV } from '../../handlers/core/env';
+import { toPipesFilterPattern } from '../../handlers/core/filter';
+import type { KeySchema } from '../../handlers/core/key-schema';
+import { roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, type TargetFilter, type TargetOptions } from '../../schemas/replication-config';
+import { LambdaEnrichment } from './enrichment';
+
+/** Repository root, so handler entries resolve the same from the CLI, from tsx and from jest. */
+const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** SQS retention maximum: lets an initial load run far longer than the 24 h stream retention (DESIGN §1). */
+const RETENTION = Duration.days(14);
+/** The FIFO queue's visibility timeout is this many apply timeouts (AWS advice for SQS event sources is ≥ 6×). */
+const VISIBILITY_TIMEOUTS_PER_APPLY_TIMEOUT = 6;
+/** Enrichment is CPU-only today (no network until fan-out delivery): small and quick. */
+const ENRICH_MEMORY_MB = 256;
+const ENRICH_TIMEOUT = Duration.seconds(60);
+
+export interface ReplicationTargetProps {
+  /** Names the replication; part of every resource name (`ddbrepl-<replication>-<target>…`). */
+  readonly replicationName: string;
+  /** Names the target; part of every resource name and the `TARGET_NAME` of both handlers. */
+  readonly targetName: string;
+  /** The source table with its stream: `TableV2.fromTableAttributes(scope, id, { tableName, tableStreamArn })`. */
+  readonly sourceTable: ITableV2;
+  readonly keySchema: KeySchema;
+  readonly targetTableName: string;
+  readonly targetRegion: string;
+  /** The role the apply function assumes in the target account (see `targetRoleArn`). */
+  readonly targetRoleArn: string;
+  /** Required by the target role's trust policy. */
+  readonly externalId: string;
+  /** Which stream records this target receives. @default every change, TTL deletes included (the `targetFilterSchema` defaults) */
+  readonly filter?: z.input<typeof targetFilterSchema>;
+  /** Batch sizes, concurrency, timeouts. @default the `targetOptionsSchema` defaults (schemas/replication-config.ts) */
+  readonly options?: z.input<typeof targetOptionsSchema>;
+  /**
+   * Pipe retries of a failed batch before its metadata goes to the pipe DLQ. Batches are bisected
+   * first, so a record the enrichment cannot encode is isolated rather than blocking the shard.
+   * @default 10
+   */
+  readonly pipeMaximumRetryAttempts?: number;
+  /** Retention of the function and pipe log groups. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/**
+ * Everything one target needs in the source account: pipe (filter → enrichment → FIFO queue),
+ * FIFO queue with its FIFO DLQ, the pipe's own DLQ, and the apply function with its SQS event source.
+ *
+ * Construct ids below are part of the contract: renaming one replaces the resource.
+ */
+export class ReplicationTarget extends Construct {
+  public readonly targetName: string;
+  public readonly filter: TargetFilter;
+  public readonly options: TargetOptions;
+  /** The FIFO queue the pipe writes envelopes to and the apply function consumes. */
+  public readonly queue: Queue;
+  /** FIFO DLQ of `queue`: envelopes that failed `maxReceiveCount` times (`ddb-replicate replay` drains it). */
+  public readonly deadLetterQueue: Queue;
+  /** Standard queue: metadata of stream batches the pipe could not enrich or deliver. */
+  public readonly pipeDeadLetterQueue: Queue;
+  public readonly pipe: Pipe;
+  public readonly enrichFunction: NodejsFunction;
+  public readonly applyFunction: NodejsFunction;
+  /** Fixed name `roleNames.apply(...)`, trusted by the target account's role before it exists. */
+  public readonly applyRole: Role;
+  /** The SQS → apply mapping; `ddb-replicate bootstrap` disables it by UUID during the initial load. */
+  public readonly eventSourceMapping: EventSourceMapping;
+
+  constructor(scope: Construct, id: string, props: ReplicationTargetProps) {
+    super(scope, id);
+    const label = `ReplicationTarget "${props.targetName}"`;
+    this.targetName = checked(label, 'targetName', targetConfigSchema.shape.name, props.targetName);
+    checked(label, 'targetTableName', targetConfigSchema.shape.tableName, props.targetTableName);
+    checked(label, 'externalId', targetConfigSchema.shape.externalId, props.externalId);
+    this.filter = checked(label, 'filter', targetFilterSchema, props.filter ?? {});
+    this.options = checked(label, 'options', targetOptionsSchema, props.options ?? {});
+    const pipeMaximumRetryAttempts = props.pipeMaximumRetryAttempts ?? 10;
+    if (!Number.isInteger(pipeMaximumRetryAttempts) || pipeMaximumRetryAttempts < 0 || pipeMaximumRetryAttempts > 10000) {
+      throw new ConfigurationError(`${label}: pipeMaximumRetryAttempts must be an integer from 0 to 10000 (finite, so a poison record reaches the pipe DLQ), got ${pipeMaximumRetryAttempts}`);
+    }
+    const sourceStreamArn = props.sourceTable.tableStreamArn;
+    if (sourceStreamArn === undefined) {
+      throw new ConfigurationError(`${label}: sourceTable has no stream; import it with TableV2.fromTableAttributes(scope, id, { tableName, tableStreamArn })`);
+    }
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const baseName = `ddbrepl-${props.replicationName}-${this.targetName}`;
+    const opts = this.options;
+    const applyTimeout = Duration.seconds(opts.applyTimeoutSeconds);
+
+    // Queues --------------------------------------------------------------------------------------
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      queueName: `${baseName}-dlq.fifo`,
+      fifo: true,
+      contentBasedDeduplication: false,
+      retentionPeriod: RETENTION,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.queue = new Queue(this, 'Queue', {
+      queueName: `${baseName}.fifo`,
+      fifo: true,
+      // The pipe sets an explicit dedup id (the stream eventID), so content is never hashed.
+      contentBasedDeduplication: false,
+      // High-throughput FIFO: dedup and throughput quotas per message group (one group per item).
+      deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      retentionPeriod: RETENTION,
+      visibilityTimeout: Duration.seconds(opts.applyTimeoutSeconds * VISIBILITY_TIMEOUTS_PER_APPLY_TIMEOUT),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: opts.maxReceiveCount },
+    });
+    // A standard queue: Pipes only writes failure metadata here, and a FIFO queue is not a valid pipe DLQ.
+    this.pipeDeadLetterQueue = new Queue(this, 'PipeDeadLetterQueue', {
+      queueName: `${baseName}-pipe-dlq`,
+      retentionPeriod: RETENTION,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(this.pipeDeadLetterQueue).acknowledge(
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is itself the dead-letter target of the pipe (it receives failed-batch metadata only); giving it a DLQ of its own would only hide failures.',
+      },
+      {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: 'Terminal queue: it is the pipe\'s dead-letter target, read by operators, never by a consumer that could fail.',
+      },
+    );
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'Terminal queue: the FIFO dead-letter queue of the target queue, drained by `ddb-replicate replay`, which deletes each message once it re-enqueued a RESYNC.',
+    });
+
+    // Enrichment -----------------------------------------------------------------------------------
+    this.enrichFunction = this.nodeFunction('Enrich', {
+      functionName: `${baseName}-enrich`,
+      entry: 'handlers/enrich.ts',
+      memorySize: ENRICH_MEMORY_MB,
+      timeout: ENRICH_TIMEOUT,
+      logRetention,
+      description: `Turns ${props.sourceTable.tableName} stream records into change envelopes for target ${this.targetName}`,
+      role: new Role(this, 'EnrichRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }),
+      environment: {
+        [ENV.targetName]: this.targetName,
+        [ENV.sourceTableName]: props.sourceTable.tableName,
+        [ENV.keySchema]: JSON.stringify(props.keySchema),
+        [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
+        [ENV.targetFilter]: JSON.stringify(this.filter),
+        [ENV.logLevel]: opts.logLevel,
+      },
+    });
+
+    // Pipe -----------------------------------------------------------------------------------------
+    const pattern = toPipesFilterPattern(this.filter, props.keySchema);
+    const pipeLogGroup = new LogGroup(this, 'PipeLogGroup', { retention: logRetention });
+    this.pipe = new Pipe(this, 'Pipe', {
+      pipeName: baseName,
+      description: `${props.sourceTable.tableName} stream to ${this.targetName} FIFO queue`,
+      source: new DynamoDBSource(props.sourceTable, {
+        startingPosition: DynamoDBStartingPosition[opts.startingPosition],
+        batchSize: opts.pipeBatchSize,
+        deadLetterTarget: this.pipeDeadLetterQueue,
+        maximumRetryAttempts: pipeMaximumRetryAttempts,
+        onPartialBatchItemFailure: OnPartialBatchItemFailure.AUTOMATIC_BISECT,
+      }),
+      filter: pattern === undefined ? undefined : new Filter([FilterPattern.fromObject(pattern)]),
+      enrichment: new LambdaEnrichment(this.enrichFunction),
+      target: new SqsTarget(this.queue, {
+        // Dynamic paths read the enrichment's output (DESIGN §5): one group per item, dedup by stream eventID.
+        messageGroupId: '$.groupId',
+        messageDeduplicationId: '$.eventId',
+      }),
+      // ERROR only and no execution data: payloads carry item values, which never go to logs.
+      logDestinations: [new CloudwatchLogsLogDestination(pipeLogGroup)],
+      logLevel: PipeLogLevel.ERROR,
+    });
+
+    // Apply ----------------------------------------------------------------------------------------
+    this.applyRole = new Role(this, 'ApplyRole', {
+      roleName: roleNames.apply(props.replicationName, this.targetName),
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Apply function of replication ${props.replicationName} to target ${this.targetName}; trusted by the target account's role`,
+    });
+    this.applyFunction = this.nodeFunction('Apply', {
+      functionName: `${baseName}-apply`,
+      entry: 'handlers/apply.ts',
+      memorySize: opts.applyMemoryMb,
+      timeout: applyTimeout,
+      logRetention,
+      description: `Applies change envelopes to ${props.targetTableName} (${props.targetRegion}) for target ${this.targetName}`,
+      role: this.applyRole,
+      environment: {
+        [ENV.targetName]: this.targetName,
+        [ENV.sourceTableName]: props.sourceTable.tableName,
+        [ENV.sourceRegion]: Stack.of(this).region,
+        [ENV.keySchema]: JSON.stringify(props.keySchema),
+        [ENV.targetTableName]: props.targetTableName,
+        [ENV.targetRegion]: props.targetRegion,
+        [ENV.targetRoleArn]: props.targetRoleArn,
+        [ENV.targetExternalId]: props.externalId,
+        [ENV.logLevel]: opts.logLevel,
+        [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
+      },
+    });
+    // Cross-account writes go through the target role only; RESYNC re-reads the source item.
+    Role.fromRoleArn(this, 'TargetRole', props.targetRoleArn, { mutable: false }).grantAssumeRole(this.applyRole);
+    props.sourceTable.grant(this.applyRole, 'dynamodb:GetItem', 'dynamodb:DescribeTable');
+    this.queue.grantConsumeMessages(this.applyRole);
+    // An EventSourceMapping (not SqsEventSource) so the construct, and its UUID, is a public seam.
+    this.eventSourceMapping = new EventSourceMapping(this, 'ApplyEventSource', {
+      target: this.applyFunction,
+      eventSourceArn: this.queue.queueArn,
+      batchSize: opts.applyBatchSize,
+      reportBatchItemFailures: true,
+      maxConcurrency: opts.maximumConcurrency,
+    });
+    // The mapping's first poll must not race the policy that allows it.
+    this.eventSourceMapping.node.addDependency(this.applyRole);
+    Validations.of(this.eventSourceMapping).acknowledge({
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason: 'SQS event sources take no on-failure destination; failed messages go to the FIFO DLQ through the queue\'s redrive policy after maxReceiveCount receives.',
+    });
+  }
+
+  /** Both handlers: Node.js 22 on arm64, bundled by the local esbuild, own log group with retention. */
+  private nodeFunction(id: 'Enrich' | 'Apply', props: {
+    functionName: string; entry: string; memorySize: number; timeout: Duration; logRetention: RetentionDays;
+    description: string; role: Role; environment: Record<string, string>;
+  }): NodejsFunction {
+    const logGroup = new LogGroup(this, `${id}LogGroup`, { retention: props.logRetention });
+    const fn = new NodejsFunction(this, `${id}Function`, {
+      functionName: props.functionName,
+      description: props.description,
+      entry: resolve(REPO_ROOT, props.entry),
+      handler: 'handler',
+      depsLockFilePath: resolve(REPO_ROOT, 'package-lock.json'),
+      projectRoot: REPO_ROOT,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: props.role,
+      logGroup,
+      environment: props.environment,
+      bundling: {
+        // Ship the pinned SDK versions rather than whatever the runtime carries.
+        bundleAwsSDK: true,
+        format: OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+      },
+    });
+    // The function's own role has no managed policy: it may write to its own log group, nothing else.
+    logGroup.grantWrite(props.role);
+    fn.node.addDependency(props.role);
+    Validations.of(fn).acknowledge(
+      {
+        id: 'AwsSolutions-L1',
+        reason: 'The replication issue pins nodejs22.x (the runtime the handlers are built and tested for); moving to a newer runtime is a deliberate, tested change.',
+      },
+      {
+        id: 'Serverless-LambdaLatestVersion',
+        reason: 'The replication issue pins nodejs22.x (the runtime the handlers are built and tested for); moving to a newer runtime is a deliberate, tested change.',
+      },
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason: 'Never invoked asynchronously: Pipes invokes the enrichment synchronously (failures go to the pipe DLQ) and the SQS event source invokes apply (failures go to the FIFO DLQ via the redrive policy).',
+      },
+      {
+        id: 'Serverless-LambdaTracing',
+        reason: 'A trace per change would be billed at stream throughput; lag, failures and throughput are observed through EMF metrics (ReplicationLagMs, ApplyFailures) and structured logs.',
+      },
+    );
+    return fn;
+  }
+}
+
+/** Runs a zod schema over one prop, turning its issues into one exact `label: prop.path: reason` error. */
+function checked<S extends z.ZodType>(label: string, prop: string, schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const reasons = result.error.issues.map((issue) => `${[prop, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+  throw new ConfigurationError(`${label}: ${reasons.join('; ')}`, { cause: result.error });
+}

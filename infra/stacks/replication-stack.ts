@@ -1,0 +1,93 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { Construct } from 'constructs';
+import { ConfigurationError } from '../../handlers/core/errors';
+import { targetRoleArn, type ReplicationConfig } from '../../schemas/replication-config';
+import { TableReplication } from '../constructs/table-replication';
+import type { ReplicationTarget } from '../constructs/replication-target';
+
+/**
+ * The stack outputs the CLI reads, per target. Output ids are `Target<PascalName><Suffix>`, e.g. for
+ * target `dr`: `TargetDrQueueUrl`, `TargetDrEventSourceMappingUuid`. They are a contract with
+ * `ddb-replicate` — never rename one; add new ones instead.
+ */
+export const TARGET_OUTPUTS = {
+  QueueUrl: (t: ReplicationTarget) => t.queue.queueUrl,
+  QueueArn: (t: ReplicationTarget) => t.queue.queueArn,
+  DeadLetterQueueUrl: (t: ReplicationTarget) => t.deadLetterQueue.queueUrl,
+  DeadLetterQueueArn: (t: ReplicationTarget) => t.deadLetterQueue.queueArn,
+  PipeDeadLetterQueueUrl: (t: ReplicationTarget) => t.pipeDeadLetterQueue.queueUrl,
+  PipeDeadLetterQueueArn: (t: ReplicationTarget) => t.pipeDeadLetterQueue.queueArn,
+  ApplyFunctionName: (t: ReplicationTarget) => t.applyFunction.functionName,
+  EventSourceMappingUuid: (t: ReplicationTarget) => t.eventSourceMapping.eventSourceMappingId,
+  PipeName: (t: ReplicationTarget) => t.pipe.pipeName,
+} as const;
+export type TargetOutputName = keyof typeof TARGET_OUTPUTS;
+
+/** The output id (= CloudFormation output key) of one value of one target. */
+export function targetOutputId(targetName: string, output: TargetOutputName): string {
+  return `Target${pascalCase(targetName)}${output}`;
+}
+
+/** The name `buildApp` gives the source-account stack. */
+export function replicationStackName(replicationName: string): string {
+  return `Ddbrepl-${replicationName}`;
+}
+
+export interface ReplicationStackProps extends StackProps {
+  /** The validated app config (`parseReplicationConfig`). */
+  readonly config: ReplicationConfig;
+}
+
+/** The source-account stack: one `TableReplication` over the existing source table and its stream. */
+export class ReplicationStack extends Stack {
+  public readonly replication: TableReplication;
+
+  constructor(scope: Construct, id: string, props: ReplicationStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    // An existing table: imported by name and stream ARN, never created or changed here.
+    const sourceTable = TableV2.fromTableAttributes(this, 'SourceTable', {
+      tableName: config.source.tableName,
+      tableStreamArn: config.source.tableStreamArn,
+    });
+    this.replication = new TableReplication(this, 'Replication', {
+      replicationName: config.replicationName,
+      sourceTable,
+      keySchema: config.source.keySchema,
+    });
+
+    const outputPrefixes = new Map<string, string>();
+    for (const target of config.targets) {
+      const prefix = targetOutputId(target.name, 'QueueUrl');
+      const clash = outputPrefixes.get(prefix);
+      if (clash !== undefined) {
+        throw new ConfigurationError(`targets "${clash}" and "${target.name}" would share the stack output ids ${prefix}…; rename one of them`);
+      }
+      outputPrefixes.set(prefix, target.name);
+
+      const replicationTarget = this.replication.addTarget({
+        targetName: target.name,
+        targetTableName: target.tableName,
+        targetRegion: target.region,
+        targetRoleArn: targetRoleArn(config, target, this.partition),
+        externalId: target.externalId,
+        filter: target.filter,
+        options: target.options,
+      });
+      for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
+        new CfnOutput(this, targetOutputId(target.name, output), {
+          value: value(replicationTarget),
+          description: `${output} of replication target ${target.name}`,
+        });
+      }
+    }
+  }
+}
+
+function pascalCase(name: string): string {
+  return name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}

@@ -1,0 +1,59 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AccountPrincipal, Role } from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { roleNames } from '../../schemas/replication-config';
+
+/** Actions the target role may perform on the target table, and nothing else. */
+export const TARGET_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'] as const;
+
+/** The name `buildApp` gives the target-account stack of one target. */
+export function targetAccessStackName(replicationName: string, targetName: string): string {
+  return `Ddbrepl-${replicationName}-${targetName}-access`;
+}
+
+export interface TargetAccessStackProps extends StackProps {
+  readonly replicationName: string;
+  readonly targetName: string;
+  /** The account of the source table, where the apply function and the initial-load job run. */
+  readonly sourceAccount: string;
+  /** The target table, in this stack's account and Region. */
+  readonly targetTableName: string;
+  /** The sts:ExternalId every AssumeRole must present. */
+  readonly externalId: string;
+}
+
+/**
+ * Deployed in the target account: the role the apply function and the initial-load job assume.
+ *
+ * Either stack can be deployed first: IAM rejects a trust policy that names a role which does not
+ * exist yet, so the trust goes to the source *account* and a condition narrows it to the two
+ * fixed role names (`roleNames.apply` / `roleNames.initialLoad`), which IAM evaluates at call time.
+ */
+export class TargetAccessStack extends Stack {
+  public readonly targetRole: Role;
+
+  constructor(scope: Construct, id: string, props: TargetAccessStackProps) {
+    super(scope, id, props);
+    const sourceRoleArn = (roleName: string) => `arn:${this.partition}:iam::${props.sourceAccount}:role/${roleName}`;
+    this.targetRole = new Role(this, 'TargetRole', {
+      roleName: roleNames.target(props.replicationName, props.targetName),
+      description: `Writes replicated changes of ${props.replicationName} into ${props.targetTableName}; assumed from account ${props.sourceAccount}`,
+      // The apply function refreshes its credentials before expiry, so short sessions cost nothing.
+      maxSessionDuration: Duration.hours(1),
+      assumedBy: new AccountPrincipal(props.sourceAccount).withConditions({
+        ArnEquals: {
+          'aws:PrincipalArn': [
+            sourceRoleArn(roleNames.apply(props.replicationName, props.targetName)),
+            sourceRoleArn(roleNames.initialLoad(props.replicationName, props.targetName)),
+          ],
+        },
+        StringEquals: { 'sts:ExternalId': props.externalId },
+      }),
+    });
+    const targetTable = TableV2.fromTableName(this, 'TargetTable', props.targetTableName);
+    targetTable.grant(this.targetRole, ...TARGET_TABLE_ACTIONS);
+
+    new CfnOutput(this, 'TargetRoleArn', { value: this.targetRole.roleArn, description: 'The role the source account assumes (with the ExternalId)' });
+  }
+}

@@ -1,0 +1,50 @@
+import { Validations } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
+import { fastApp } from './support';
+
+/** Every acknowledgement in the tree, as `construct path: rule id` → reason. */
+function acknowledgements(root: IConstruct): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const construct of root.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) found.set(`${construct.node.path}: ${id}`, reason);
+    }
+  }
+  return found;
+}
+
+describe('cdk-nag (AwsSolutions + Serverless)', () => {
+  test('every stack synthesizes with no unacknowledged finding', () => {
+    const { replicationStack, targetAccessStacks } = fastApp();
+    for (const stack of [replicationStack, ...targetAccessStacks.values()]) {
+      expect(() => Template.fromStack(stack)).not.toThrow();
+    }
+  });
+
+  test('the packs really run: a non-compliant queue fails synth with its rule ids', () => {
+    const { replicationStack } = fastApp();
+    new Queue(replicationStack, 'NonCompliant', { encryption: QueueEncryption.UNENCRYPTED });
+    expect(() => Template.fromStack(replicationStack)).toThrow(/AwsSolutions-SQS4[\s\S]*NonCompliant|NonCompliant[\s\S]*AwsSolutions-SQS4/);
+  });
+
+  test('acknowledgements are few, known, and each says why', () => {
+    const { app } = fastApp();
+    const acks = acknowledgements(app);
+    const ids = [...new Set([...acks.keys()].map((key) => key.replace(/^.*: (Annotation::)?/, '')))].sort();
+    expect(ids).toEqual([
+      'AwsSolutions-L1',
+      'AwsSolutions-SQS3',
+      'Serverless-LambdaDLQ',
+      'Serverless-LambdaEventSourceMappingDestination',
+      'Serverless-LambdaLatestVersion',
+      'Serverless-LambdaTracing',
+      'Serverless-SQSRedrivePolicy',
+    ]);
+    for (const [where, reason] of acks) expect({ where, reason: reason.length >= 60 }).toEqual({ where, reason: true });
+    // Runtime acknowledgements name the requirement they come from.
+    for (const [where, reason] of acks) if (/LambdaLatestVersion|-L1$/.test(where)) expect(reason).toMatch(/nodejs22\.x/);
+  });
+});

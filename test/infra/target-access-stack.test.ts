@@ -1,0 +1,66 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { fastApp, testConfig } from './support';
+
+const sourceRole = (name: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:iam::111111111111:role/${name}`]] });
+
+describe('TargetAccessStack', () => {
+  const { app, targetAccessStacks } = fastApp();
+
+  test('one stack per target, in the target account and Region', () => {
+    expect([...targetAccessStacks.keys()]).toEqual(['dr', 'eu-analytics']);
+    const dr = targetAccessStacks.get('dr')!;
+    expect(dr.stackName).toBe('Ddbrepl-orders-dr-access');
+    expect(dr.account).toBe('222222222222');
+    expect(dr.region).toBe('eu-central-1');
+    expect(app.node.tryFindChild('Ddbrepl-orders')).toBeDefined();
+  });
+
+  test('the target role trusts the source account, narrowed to the apply and initial-load role ARNs, and requires the ExternalId', () => {
+    const template = Template.fromStack(targetAccessStacks.get('dr')!);
+    template.resourceCountIs('AWS::IAM::Role', 1);
+    template.hasResourceProperties('AWS::IAM::Role', Match.exact({
+      RoleName: 'ddbrepl-orders-dr-target',
+      Description: Match.anyValue(),
+      MaxSessionDuration: 3600,
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:root']] } },
+          Condition: {
+            ArnEquals: { 'aws:PrincipalArn': [sourceRole('ddbrepl-orders-dr-apply'), sourceRole('ddbrepl-orders-dr-load')] },
+            StringEquals: { 'sts:ExternalId': 'orders-dr-7f3c1a' },
+          },
+        }],
+      },
+    }));
+  });
+
+  test('the target role may only Put/Delete/BatchWrite/Describe on the target table', () => {
+    const template = Template.fromStack(targetAccessStacks.get('eu-analytics')!);
+    template.resourceCountIs('AWS::IAM::Policy', 1);
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: Match.exact({
+        Version: '2012-10-17',
+        Statement: [{
+          Effect: 'Allow',
+          Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'],
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':dynamodb:eu-west-3:333333333333:table/orders-analytics']] },
+        }],
+      }),
+    });
+    expect(Object.keys(template.findResources('AWS::IAM::ManagedPolicy'))).toHaveLength(0);
+  });
+
+  test('a target that brings its own roleArn gets no access stack, and apply assumes that role', () => {
+    const ownRole = 'arn:aws:iam::222222222222:role/team-managed-writer';
+    const { targetAccessStacks: stacks, replicationStack } = fastApp(testConfig((input) => {
+      (input.targets as Record<string, unknown>[])[0]!.roleArn = ownRole;
+    }));
+    expect([...stacks.keys()]).toEqual(['eu-analytics']);
+    Template.fromStack(replicationStack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: ownRole }]) },
+    });
+  });
+});
