@@ -45,6 +45,7 @@ export function buildApp(config: ReplicationConfig, options: BuildAppOptions = {
       sourceAccount: config.source.account,
       targetTableName: target.tableName,
       externalId: target.externalId,
+      targetTableKmsKeyArn: target.targetTableKmsKeyArn,
     }));
   }
   return { app, replicationStack, targetAccessStacks };

@@ -1,11 +1,13 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { AccountPrincipal, Role } from 'aws-cdk-lib/aws-iam';
+import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { roleNames } from '../../schemas/replication-config';
 
 /** Actions the target role may perform on the target table, and nothing else. */
 export const TARGET_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'] as const;
+/** What DynamoDB needs of the caller on a table's customer managed key to write and describe it. */
+export const TARGET_TABLE_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'] as const;
 
 /** The name `buildApp` gives the target-account stack of one target. */
 export function targetAccessStackName(replicationName: string, targetName: string): string {
@@ -21,6 +23,8 @@ export interface TargetAccessStackProps extends StackProps {
   readonly targetTableName: string;
   /** The sts:ExternalId every AssumeRole must present. */
   readonly externalId: string;
+  /** The target table's customer managed KMS key, if it has one: the role may use exactly this key. @default none */
+  readonly targetTableKmsKeyArn?: string;
 }
 
 /**
@@ -53,6 +57,9 @@ export class TargetAccessStack extends Stack {
     });
     const targetTable = TableV2.fromTableName(this, 'TargetTable', props.targetTableName);
     targetTable.grant(this.targetRole, ...TARGET_TABLE_ACTIONS);
+    if (props.targetTableKmsKeyArn !== undefined) {
+      this.targetRole.addToPrincipalPolicy(new PolicyStatement({ actions: [...TARGET_TABLE_KEY_ACTIONS], resources: [props.targetTableKmsKeyArn] }));
+    }
 
     new CfnOutput(this, 'TargetRoleArn', { value: this.targetRole.roleArn, description: 'The role the source account assumes (with the ExternalId)' });
   }
