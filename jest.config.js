@@ -1,5 +1,6 @@
 /** Three projects, as serverless-test-samples lays them out: unit (no I/O), infra (CDK assertions + cdk-nag), integration (real emulators). */
-const tsJest = ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }];
+// tsconfig sets isolatedModules, so ts-jest only transpiles; `npm test` type-checks once with tsc.
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },

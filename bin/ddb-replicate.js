@@ -1,7 +1,19 @@
 #!/usr/bin/env node
 // The CLI is TypeScript run through tsx, so `npx ddb-replicate` works straight after `npm ci`, no build step.
+// Both tsx hooks, as the `tsx` command registers them: `require` (CJS) and `import()` (ESM loader). The
+// ESM API is imported, not required: its CJS build resolves its loader against the wrong directory.
 require('tsx/cjs');
-require('../cli/index.ts').main(process.argv).then(
-  (code) => { process.exitCode = code; },
-  (err) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
-);
+const INTERRUPTED = 130;
+import('tsx/esm/api')
+  .then((tsx) => {
+    tsx.register();
+    return require('../cli/index.ts').main(process.argv);
+  })
+  .then(
+    (code) => {
+      process.exitCode = code;
+      // Interrupted: work abandoned in flight must not keep the process alive (its emulators are gone).
+      if (code === INTERRUPTED) process.exit(code);
+    },
+    (err) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
+  );

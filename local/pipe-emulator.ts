@@ -117,6 +117,35 @@ export class PipeEmulator {
     this.running ??= this.loop();
   }
 
+  /**
+   * The local equivalent of starting a pipe at LATEST, without LATEST's race: reads every shard to
+   * its current end and discards what it read, so the pipe later delivers only records written
+   * after this resolves. Call before start().
+   */
+  async skipToEnd(): Promise<number> {
+    let skipped = 0;
+    this.shards = await describeAllShards(this.opts.streams, this.opts.streamArn);
+    this.shardsRefreshedAt = Date.now();
+    for (const shard of this.shards) {
+      const shardId = shard.ShardId as string;
+      let iterator = (await this.opts.streams.send(new GetShardIteratorCommand({ StreamArn: this.opts.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+      const state: ShardState = {};
+      while (iterator !== undefined) {
+        const out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+        const records = out.Records ?? [];
+        skipped += records.length;
+        if (records.length > 0) state.lastSequenceNumber = records[records.length - 1]?.dynamodb?.SequenceNumber;
+        iterator = out.NextShardIterator;
+        // An open shard answers an empty page once caught up; keep its iterator for the pipe loop.
+        if (records.length === 0) break;
+      }
+      state.iterator = iterator;
+      this.states.set(shardId, state);
+      if (iterator === undefined) this.markExhausted(shardId);
+    }
+    return skipped;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.running;

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
+import type { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateTableCommand,
   DynamoDBClient,
   ScanCommand,
+  UpdateTimeToLiveCommand,
   type AttributeDefinition,
   type AttributeValue,
   type KeySchemaElement,
@@ -13,18 +15,21 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { canonicalKey, toWireAttributeMap } from '../handlers/core/attribute-value';
 import { ENV } from '../handlers/core/env';
-import { compileFilterPredicate } from '../handlers/core/filter';
+import { compileFilterDecision, compileFilterPredicate, isTtlDelete, type RecordPredicate } from '../handlers/core/filter';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
+import { compileRedaction } from '../handlers/core/redaction';
 import type { AttributeMapWire } from '../schemas/attribute-value';
-import { targetFilterSchema, type TargetFilter } from '../schemas/replication-config';
+import {
+  targetConfigSchema, targetFilterSchema, targetPolicyProblems, targetRedactionSchema, type TargetFilter, type TargetRedaction,
+} from '../schemas/replication-config';
 import { itemsEqual } from './compare';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { EmulatorError } from './errors';
-import { EventSourceEmulator } from './event-source-emulator';
+import { EventSourceEmulator, startApplyWorker, type ApplyFn } from './event-source-emulator';
 import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
 import { FaultInjector, type FaultRates } from './faults';
 import { PipeEmulator } from './pipe-emulator';
-import { createReplicationQueues, startSqsLocal, type SqsLocal } from './sqs-local';
+import { createReplicationQueues, startSqsLocal, type ReplicationQueues, type SqsLocal } from './sqs-local';
 import { startStsLocal, type StsLocal } from './sts-local';
 
 export { parseFaults, type FaultRates } from './faults';
@@ -39,8 +44,27 @@ export { InvalidFaultSpecError } from './errors';
  * module load — so this sets process.env (endpoints, credentials, handler config) before loading
  * them, and restores it on stop. One session at a time per process.
  */
+/** One target of a multi-target session: its own table, FIFO queue, DLQ and apply function. */
+export interface LocalTargetOptions {
+  /** Target name (as in the config: lower-case letters, digits, "-"). */
+  name: string;
+  /** @default replicate everything */
+  filter?: z.input<typeof targetFilterSchema>;
+  /** @default none */
+  redaction?: z.input<typeof targetRedactionSchema>;
+}
+
 export interface LocalSessionOptions {
   keySchema: KeySchema;
+  /**
+   * Several targets, fanned out as in AWS (docs/fan-out.md): one pipe emulator whose enrichment
+   * (the first target's) delivers to the other targets' queues, one event source and one apply
+   * function (in a worker thread, with its own environment) per target, tables `target-<name>`.
+   * Mutually exclusive with `filter`. @default one target "local" (table "target"), applied in-process
+   */
+  targets?: LocalTargetOptions[];
+  /** Enable TTL on the source table with this attribute, so DynamoDB Local emits TTL deletes (DESIGN §6). @default TTL off */
+  ttlAttribute?: string;
   faults?: FaultRates;
   /** Seed of the fault PRNG, so a run repeats. @default 1 */
   seed?: number;
@@ -87,12 +111,22 @@ export interface TableDiff {
   examples: { keys: AttributeMapWire; kind: 'missing' | 'extra' | 'different' }[];
 }
 
+export interface LocalSessionTarget {
+  readonly name: string;
+  readonly tableName: string;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+}
+
 export interface LocalSession {
   readonly endpoints: { dynamodb: string; sqs: string; sts: string };
   readonly sourceTableName: string;
+  /** The first target's (the only one's, without `targets`). */
   readonly targetTableName: string;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** Every target, the pipe owner first. */
+  readonly targets: readonly LocalSessionTarget[];
   /** Plain client to DynamoDB Local (no faults), for the driver's writes. */
   readonly sourceClient: DynamoDBClient;
   readonly targetClient: DynamoDBClient;
@@ -102,13 +136,24 @@ export interface LocalSession {
   readonly processIds: { dynamodbLocalGroup: number; sqs: number };
   /** Replaces the fault rates from now on (the seeded random streams continue). */
   setFaults(faults: FaultRates): void;
-  startReplication(): Promise<void>;
+  /**
+   * Starts the pipe and event-source emulators. `from: 'trim-horizon'` (default) reads the stream
+   * from its start, as a pipe deployed with TRIM_HORIZON does; `from: 'now'` skips what the stream
+   * already holds, as a pipe deployed with LATEST does — then only an initial load (bootstrap)
+   * brings the existing items over.
+   */
+  startReplication(opts?: { from?: 'trim-horizon' | 'now' }): Promise<void>;
   pauseApply(): Promise<void>;
   resumeApply(): Promise<void>;
   stats(): LocalStats;
   noteWrite(keys: AttributeMapWire, atMs: number): void;
   waitForDrain(opts?: { timeoutMs?: number; onProgress?: (s: LocalStats) => void }): Promise<void>;
-  diffTables(opts?: { limit?: number }): Promise<TableDiff>;
+  /**
+   * Compares a target table with the source as that target should see it: the source items its
+   * filter keeps (plus items whose deletes it does not replicate, as last seen), with excluded
+   * attributes removed and redacted ones replaced. `target` defaults to the first target.
+   */
+  diffTables(opts?: { limit?: number; target?: string }): Promise<TableDiff>;
   stop(): Promise<void>;
 }
 
@@ -162,6 +207,74 @@ function forgetHandlerModules(): void {
   for (const id of Object.keys(require.cache)) if (id.startsWith(handlersDir)) delete require.cache[id];
 }
 
+interface TargetSpec {
+  name: string;
+  tableName: string;
+  filter: TargetFilter;
+  redaction?: TargetRedaction;
+}
+
+/** The session's targets, validated like the config: one implicit "local" target, or `opts.targets`. */
+function resolveTargets(opts: LocalSessionOptions): TargetSpec[] {
+  if (opts.targets === undefined) {
+    return [{ name: LOCAL_TARGET.name, tableName: TARGET_TABLE, filter: opts.filter ?? targetFilterSchema.parse({}) }];
+  }
+  if (opts.filter !== undefined) throw new EmulatorError('set either filter (one target) or targets (each with its own filter), not both');
+  if (opts.targets.length === 0) throw new EmulatorError('targets: at least one target');
+  const problems: string[] = [];
+  const specs = opts.targets.map((t, i): TargetSpec => {
+    const label = `targets.${i}`;
+    const issues = (path: string, result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }): void => {
+      for (const issue of result.error?.issues ?? []) problems.push(`${label}.${[path, ...issue.path.map(String)].join('.')}: ${issue.message}`);
+    };
+    const name = targetConfigSchema.shape.name.safeParse(t.name);
+    const filter = targetFilterSchema.safeParse(t.filter ?? {});
+    const redaction = t.redaction === undefined ? undefined : targetRedactionSchema.safeParse(t.redaction);
+    issues('name', name);
+    issues('filter', filter);
+    if (redaction !== undefined) issues('redaction', redaction);
+    const spec: TargetSpec = { name: t.name, tableName: `${TARGET_TABLE}-${t.name}`, filter: filter.data ?? targetFilterSchema.parse({}) };
+    if (redaction?.data !== undefined) spec.redaction = redaction.data;
+    if (filter.success && (redaction === undefined || redaction.success)) {
+      for (const [path, message] of targetPolicyProblems(opts.keySchema, spec.filter, spec.redaction)) problems.push(`${label}.${path.join('.')}: ${message}`);
+    }
+    return spec;
+  });
+  const names = specs.map((s) => s.name);
+  names.forEach((n, i) => {
+    if (names.indexOf(n) !== i) problems.push(`targets.${i}.name: duplicate target name "${n}"`);
+  });
+  if (problems.length > 0) throw new EmulatorError(`invalid local targets:\n  ${problems.join('\n  ')}`);
+  return specs;
+}
+
+/**
+ * What a target table should hold: the source items its filter keeps — plus, for deletes it does
+ * not replicate (TTL deletes it skips, or every REMOVE), the deleted item as last seen — with its
+ * redaction applied. Targets that drop INSERT or MODIFY keep stale versions this cannot know.
+ */
+function expectedView(
+  spec: TargetSpec,
+  keySchema: KeySchema,
+  sourceItems: AttributeMapWire[],
+  tombstones: ReadonlyMap<string, { image: AttributeMapWire; ttl: boolean }>,
+  keysOf: (item: AttributeMapWire) => AttributeMapWire,
+): AttributeMapWire[] {
+  const names = new Set<string>(spec.filter.eventNames);
+  if (!names.has('INSERT') || !names.has('MODIFY') || (!names.has('REMOVE') && (spec.filter.attributeEquals ?? []).length > 0)) {
+    throw new EmulatorError(`diffTables: target "${spec.name}" drops ${!names.has('INSERT') ? 'INSERT' : !names.has('MODIFY') ? 'MODIFY' : 'REMOVE with attribute conditions'}, so it keeps stale items whose expected state is not known`);
+  }
+  const decide = compileFilterDecision(spec.filter, keySchema);
+  const inView = (item: AttributeMapWire): boolean =>
+    decide({ eventName: 'INSERT', dynamodb: { Keys: keysOf(item) as never, NewImage: item as never } }) === 'forward';
+  const redact = compileRedaction(spec.redaction, keySchema) ?? ((item: AttributeMapWire) => item);
+  const present = new Set(sourceItems.map((item) => canonicalKey(keysOf(item))));
+  const kept = [...tombstones.entries()]
+    .filter(([key, tomb]) => !present.has(key) && (!names.has('REMOVE') || (tomb.ttl && !spec.filter.replicateTtlDeletes)))
+    .map(([, tomb]) => tomb.image);
+  return [...sourceItems, ...kept].filter(inView).map(redact);
+}
+
 export async function startLocalSession(opts: LocalSessionOptions): Promise<LocalSession> {
   if (activeSession) throw new EmulatorError('a local session is already running in this process; stop it first (the handlers read their configuration once, at load)');
   activeSession = true;
@@ -205,8 +318,20 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     }));
     const streamArn = source.TableDescription?.LatestStreamArn;
     if (streamArn === undefined) throw new EmulatorError('DynamoDB Local created the source table without a stream');
-    await dynamodb.send(new CreateTableCommand({ ...tableDefinition(TARGET_TABLE, opts.keySchema), BillingMode: 'PAY_PER_REQUEST' }));
-    const queues = await createReplicationQueues(sqs, { name: `ddbrepl-${LOCAL_TARGET.name}`, maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds });
+    const specs = resolveTargets(opts);
+    const multi = opts.targets !== undefined;
+    for (const spec of specs) {
+      await dynamodb.send(new CreateTableCommand({ ...tableDefinition(spec.tableName, opts.keySchema), BillingMode: 'PAY_PER_REQUEST' }));
+    }
+    if (opts.ttlAttribute !== undefined) {
+      await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: SOURCE_TABLE, TimeToLiveSpecification: { Enabled: true, AttributeName: opts.ttlAttribute } }));
+    }
+    const queuesByTarget: ReplicationQueues[] = [];
+    for (const spec of specs) {
+      queuesByTarget.push(await createReplicationQueues(sqs, { name: `ddbrepl-${spec.name}`, maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds }));
+    }
+    const queues = queuesByTarget[0] as ReplicationQueues;
+    const owner = specs[0] as TargetSpec;
 
     // Handler configuration exactly as the CDK construct sets it, plus endpoints for the emulators.
     const restoreEnv = setEnv({
@@ -219,33 +344,63 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsLocal.endpoint,
       AWS_ENDPOINT_URL_STS: sts.endpoint,
-      [ENV.targetName]: LOCAL_TARGET.name,
+      [ENV.targetName]: owner.name,
       [ENV.sourceTableName]: SOURCE_TABLE,
       [ENV.sourceRegion]: LOCAL_REGION,
       [ENV.keySchema]: JSON.stringify(opts.keySchema),
-      [ENV.targetTableName]: TARGET_TABLE,
+      [ENV.targetTableName]: owner.tableName,
       [ENV.targetRegion]: LOCAL_REGION,
       [ENV.targetRoleArn]: LOCAL_TARGET.roleArn,
       [ENV.targetExternalId]: LOCAL_TARGET.externalId,
       [ENV.resyncThresholdBytes]: opts.resyncThresholdBytes === undefined ? undefined : String(opts.resyncThresholdBytes),
       [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',
       [ENV.metricsSink]: 'off',
+      // Fan-out: the owner's enrichment filters and redacts for itself and delivers to the others' queues.
+      [ENV.targetFilter]: multi ? JSON.stringify(owner.filter) : undefined,
+      [ENV.targetRedaction]: multi && owner.redaction !== undefined ? JSON.stringify(owner.redaction) : undefined,
+      [ENV.attachedTargets]: multi && specs.length > 1
+        ? JSON.stringify(specs.slice(1).map((spec, i) => ({
+          targetName: spec.name,
+          queueUrl: queuesByTarget[i + 1]?.queueUrl,
+          filter: spec.filter,
+          ...(spec.redaction === undefined ? {} : { redaction: spec.redaction }),
+        })))
+        : undefined,
     });
     stoppers.push(async () => restoreEnv());
     forgetHandlerModules();
     const enrichModule = await import('../handlers/enrich');
-    const applyModule = await import('../handlers/apply');
+    // One target: the apply runs in-process (the env above is its env). Several: one worker each,
+    // because each apply function reads its own TARGET_NAME / TARGET_TABLE_NAME at module load.
+    const applies: ApplyFn[] = [];
+    if (!multi) {
+      const applyModule = await import('../handlers/apply');
+      applies.push((event, context) => applyModule.handler(event, context));
+    } else {
+      for (const spec of specs) {
+        const worker = await startApplyWorker({
+          handlerModule: join(__dirname, '..', 'handlers', 'apply.ts'),
+          env: { ...process.env, [ENV.targetName]: spec.name, [ENV.targetTableName]: spec.tableName },
+        });
+        stoppers.push(() => worker.stop());
+        applies.push(worker.apply);
+      }
+    }
 
     // Lag: the driver notes its write times per key; the pipe pairs each stream record with the
-    // oldest unpaired write of its key; the apply's success closes the pair (DESIGN §6: the stream's
-    // ApproximateCreationDateTime is truncated to the minute, so it cannot be used).
+    // oldest unpaired write of its key; the first target's apply success closes the pair (DESIGN §6:
+    // the stream's ApproximateCreationDateTime is truncated to the minute, so it cannot be used).
     const writesByKey = new Map<string, number[]>();
     const writeTimeByEvent = new Map<string, number>();
     const lagMs: number[] = [];
+    // The last delete of each key the pipe saw (diffTables: a target that skips a delete keeps the item).
+    const tombstones = new Map<string, { image: AttributeMapWire; ttl: boolean }>();
     const onDelivered = (record: DynamoDBRecord, kept: boolean): void => {
       const keys = record.dynamodb?.Keys as AttributeMapWire | undefined;
       if (keys === undefined || record.eventID === undefined) return;
       const key = canonicalKey(keys);
+      if (record.eventName === 'REMOVE') tombstones.set(key, { image: (record.dynamodb?.OldImage ?? keys) as AttributeMapWire, ttl: isTtlDelete(record) });
+      else tombstones.delete(key);
       const times = writesByKey.get(key);
       const at = times?.shift();
       if (times !== undefined && times.length === 0) writesByKey.delete(key);
@@ -260,28 +415,32 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       lagMs.push(Date.now() - at);
     };
 
+    // The pipe lets through what any of its targets wants: the union of the filters, as the real
+    // pipe's FilterCriteria with attached queues; the enrichment then filters per target.
+    const predicates: RecordPredicate[] = specs.map((spec) => compileFilterPredicate(spec.filter, opts.keySchema));
     const pipe = new PipeEmulator({
       streams, sqs, streamArn, queueUrl: queues.queueUrl,
-      predicate: compileFilterPredicate(opts.filter ?? targetFilterSchema.parse({}), opts.keySchema),
+      predicate: (record) => predicates.some((p) => p(record)),
       enrich: (records) => enrichModule.handler(records),
       faults,
       pollIntervalMs: opts.pollIntervalMs ?? 50,
       onDelivered,
       onLog: log,
     });
-    const eventSource = new EventSourceEmulator({
-      sqs, queueUrl: queues.queueUrl, queueArn: queues.queueArn, region: LOCAL_REGION,
-      apply: (event, context) => applyModule.handler(event, context),
+    const eventSources = specs.map((spec, i) => new EventSourceEmulator({
+      sqs, queueUrl: queuesByTarget[i]!.queueUrl, queueArn: queuesByTarget[i]!.queueArn, region: LOCAL_REGION,
+      apply: applies[i] as ApplyFn,
       faults,
       visibilityTimeoutSeconds,
       functionTimeoutSeconds: opts.applyTimeoutSeconds ?? 10,
       maximumConcurrency: opts.maximumConcurrency ?? 3,
-      onApplied,
+      ...(multi ? { functionName: `ddbrepl-${spec.name}-apply` } : {}),
+      ...(i === 0 ? { onApplied } : {}),
       onLog: log,
-    });
+    }));
     let replicationStarted = false;
     stoppers.push(async () => {
-      await eventSource.stop();
+      await Promise.all(eventSources.map((e) => e.stop()));
       await pipe.stop();
     });
 
@@ -295,10 +454,14 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       const n = (name: string) => Number(out.Attributes?.[name as keyof typeof out.Attributes] ?? '0');
       return { visible: n('ApproximateNumberOfMessages'), notVisible: n('ApproximateNumberOfMessagesNotVisible'), delayed: n('ApproximateNumberOfMessagesDelayed') };
     };
+    const inFlight = (): number => eventSources.reduce((sum, e) => sum + e.stats().inFlight, 0);
     const sample = async (): Promise<{ total: number }> => {
-      const [main, dlq] = await Promise.all([queueAttributes(queues.queueUrl), queueAttributes(queues.deadLetterQueueUrl)]);
-      const total = main.visible + main.notVisible + main.delayed;
-      queueCounts = { waiting: Math.max(0, total - eventSource.stats().inFlight), deadLettered: dlq.visible + dlq.notVisible + dlq.delayed };
+      const counts = await Promise.all(queuesByTarget.map(async (q) => {
+        const [main, dlq] = await Promise.all([queueAttributes(q.queueUrl), queueAttributes(q.deadLetterQueueUrl)]);
+        return { total: main.visible + main.notVisible + main.delayed, deadLettered: dlq.visible + dlq.notVisible + dlq.delayed };
+      }));
+      const total = counts.reduce((sum, c) => sum + c.total, 0);
+      queueCounts = { waiting: Math.max(0, total - inFlight()), deadLettered: counts.reduce((sum, c) => sum + c.deadLettered, 0) };
       return { total };
     };
     let sampling = true;
@@ -315,19 +478,20 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
 
     const stats = (): LocalStats => {
       const p = pipe.stats();
-      const e = eventSource.stats();
+      const e = eventSources.map((source) => source.stats());
+      const sum = (field: 'messagesApplied' | 'applyInvocations' | 'applyFailures' | 'applyErrors' | 'duplicateDeliveries') => e.reduce((total, s) => total + s[field], 0);
       return {
         recordsRead: p.recordsRead,
         envelopesSent: p.envelopesSent,
-        messagesApplied: e.messagesApplied,
-        applyInvocations: e.applyInvocations,
-        applyFailures: e.applyFailures,
+        messagesApplied: sum('messagesApplied'),
+        applyInvocations: sum('applyInvocations'),
+        applyFailures: sum('applyFailures'),
         queueDepth: queueCounts.waiting,
-        inFlight: e.inFlight,
+        inFlight: inFlight(),
         deadLettered: queueCounts.deadLettered,
         lagMs: [...lagMs],
         assumeRoleCalls: sts.stats().assumeRoleCalls,
-        faults: { ...proxy.stats(), enrichFailures: p.enrichFailures, poisonSent: p.poisonSent, duplicateDeliveries: e.duplicateDeliveries, applyErrors: e.applyErrors },
+        faults: { ...proxy.stats(), enrichFailures: p.enrichFailures, poisonSent: p.poisonSent, duplicateDeliveries: sum('duplicateDeliveries'), applyErrors: sum('applyErrors') },
       };
     };
 
@@ -335,21 +499,28 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     const session: LocalSession = {
       endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint, sts: sts.endpoint },
       sourceTableName: SOURCE_TABLE,
-      targetTableName: TARGET_TABLE,
+      targetTableName: owner.tableName,
       queueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueueUrl,
+      targets: specs.map((spec, i) => ({ name: spec.name, tableName: spec.tableName, queueUrl: queuesByTarget[i]!.queueUrl, deadLetterQueueUrl: queuesByTarget[i]!.deadLetterQueueUrl })),
       sourceClient: dynamodb,
       targetClient: dynamodb,
       applyDynamoDbEndpoint: proxy.endpoint,
       processIds: { dynamodbLocalGroup: ddb.pid, sqs: sqsLocal.pid },
       setFaults: (rates) => faults.setRates(rates),
-      startReplication: async () => {
+      startReplication: async ({ from = 'trim-horizon' } = {}) => {
+        // 'now': as a pipe deployed with LATEST — what the stream already holds is never delivered.
+        if (from === 'now') log(`[session] pipe starts at the end of the stream (${await pipe.skipToEnd()} records skipped)`);
         replicationStarted = true;
         pipe.start();
-        eventSource.start();
+        for (const e of eventSources) e.start();
       },
-      pauseApply: () => eventSource.pause(),
-      resumeApply: async () => eventSource.resume(),
+      pauseApply: async () => {
+        await Promise.all(eventSources.map((e) => e.pause()));
+      },
+      resumeApply: async () => {
+        for (const e of eventSources) e.resume();
+      },
       stats,
       noteWrite: (keys, atMs) => {
         const key = canonicalKey(keys);
@@ -359,14 +530,14 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       },
       waitForDrain: async ({ timeoutMs = 120_000, onProgress } = {}) => {
         if (!replicationStarted) throw new EmulatorError('waitForDrain: replication has not been started (call startReplication first)');
-        if (eventSource.isPaused) throw new EmulatorError('waitForDrain: the apply is paused and the queue would never drain (call resumeApply first)');
+        if (eventSources.some((e) => e.isPaused)) throw new EmulatorError('waitForDrain: the apply is paused and the queue would never drain (call resumeApply first)');
         const since = Date.now();
         const deadline = since + timeoutMs;
         for (;;) {
-          if (pipe.caughtUpSince(since) && eventSource.stats().inFlight === 0) {
+          if (pipe.caughtUpSince(since) && inFlight() === 0) {
             const { total } = await sample();
-            // Every record written before `since` is in the queue, and the queue is empty: drained.
-            if (total === 0 && eventSource.stats().inFlight === 0) {
+            // Every record written before `since` is in the queues, and the queues are empty: drained.
+            if (total === 0 && inFlight() === 0) {
               onProgress?.(stats());
               return;
             }
@@ -380,17 +551,20 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
           await sleep(100);
         }
       },
-      diffTables: async ({ limit = 10 } = {}) => {
-        const [sourceItems, targetItems] = await Promise.all([scanAll(dynamodb, SOURCE_TABLE), scanAll(dynamodb, TARGET_TABLE)]);
+      diffTables: async ({ limit = 10, target } = {}) => {
+        const spec = target === undefined ? owner : specs.find((t) => t.name === target);
+        if (spec === undefined) throw new EmulatorError(`diffTables: no target "${target}" in this session (targets: ${specs.map((t) => t.name).join(', ')})`);
+        const [sourceItems, targetItems] = await Promise.all([scanAll(dynamodb, SOURCE_TABLE), scanAll(dynamodb, spec.tableName)]);
         const keyNames = keyAttributeNames(opts.keySchema);
         const keysOf = (item: AttributeMapWire): AttributeMapWire => Object.fromEntries(keyNames.map((n) => [n, item[n]])) as AttributeMapWire;
+        const expectedItems = expectedView(spec, opts.keySchema, sourceItems, tombstones, keysOf);
         const targetByKey = new Map(targetItems.map((item) => [canonicalKey(keysOf(item)), item]));
         const diff: TableDiff = { missing: 0, extra: 0, different: 0, examples: [] };
         const note = (kind: 'missing' | 'extra' | 'different', item: AttributeMapWire): void => {
           diff[kind] += 1;
           if (diff.examples.length < limit) diff.examples.push({ keys: keysOf(item), kind });
         };
-        for (const item of sourceItems) {
+        for (const item of expectedItems) {
           const key = canonicalKey(keysOf(item));
           const other = targetByKey.get(key);
           targetByKey.delete(key);

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// Namespace import: lets esbuild tree-shake zod (`import { z }` bundles all of it, locales included: ~450 KB vs ~100 KB).
+import * as z from 'zod';
 
 /**
  * A DynamoDB AttributeValue in its JSON wire form, exactly as DynamoDB Streams, EventBridge Pipes
@@ -20,11 +21,11 @@ export type AttributeValueWire =
 export type AttributeMapWire = Record<string, AttributeValueWire>;
 
 /** DynamoDB's number grammar: up to 38 significant digits, exponent allowed. */
-const NUMBER = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+export const NUMBER_PATTERN = /^-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+export const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
 
-const numberString = z.string().regex(NUMBER, 'not a DynamoDB number');
-const base64String = z.string().regex(BASE64, 'not base64');
+const numberString = z.string().regex(NUMBER_PATTERN, 'not a DynamoDB number');
+const base64String = z.string().regex(BASE64_PATTERN, 'not base64');
 
 export const attributeValueSchema: z.ZodType<AttributeValueWire> = z.lazy(() =>
   z.union([

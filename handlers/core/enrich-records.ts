@@ -1,54 +1,59 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { targetFilterSchema, targetOptionsSchema } from '../../schemas/replication-config';
+import { targetFilterSchema, targetOptionsSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
-import { envelopeFromStreamRecord, type EnvelopeContext } from './envelope';
-import { ENV, intEnv, optionalEnv, requireEnv } from './env';
+import { compileTargetPolicy, envelopesForTarget, parseAttachedTargets, type CompiledAttachedTarget, type TargetPolicy } from './attached-delivery';
+import type { EnvelopeContext } from './envelope';
+import { ENV, intEnv, optionalEnv, requireEnv, type EnvName } from './env';
 import { ConfigurationError } from './errors';
-import { compileFilterPredicate, type RecordPredicate } from './filter';
 import { parseKeySchema } from './key-schema';
+import type { z } from 'zod';
 
 /** The config's default, defined once in schemas/replication-config.ts. */
 const RESYNC_THRESHOLD_DEFAULT = targetOptionsSchema.shape.resyncThresholdBytes.parse(undefined);
 
 export interface EnrichConfig extends EnvelopeContext {
-  /** Present when TARGET_FILTER is set: records it rejects are not forwarded. */
-  filter?: RecordPredicate;
+  /** The pipe owner's own filter (TARGET_FILTER) and redaction (TARGET_REDACTION); unset = everything, as is. */
+  policy: TargetPolicy;
+  /** Queues attached to this pipe (ATTACHED_TARGETS); empty without fan-out. */
+  attachedTargets: CompiledAttachedTarget[];
+}
+
+function jsonEnv<S extends z.ZodType>(name: EnvName, schema: S, env: NodeJS.ProcessEnv): z.output<S> | undefined {
+  const text = optionalEnv(name, '', env);
+  if (text === '') return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigurationError(`${name} is not JSON`, { cause });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigurationError(`${name} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+  }
+  return parsed.data;
 }
 
 export function enrichConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EnrichConfig {
   const keySchema = parseKeySchema(requireEnv(ENV.keySchema, env));
-  const config: EnrichConfig = {
+  const filter = jsonEnv(ENV.targetFilter, targetFilterSchema, env) ?? targetFilterSchema.parse({});
+  const redaction = jsonEnv(ENV.targetRedaction, targetRedactionSchema, env);
+  const attachedJson = optionalEnv(ENV.attachedTargets, '', env);
+  return {
     keySchema,
     sourceTableName: requireEnv(ENV.sourceTableName, env),
     resyncThresholdBytes: intEnv(ENV.resyncThresholdBytes, RESYNC_THRESHOLD_DEFAULT, env),
+    policy: compileTargetPolicy({ filter, redaction }, keySchema),
+    attachedTargets: attachedJson === '' ? [] : parseAttachedTargets(attachedJson, keySchema, ENV.attachedTargets),
   };
-  const filterJson = optionalEnv(ENV.targetFilter, '', env);
-  if (filterJson !== '') {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(filterJson);
-    } catch (cause) {
-      throw new ConfigurationError(`${ENV.targetFilter} is not JSON`, { cause });
-    }
-    const parsed = targetFilterSchema.safeParse(raw);
-    if (!parsed.success) {
-      throw new ConfigurationError(`${ENV.targetFilter} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    }
-    config.filter = compileFilterPredicate(parsed.data, keySchema);
-  }
-  return config;
 }
 
 /**
- * Stream records → envelopes, in order. A record the filter rejects is skipped (the real pipe's
- * filter already dropped it; this matters for queues attached to another target's pipe). A record
- * that cannot be encoded throws: the pipe retries and dead-letters, nothing is dropped silently.
+ * Stream records → the pipe owner's envelopes, in order. A record its filter rejects is skipped
+ * (with fan-out the pipe's own filter is the union of its targets', so it may let through records
+ * this target does not want). A record that cannot be encoded throws: the pipe retries and
+ * dead-letters, nothing is dropped silently.
  */
 export function enrichRecords(records: readonly DynamoDBRecord[], config: EnrichConfig): ChangeEnvelopeV1[] {
-  const envelopes: ChangeEnvelopeV1[] = [];
-  for (const record of records) {
-    if (config.filter !== undefined && !config.filter(record)) continue;
-    envelopes.push(envelopeFromStreamRecord(record, config));
-  }
-  return envelopes;
+  return envelopesForTarget(records, config.policy, config);
 }

@@ -19,6 +19,10 @@ export const ENV = {
   resyncThresholdBytes: 'RESYNC_THRESHOLD_BYTES',
   /** JSON TargetFilter, applied again in enrichment for attached queues (fan-out). */
   targetFilter: 'TARGET_FILTER',
+  /** JSON TargetRedaction of the pipe owner's own target; unset = no redaction. */
+  targetRedaction: 'TARGET_REDACTION',
+  /** JSON list of the queues attached to this pipe (fan-out, docs/fan-out.md): targetName, queueUrl, filter, redaction. */
+  attachedTargets: 'ATTACHED_TARGETS',
   logLevel: 'LOG_LEVEL',
   metricsNamespace: 'METRICS_NAMESPACE',
   /** Where EMF metrics go: 'stdout' (default; CloudWatch extracts them from the function's log) or 'off' (local mode). */

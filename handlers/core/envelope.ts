@@ -2,7 +2,8 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { changeEnvelopeV1Schema, ENVELOPE_VERSION_1, type ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
-import { encodedSizeBytes, findProtoAttributeName } from './attribute-value';
+import { encodedSizeAtMost, findProtoAttributeName } from './attribute-value';
+import { isPlainEnvelopeV1 } from './envelope-check';
 import { InvalidEnvelopeError, UnencodableRecordError, UnknownEnvelopeVersionError } from './errors';
 import { isTtlDelete } from './filter';
 import { groupIdFor } from './group-id';
@@ -64,9 +65,6 @@ export function envelopeFromStreamRecord(record: DynamoDBRecord, ctx: EnvelopeCo
       return fail(`unknown eventName ${JSON.stringify(record.eventName)}`);
   }
 
-  const protoPath = findProtoAttributeName(keys) ?? findProtoAttributeName(image);
-  if (protoPath !== undefined) fail(`attribute name "__proto__" (at ${protoPath}) is not supported`);
-
   const candidate: ChangeEnvelopeV1 = {
     v: ENVELOPE_VERSION_1,
     op,
@@ -81,11 +79,17 @@ export function envelopeFromStreamRecord(record: DynamoDBRecord, ctx: EnvelopeCo
     origin: isTtlDelete(record) ? 'ttl' : 'user',
   };
   // Validate what we emit, so a record the apply side would reject fails here, at the pipe, loudly.
-  const parsed = changeEnvelopeV1Schema.safeParse(candidate);
-  if (!parsed.success) fail(`it does not make a valid envelope: ${describeIssues(parsed.error)}`);
-  const envelope = (parsed as { data: ChangeEnvelopeV1 }).data;
+  // The fast check settles the common case; anything it refuses gets the schema and its messages.
+  let envelope = candidate;
+  if (!isPlainEnvelopeV1(candidate)) {
+    const protoPath = findProtoAttributeName(keys) ?? findProtoAttributeName(image);
+    if (protoPath !== undefined) fail(`attribute name "__proto__" (at ${protoPath}) is not supported`);
+    const parsed = changeEnvelopeV1Schema.safeParse(candidate);
+    if (!parsed.success) fail(`it does not make a valid envelope: ${describeIssues(parsed.error)}`);
+    envelope = (parsed as { data: ChangeEnvelopeV1 }).data;
+  }
 
-  if (encodedSizeBytes(envelope) > ctx.resyncThresholdBytes) {
+  if (!encodedSizeAtMost(envelope, ctx.resyncThresholdBytes)) {
     // Too large for the queue: the apply side re-reads the item from the source instead.
     const { image: _dropped, ...keysOnly } = envelope;
     return { ...keysOnly, op: 'RESYNC' };
@@ -122,6 +126,8 @@ export function decodeEnvelope(body: string): ChangeEnvelope {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InvalidEnvelopeError('message body is not a JSON object');
   }
+  // Fast path: a well-formed current-version envelope is exactly what the schema would return.
+  if (isPlainEnvelopeV1(raw)) return raw;
   const v: unknown = (raw as Record<string, unknown>).v;
   if (v === undefined) throw new InvalidEnvelopeError('message body has no envelope version "v"');
   const version = typeof v === 'number' ? ENVELOPE_VERSIONS.get(v) : undefined;

@@ -29,6 +29,11 @@ export class WriteFailedError extends ReplicationError {
   override readonly name: string = 'WriteFailedError';
 }
 
+/** Envelopes an attached target's queue still refused after retries. Thrown from enrichment, so the pipe retries the whole batch. */
+export class AttachedDeliveryError extends ReplicationError {
+  override readonly name: string = 'AttachedDeliveryError';
+}
+
 /** A required environment variable is missing or malformed: a deployment error, fails at cold start. */
 export class ConfigurationError extends ReplicationError {
   override readonly name: string = 'ConfigurationError';

@@ -2,9 +2,9 @@ import { resolve } from 'node:path';
 import { Filter, FilterPattern, LogLevel as PipeLogLevel, Pipe, CloudwatchLogsLogDestination } from '@aws-cdk/aws-pipes-alpha';
 import { DynamoDBSource, DynamoDBStartingPosition, OnPartialBatchItemFailure } from '@aws-cdk/aws-pipes-sources-alpha';
 import { SqsTarget } from '@aws-cdk/aws-pipes-targets-alpha';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, EventSourceMapping, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -15,9 +15,13 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { ENV } from '../../handlers/core/env';
-import { toPipesFilterPattern } from '../../handlers/core/filter';
+import type { AttachedTarget } from '../../handlers/core/attached-delivery';
+import { toPipesFilterPatterns, unionPipesFilterPatterns, type PipesFilterPattern } from '../../handlers/core/filter';
 import type { KeySchema } from '../../handlers/core/key-schema';
-import { roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, type TargetFilter, type TargetOptions } from '../../schemas/replication-config';
+import {
+  roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, targetPolicyProblems, targetRedactionSchema,
+  type TargetFilter, type TargetOptions, type TargetRedaction,
+} from '../../schemas/replication-config';
 import { LambdaEnrichment } from './enrichment';
 import { TargetAlarms } from './target-alarms';
 
@@ -28,7 +32,7 @@ const REPO_ROOT = resolve(__dirname, '..', '..');
 const RETENTION = Duration.days(14);
 /** The FIFO queue's visibility timeout is this many apply timeouts (AWS advice for SQS event sources is ≥ 6×). */
 const VISIBILITY_TIMEOUTS_PER_APPLY_TIMEOUT = 6;
-/** Enrichment is CPU-only today (no network until fan-out delivery): small and quick. */
+/** Enrichment is CPU-bound, plus SendMessageBatch calls when queues are attached to its pipe: small and quick. */
 const ENRICH_MEMORY_MB = 256;
 const ENRICH_TIMEOUT = Duration.seconds(60);
 
@@ -48,6 +52,14 @@ export interface ReplicationTargetProps {
   readonly externalId: string;
   /** Which stream records this target receives. @default every change, TTL deletes included (the `targetFilterSchema` defaults) */
   readonly filter?: z.input<typeof targetFilterSchema>;
+  /** Attributes this target must not see in clear (PUT images only; never keys). @default none */
+  readonly redaction?: z.input<typeof targetRedactionSchema>;
+  /**
+   * Attach this target's queue to that target's pipe instead of opening a pipe of its own (fan-out,
+   * docs/fan-out.md): the owner's enrichment delivers this target's envelopes. `TableReplication.addTarget`
+   * decides this. @default own pipe
+   */
+  readonly attachTo?: ReplicationTarget;
   /** Batch sizes, concurrency, timeouts. @default the `targetOptionsSchema` defaults (schemas/replication-config.ts) */
   readonly options?: z.input<typeof targetOptionsSchema>;
   /**
@@ -68,21 +80,33 @@ export interface ReplicationTargetProps {
 /**
  * Everything one target needs in the source account: pipe (filter → enrichment → FIFO queue),
  * FIFO queue with its FIFO DLQ, the pipe's own DLQ, and the apply function with its SQS event source.
+ * An attached target (`attachTo`) has queue, DLQ, apply function and alarms but no pipe, pipe DLQ or
+ * enrichment of its own: its envelopes come from the owner's enrichment.
  *
  * Construct ids below are part of the contract: renaming one replaces the resource.
  */
 export class ReplicationTarget extends Construct {
   public readonly targetName: string;
   public readonly filter: TargetFilter;
+  public readonly redaction?: TargetRedaction;
   public readonly options: TargetOptions;
   /** The FIFO queue the pipe writes envelopes to and the apply function consumes. */
   public readonly queue: Queue;
   /** FIFO DLQ of `queue`: envelopes that failed `maxReceiveCount` times (`ddb-replicate replay` drains it). */
   public readonly deadLetterQueue: Queue;
-  /** Standard queue: metadata of stream batches the pipe could not enrich or deliver. */
+  /** Standard queue: metadata of stream batches the pipe could not enrich or deliver (the owner's, for an attached target). */
   public readonly pipeDeadLetterQueue: Queue;
+  /** The pipe that feeds this target: its own, or the owner's for an attached target. */
   public readonly pipe: Pipe;
+  /** The enrichment of `pipe` (the owner's, for an attached target). */
   public readonly enrichFunction: NodejsFunction;
+  /** The target whose pipe feeds this one; undefined when it has its own pipe. */
+  public readonly attachedTo?: ReplicationTarget;
+  /** Targets attached to this target's pipe, in the order they were attached. */
+  private readonly attached: ReplicationTarget[] = [];
+  /** This target's own Pipes filter patterns (the pipe uses the union with its attached targets'). */
+  private readonly ownPatterns?: PipesFilterPattern[];
+  private readonly keySchema: KeySchema;
   public readonly applyFunction: NodejsFunction;
   /** Fixed name `roleNames.apply(...)`, trusted by the target account's role before it exists. */
   public readonly applyRole: Role;
@@ -100,7 +124,16 @@ export class ReplicationTarget extends Construct {
     checked(label, 'targetTableName', targetConfigSchema.shape.tableName, props.targetTableName);
     checked(label, 'externalId', targetConfigSchema.shape.externalId, props.externalId);
     this.filter = checked(label, 'filter', targetFilterSchema, props.filter ?? {});
+    this.keySchema = props.keySchema;
+    this.redaction = props.redaction === undefined ? undefined : checked(label, 'redaction', targetRedactionSchema, props.redaction);
+    const policyProblems = targetPolicyProblems(props.keySchema, this.filter, this.redaction);
+    if (policyProblems.length > 0) {
+      throw new ConfigurationError(`${label}: ${policyProblems.map(([path, message]) => `${path.join('.')}: ${message}`).join('; ')}`);
+    }
     this.options = checked(label, 'options', targetOptionsSchema, props.options ?? {});
+    if (props.attachTo !== undefined && props.attachTo.attachedTo !== undefined) {
+      throw new ConfigurationError(`${label}: cannot attach to target "${props.attachTo.targetName}", which is itself attached to "${props.attachTo.attachedTo.targetName}"; attach to a target that has its own pipe`);
+    }
     const pipeMaximumRetryAttempts = props.pipeMaximumRetryAttempts ?? 10;
     if (!Number.isInteger(pipeMaximumRetryAttempts) || pipeMaximumRetryAttempts < 0 || pipeMaximumRetryAttempts > 10000) {
       throw new ConfigurationError(`${label}: pipeMaximumRetryAttempts must be an integer from 0 to 10000 (finite, so a poison record reaches the pipe DLQ), got ${pipeMaximumRetryAttempts}`);
@@ -138,73 +171,86 @@ export class ReplicationTarget extends Construct {
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: opts.maxReceiveCount },
     });
-    // A standard queue: Pipes only writes failure metadata here, and a FIFO queue is not a valid pipe DLQ.
-    this.pipeDeadLetterQueue = new Queue(this, 'PipeDeadLetterQueue', {
-      queueName: `${baseName}-pipe-dlq`,
-      retentionPeriod: RETENTION,
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
-    Validations.of(this.pipeDeadLetterQueue).acknowledge(
-      {
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is itself the dead-letter target of the pipe (it receives failed-batch metadata only); giving it a DLQ of its own would only hide failures.',
-      },
-      {
-        id: 'Serverless-SQSRedrivePolicy',
-        reason: 'Terminal queue: it is the pipe\'s dead-letter target, read by operators, never by a consumer that could fail.',
-      },
-    );
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
       reason: 'Terminal queue: the FIFO dead-letter queue of the target queue, drained by `ddb-replicate replay`, which deletes each message once it re-enqueued a RESYNC.',
     });
 
-    // Enrichment -----------------------------------------------------------------------------------
-    this.enrichFunction = this.nodeFunction('Enrich', {
-      functionName: `${baseName}-enrich`,
-      entry: 'handlers/enrich.ts',
-      memorySize: ENRICH_MEMORY_MB,
-      timeout: ENRICH_TIMEOUT,
-      logRetention,
-      description: `Turns ${props.sourceTable.tableName} stream records into change envelopes for target ${this.targetName}`,
-      role: new Role(this, 'EnrichRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }),
-      environment: {
-        [ENV.targetName]: this.targetName,
-        [ENV.sourceTableName]: props.sourceTable.tableName,
-        [ENV.keySchema]: JSON.stringify(props.keySchema),
-        [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
-        [ENV.targetFilter]: JSON.stringify(this.filter),
-        [ENV.logLevel]: opts.logLevel,
-      },
-    });
+    if (props.attachTo !== undefined) {
+      // Fan-out: no second stream reader; the owner's pipe, pipe DLQ and enrichment feed this queue.
+      this.attachedTo = props.attachTo;
+      this.pipe = props.attachTo.pipe;
+      this.pipeDeadLetterQueue = props.attachTo.pipeDeadLetterQueue;
+      this.enrichFunction = props.attachTo.enrichFunction;
+      if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+      props.attachTo.attachQueue(this);
+    } else {
+      // A standard queue: Pipes only writes failure metadata here, and a FIFO queue is not a valid pipe DLQ.
+      this.pipeDeadLetterQueue = new Queue(this, 'PipeDeadLetterQueue', {
+        queueName: `${baseName}-pipe-dlq`,
+        retentionPeriod: RETENTION,
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      Validations.of(this.pipeDeadLetterQueue).acknowledge(
+        {
+          id: 'AwsSolutions-SQS3',
+          reason: 'This queue is itself the dead-letter target of the pipe (it receives failed-batch metadata only); giving it a DLQ of its own would only hide failures.',
+        },
+        {
+          id: 'Serverless-SQSRedrivePolicy',
+          reason: 'Terminal queue: it is the pipe\'s dead-letter target, read by operators, never by a consumer that could fail.',
+        },
+      );
 
-    // Pipe -----------------------------------------------------------------------------------------
-    const pattern = toPipesFilterPattern(this.filter, props.keySchema);
-    const pipeLogGroup = new LogGroup(this, 'PipeLogGroup', { retention: logRetention });
-    this.pipe = new Pipe(this, 'Pipe', {
-      pipeName: baseName,
-      description: `${props.sourceTable.tableName} stream to ${this.targetName} FIFO queue`,
-      source: new DynamoDBSource(props.sourceTable, {
-        startingPosition: DynamoDBStartingPosition[opts.startingPosition],
-        batchSize: opts.pipeBatchSize,
-        deadLetterTarget: this.pipeDeadLetterQueue,
-        maximumRetryAttempts: pipeMaximumRetryAttempts,
-        onPartialBatchItemFailure: OnPartialBatchItemFailure.AUTOMATIC_BISECT,
-      }),
-      filter: pattern === undefined ? undefined : new Filter([FilterPattern.fromObject(pattern)]),
-      enrichment: new LambdaEnrichment(this.enrichFunction),
-      target: new SqsTarget(this.queue, {
-        // Dynamic paths read the enrichment's output (DESIGN §5): one group per item, dedup by stream eventID.
-        messageGroupId: '$.groupId',
-        messageDeduplicationId: '$.eventId',
-      }),
-      // ERROR only and no execution data: payloads carry item values, which never go to logs.
-      logDestinations: [new CloudwatchLogsLogDestination(pipeLogGroup)],
-      logLevel: PipeLogLevel.ERROR,
-    });
+      // Enrichment -----------------------------------------------------------------------------------
+      this.enrichFunction = this.nodeFunction('Enrich', {
+        functionName: `${baseName}-enrich`,
+        entry: 'handlers/enrich.ts',
+        memorySize: ENRICH_MEMORY_MB,
+        timeout: ENRICH_TIMEOUT,
+        logRetention,
+        description: `Turns ${props.sourceTable.tableName} stream records into change envelopes for target ${this.targetName}`,
+        role: new Role(this, 'EnrichRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') }),
+        environment: {
+          [ENV.targetName]: this.targetName,
+          [ENV.sourceTableName]: props.sourceTable.tableName,
+          [ENV.keySchema]: JSON.stringify(props.keySchema),
+          [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
+          [ENV.targetFilter]: JSON.stringify(this.filter),
+          // Only when set, so a target without redaction keeps the environment it always had.
+          ...(this.redaction === undefined ? {} : { [ENV.targetRedaction]: JSON.stringify(this.redaction) }),
+          [ENV.logLevel]: opts.logLevel,
+        },
+      });
 
-    if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+      // Pipe -----------------------------------------------------------------------------------------
+      this.ownPatterns = toPipesFilterPatterns(this.filter, props.keySchema);
+      const pipeLogGroup = new LogGroup(this, 'PipeLogGroup', { retention: logRetention });
+      this.pipe = new Pipe(this, 'Pipe', {
+        pipeName: baseName,
+        description: `${props.sourceTable.tableName} stream to ${this.targetName} FIFO queue`,
+        source: new DynamoDBSource(props.sourceTable, {
+          startingPosition: DynamoDBStartingPosition[opts.startingPosition],
+          batchSize: opts.pipeBatchSize,
+          deadLetterTarget: this.pipeDeadLetterQueue,
+          maximumRetryAttempts: pipeMaximumRetryAttempts,
+          onPartialBatchItemFailure: OnPartialBatchItemFailure.AUTOMATIC_BISECT,
+        }),
+        filter: this.ownPatterns === undefined ? undefined : new Filter(this.ownPatterns.map((p) => FilterPattern.fromObject(p))),
+        enrichment: new LambdaEnrichment(this.enrichFunction),
+        target: new SqsTarget(this.queue, {
+          // Dynamic paths read the enrichment's output (DESIGN §5): one group per item, dedup by stream eventID.
+          messageGroupId: '$.groupId',
+          messageDeduplicationId: '$.eventId',
+        }),
+        // ERROR only and no execution data: payloads carry item values, which never go to logs.
+        logDestinations: [new CloudwatchLogsLogDestination(pipeLogGroup)],
+        logLevel: PipeLogLevel.ERROR,
+      });
+
+      if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+    }
 
     // Apply ----------------------------------------------------------------------------------------
     this.applyRole = new Role(this, 'ApplyRole', {
@@ -283,13 +329,53 @@ export class ReplicationTarget extends Construct {
    */
   private encryptQueuesWithKey(kmsKeyArn: string): IKey {
     const key = Key.fromKeyArn(this, 'QueueKey', kmsKeyArn);
-    for (const queue of [this.queue, this.deadLetterQueue, this.pipeDeadLetterQueue]) {
+    // An attached target's pipe DLQ is the owner's, under the owner's encryption.
+    const ownQueues = this.attachedTo === undefined ? [this.queue, this.deadLetterQueue, this.pipeDeadLetterQueue] : [this.queue, this.deadLetterQueue];
+    for (const queue of ownQueues) {
       const cfnQueue = queue.node.defaultChild as CfnQueue;
       cfnQueue.sqsManagedSseEnabled = undefined;
       cfnQueue.kmsMasterKeyId = key.keyArn;
     }
-    key.grant(this.pipe.pipeRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // The sender: this target's pipe, or the owner's enrichment (granted in attachQueue).
+    if (this.attachedTo === undefined) key.grant(this.pipe.pipeRole, 'kms:GenerateDataKey', 'kms:Decrypt');
     return key;
+  }
+
+  /** Targets whose queues this target's pipe feeds through its enrichment (fan-out). */
+  public get attachedTargets(): readonly ReplicationTarget[] {
+    return [...this.attached];
+  }
+
+  /**
+   * Called by an attached target's constructor. Changes only this target's enrichment (environment
+   * ATTACHED_TARGETS, sqs:SendMessage on exactly the attached queue, and kms on its key if it has one)
+   * and — when the attached filter is not already covered — this pipe's FilterCriteria, which becomes
+   * the union of the owner's and attached targets' patterns (docs/fan-out.md).
+   */
+  private attachQueue(target: ReplicationTarget): void {
+    if (this.attachedTo !== undefined) throw new ConfigurationError(`target "${target.targetName}" cannot attach to "${this.targetName}", which has no pipe of its own`);
+    this.attached.push(target);
+    const stack = Stack.of(this);
+    if (this.attached.length === 1) {
+      this.enrichFunction.addEnvironment(ENV.attachedTargets, Lazy.string({
+        produce: () => stack.toJsonString(this.attached.map((t): AttachedTarget => ({
+          targetName: t.targetName,
+          queueUrl: t.queue.queueUrl,
+          filter: t.filter,
+          ...(t.redaction === undefined ? {} : { redaction: t.redaction }),
+          resyncThresholdBytes: t.options.resyncThresholdBytes,
+        }))),
+      }));
+    }
+    // SendMessageBatch is authorized as sqs:SendMessage; nothing else on the queue.
+    this.enrichFunction.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [target.queue.queueArn] }));
+    target.queueKey?.grant(this.enrichFunction, 'kms:GenerateDataKey', 'kms:Decrypt');
+
+    const union = unionPipesFilterPatterns([this.ownPatterns, ...this.attached.map((t) => toPipesFilterPatterns(t.filter, this.keySchema))]);
+    if (JSON.stringify(union) === JSON.stringify(this.ownPatterns)) return;
+    const cfnPipe = this.pipe.node.defaultChild as CfnResource;
+    if (union === undefined) cfnPipe.addPropertyDeletionOverride('SourceParameters.FilterCriteria');
+    else cfnPipe.addPropertyOverride('SourceParameters.FilterCriteria', { Filters: union.map((p) => ({ Pattern: JSON.stringify(p) })) });
   }
 
   /** Both handlers: Node.js 22 on arm64, bundled by the local esbuild, own log group with retention. */

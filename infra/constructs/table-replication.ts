@@ -13,16 +13,16 @@ import { ReplicationTarget, type ReplicationTargetProps } from './replication-ta
 
 /**
  * DynamoDB Streams serves at most two concurrent readers per shard; a third is throttled, and
- * throttling delays every target. So at most this many pipes read one stream (DESIGN §1).
+ * throttling delays every target. So at most this many pipes read one stream; further targets
+ * attach their queue to one of these pipes (fan-out, DESIGN §1, docs/fan-out.md).
  */
 export const MAX_PIPES_PER_STREAM = 2 as const;
 
-/** The exact synth error for a target beyond the stream's reader budget. */
-export function tooManyPipesMessage(targetName: string, tableName: string): string {
+/** The exact synth error for an `attachTo` that names no target with a pipe of its own. */
+export function invalidAttachToMessage(targetName: string, attachTo: string, pipeOwners: readonly string[]): string {
   return (
-    `Cannot add target "${targetName}" to table ${tableName}: a DynamoDB stream allows at most two readers per shard ` +
-    `(more throttle the stream), and each target here has its own pipe reading the stream. ` +
-    `Attaching the target's queue to an existing pipe is the planned fan-out; until then, replicate to at most ${MAX_PIPES_PER_STREAM} targets per source table.`
+    `Cannot attach target "${targetName}" to "${attachTo}": attachTo must name a target added before it that has its own pipe ` +
+    `(${pipeOwners.length === 0 ? 'none yet' : pipeOwners.map((n) => `"${n}"`).join(', ')}).`
   );
 }
 
@@ -37,17 +37,23 @@ export interface TableReplicationProps {
 }
 
 /** What `addTarget` needs beyond what the replication already knows. */
-export type AddTargetProps = Omit<ReplicationTargetProps, 'replicationName' | 'sourceTable' | 'keySchema' | 'logRetention' | 'alarmTopic'>;
+export type AddTargetProps = Omit<ReplicationTargetProps, 'replicationName' | 'sourceTable' | 'keySchema' | 'logRetention' | 'alarmTopic' | 'attachTo'> & {
+  /**
+   * Name of a target with its own pipe to attach this target's queue to.
+   * @default own pipe while the stream has fewer than two; then the pipe with fewer attached queues (the earlier one on a tie)
+   */
+  readonly attachTo?: string;
+};
 
 /**
  * Replication of one source table to its targets. `addTarget()` is the only way to add one, so the
- * number of stream readers is decided here, in one place — the seam where fan-out (attaching a
- * target's queue to an existing pipe instead of opening a third reader) will go.
+ * number of stream readers is decided here, in one place: the first two targets get a pipe each,
+ * every further one attaches its queue to one of them. Adding a target never changes another
+ * target's resources, except the enrichment (and, for a wider filter, the FilterCriteria) of the
+ * pipe it attaches to.
  */
 export class TableReplication extends Construct {
   private readonly targetsByName = new Map<string, ReplicationTarget>();
-  /** Pipes reading the source stream. Today one per target; with fan-out, attached targets add none. */
-  private pipesOnStream = 0;
   /** One row per target, added by `addTarget`. */
   public readonly dashboard: ReplicationDashboard;
   private createdAlarmTopic?: Topic;
@@ -66,25 +72,41 @@ export class TableReplication extends Construct {
     return [...this.targetsByName.values()];
   }
 
-  /** Adds a target with its own pipe. The construct id is the target name (part of the contract). */
+  /** Targets with a pipe of their own (at most MAX_PIPES_PER_STREAM). */
+  public get pipeOwners(): readonly ReplicationTarget[] {
+    return this.targets.filter((t) => t.attachedTo === undefined);
+  }
+
+  /**
+   * Adds a target: with its own pipe while the stream has fewer than two readers, otherwise attached
+   * to an existing pipe (`props.attachTo`, or the one with fewer attached queues). The construct id
+   * is the target name (part of the contract).
+   */
   public addTarget(props: AddTargetProps): ReplicationTarget {
     if (this.targetsByName.has(props.targetName)) {
       throw new ConfigurationError(`Cannot add target "${props.targetName}" twice to replication ${this.props.replicationName}`);
     }
-    if (this.pipesOnStream >= MAX_PIPES_PER_STREAM) {
-      throw new ConfigurationError(tooManyPipesMessage(props.targetName, this.props.sourceTable.tableName));
+    const { attachTo: attachToName, ...targetProps } = props;
+    const owners = this.pipeOwners;
+    let attachTo: ReplicationTarget | undefined;
+    if (attachToName !== undefined) {
+      attachTo = owners.find((t) => t.targetName === attachToName);
+      if (attachTo === undefined) throw new ConfigurationError(invalidAttachToMessage(props.targetName, attachToName, owners.map((t) => t.targetName)));
+    } else if (owners.length >= MAX_PIPES_PER_STREAM) {
+      // reduce keeps the earlier owner on a tie, so the choice is stable for a given target order.
+      attachTo = owners.reduce((best, t) => (t.attachedTargets.length < best.attachedTargets.length ? t : best));
     }
     // Only a well-formed createTopic asks for the topic; ReplicationTarget reports malformed options.
     const wantsTopic = targetOptionsSchema.safeParse(props.options ?? {}).data?.alarms.createTopic === true;
     const target = new ReplicationTarget(this, props.targetName, {
-      ...props,
+      ...targetProps,
+      attachTo,
       replicationName: this.props.replicationName,
       sourceTable: this.props.sourceTable,
       keySchema: this.props.keySchema,
       logRetention: this.props.logRetention,
       alarmTopic: wantsTopic ? this.ensureAlarmTopic() : undefined,
     });
-    this.pipesOnStream += 1;
     this.targetsByName.set(props.targetName, target);
     this.dashboard.addTarget(target);
     return target;

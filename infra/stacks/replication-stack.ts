@@ -3,6 +3,7 @@ import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { targetRoleArn, type ReplicationConfig } from '../../schemas/replication-config';
+import { InitialLoadJob } from '../constructs/initial-load-job';
 import { TableReplication } from '../constructs/table-replication';
 import type { ReplicationTarget } from '../constructs/replication-target';
 
@@ -22,7 +23,12 @@ export const TARGET_OUTPUTS = {
   EventSourceMappingUuid: (t: ReplicationTarget) => t.eventSourceMapping.eventSourceMappingId,
   PipeName: (t: ReplicationTarget) => t.pipe.pipeName,
 } as const;
-export type TargetOutputName = keyof typeof TARGET_OUTPUTS;
+/** Outputs of the target's initial-load job (same id scheme and contract as TARGET_OUTPUTS). */
+export const INITIAL_LOAD_OUTPUTS = {
+  InitialLoadJobName: (j: InitialLoadJob) => j.jobName,
+  InitialLoadExportBucketName: (j: InitialLoadJob) => j.exportBucket.bucketName,
+} as const;
+export type TargetOutputName = keyof typeof TARGET_OUTPUTS | keyof typeof INITIAL_LOAD_OUTPUTS;
 
 /** The output id (= CloudFormation output key) of one value of one target. */
 export function targetOutputId(targetName: string, output: TargetOutputName): string {
@@ -42,6 +48,8 @@ export interface ReplicationStackProps extends StackProps {
 /** The source-account stack: one `TableReplication` over the existing source table and its stream. */
 export class ReplicationStack extends Stack {
   public readonly replication: TableReplication;
+  /** By target name. */
+  public readonly initialLoadJobs: ReadonlyMap<string, InitialLoadJob>;
 
   constructor(scope: Construct, id: string, props: ReplicationStackProps) {
     super(scope, id, props);
@@ -57,6 +65,8 @@ export class ReplicationStack extends Stack {
       keySchema: config.source.keySchema,
     });
 
+    const initialLoadJobs = new Map<string, InitialLoadJob>();
+    this.initialLoadJobs = initialLoadJobs;
     const outputPrefixes = new Map<string, string>();
     for (const target of config.targets) {
       const prefix = targetOutputId(target.name, 'QueueUrl');
@@ -78,6 +88,25 @@ export class ReplicationStack extends Stack {
       for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
         new CfnOutput(this, targetOutputId(target.name, output), {
           value: value(replicationTarget),
+          description: `${output} of replication target ${target.name}`,
+        });
+      }
+
+      const initialLoadJob = new InitialLoadJob(this, `InitialLoad${pascalCase(target.name)}`, {
+        replicationName: config.replicationName,
+        targetName: target.name,
+        sourceTable,
+        keySchema: config.source.keySchema,
+        targetTableName: target.tableName,
+        targetRegion: target.region,
+        targetRoleArn: targetRoleArn(config, target, this.partition),
+        externalId: target.externalId,
+        options: target.initialLoad,
+      });
+      initialLoadJobs.set(target.name, initialLoadJob);
+      for (const [output, value] of Object.entries(INITIAL_LOAD_OUTPUTS) as [TargetOutputName, (j: InitialLoadJob) => string][]) {
+        new CfnOutput(this, targetOutputId(target.name, output), {
+          value: value(initialLoadJob),
           description: `${output} of replication target ${target.name}`,
         });
       }

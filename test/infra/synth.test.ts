@@ -20,9 +20,11 @@ test('the example config synthesizes with real bundling and the built-in CloudFo
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations?: unknown[] }[] };
     expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
 
-    // Two handlers × two targets, bundled into two distinct assets that export the handler.
-    const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+    // Two handlers × two targets, bundled into two distinct assets that export the handler; plus the Glue script.
+    const all = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+    const assets = all.filter((name) => !name.endsWith('.py'));
     expect(assets).toHaveLength(2);
+    expect(all.filter((name) => name.endsWith('.py'))).toHaveLength(1);
     for (const asset of assets) {
       const bundle = join(outdir, asset, 'index.js');
       expect(existsSync(bundle)).toBe(true);

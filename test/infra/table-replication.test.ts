@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { ConfigurationError } from '../../handlers/core/errors';
-import { TableReplication, tooManyPipesMessage, type AddTargetProps } from '../../infra/constructs/table-replication';
+import { invalidAttachToMessage, TableReplication, type AddTargetProps } from '../../infra/constructs/table-replication';
 import { buildApp } from '../../infra/app';
 import { FAST_APP_PROPS, SOURCE_STREAM_ARN, testConfig } from './support';
 
@@ -25,25 +25,35 @@ function target(name: string, overrides: Partial<AddTargetProps> = {}): AddTarge
 }
 
 describe('TableReplication.addTarget', () => {
-  test('a third target fails: two readers per shard, fan-out is the plan', () => {
+  test('a third target attaches to an existing pipe instead of opening a third stream reader', () => {
     const r = replication();
     r.addTarget(target('one'));
     r.addTarget(target('two'));
-    expect(() => r.addTarget(target('three'))).toThrow(new ConfigurationError(tooManyPipesMessage('three', 'orders')));
-    expect(tooManyPipesMessage('three', 'orders')).toBe(
-      'Cannot add target "three" to table orders: a DynamoDB stream allows at most two readers per shard (more throttle the stream), ' +
-        'and each target here has its own pipe reading the stream. Attaching the target\'s queue to an existing pipe is the planned fan-out; ' +
-        'until then, replicate to at most 2 targets per source table.',
-    );
-    expect(r.targets.map((t) => t.targetName)).toEqual(['one', 'two']);
+    const three = r.addTarget(target('three'));
+    expect(three.attachedTo?.targetName).toBe('one');
+    expect(three.pipe).toBe(r.targets[0]?.pipe);
+    expect(r.pipeOwners.map((t) => t.targetName)).toEqual(['one', 'two']);
+    expect(r.targets.map((t) => t.targetName)).toEqual(['one', 'two', 'three']);
   });
 
-  test('a config with three targets fails synth with that message', () => {
+  test('a config with three targets synthesizes', () => {
     const config = testConfig((input) => {
       const targets = input.targets as Record<string, unknown>[];
       targets.push({ ...targets[0]!, name: 'third' });
     });
-    expect(() => buildApp(config, { appProps: FAST_APP_PROPS })).toThrow(tooManyPipesMessage('third', 'orders'));
+    expect(() => buildApp(config, { appProps: FAST_APP_PROPS })).not.toThrow();
+  });
+
+  test('attachTo must name an earlier target with its own pipe', () => {
+    const r = replication();
+    r.addTarget(target('one'));
+    expect(() => r.addTarget(target('two', { attachTo: 'nope' }))).toThrow(new ConfigurationError(invalidAttachToMessage('two', 'nope', ['one'])));
+    expect(invalidAttachToMessage('two', 'nope', ['one'])).toBe(
+      'Cannot attach target "two" to "nope": attachTo must name a target added before it that has its own pipe ("one").',
+    );
+    r.addTarget(target('two', { attachTo: 'one' }));
+    expect(() => r.addTarget(target('three', { attachTo: 'two' }))).toThrow(invalidAttachToMessage('three', 'two', ['one']));
+    expect(() => replication().addTarget(target('first', { attachTo: 'x' }))).toThrow('(none yet)');
   });
 
   test('two target names that would share stack output ids fail synth', () => {

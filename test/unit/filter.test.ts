@@ -1,13 +1,16 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { compileFilterPredicate, isTtlDelete, toPipesFilterPattern, type PipesFilterPattern } from '../../handlers/core/filter';
+import {
+  compileFilterDecision, compileFilterPredicate, isTtlDelete, toPipesFilterPatterns, unionPipesFilterPatterns, PIPES_MAX_FILTERS, type PipesFilterPattern,
+} from '../../handlers/core/filter';
 import { targetFilterSchema } from '../../schemas/replication-config';
 import { keySchema } from './support/sqs';
 import { allStreamRecords, streamRecord } from './support/fixtures';
 
 /**
- * An independent EventBridge pattern matcher for the subset Pipes filters use here: exact values,
- * `prefix`, `exists` (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
- * A field absent from the event matches only `exists: false`.
+ * An independent EventBridge pattern matcher for the subset Pipes filters use here: exact values
+ * (strings and booleans), `prefix`, `exists` (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+ * A field absent from the event matches only `exists: false`. Several patterns in
+ * FilterCriteria.Filters are ORed (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-pipes-event-filtering.html).
  */
 function matchesPattern(pattern: Record<string, unknown>, event: unknown): boolean {
   return Object.entries(pattern).every(([field, rule]) => {
@@ -26,13 +29,30 @@ function matchesLeaf(matcher: unknown, value: unknown): boolean {
   return value !== undefined && value === matcher;
 }
 
-const pipesMatches = (pattern: PipesFilterPattern | undefined, record: DynamoDBRecord) => pattern === undefined || matchesPattern(pattern, record);
+const pipesMatches = (patterns: PipesFilterPattern[] | undefined, record: DynamoDBRecord) => patterns === undefined || patterns.some((p) => matchesPattern(p, record));
 
-/** The fixtures plus variants: a user REMOVE of a "user#" item, a TTL delete of an "order#" item. */
+function withImages(name: string, changes: { NewImage?: Record<string, unknown>; OldImage?: Record<string, unknown> }): DynamoDBRecord {
+  const record = streamRecord(name);
+  const dynamodb = { ...record.dynamodb } as Record<string, unknown>;
+  for (const [image, attrs] of Object.entries(changes)) dynamodb[image] = { ...(dynamodb[image] as object), ...attrs };
+  return { ...record, dynamodb: dynamodb as DynamoDBRecord['dynamodb'] };
+}
+
+/**
+ * The fixtures plus variants: a user REMOVE of a "user#" item, a TTL delete of an "order#" item, and
+ * images with a `status` (S) and `active` (BOOL) attribute: an item entering, staying in and
+ * leaving the "status = active" view, and a removed "active" item.
+ */
 const records: [string, DynamoDBRecord][] = [
   ...allStreamRecords(),
   ['remove-user.json', { ...streamRecord('remove'), dynamodb: { ...streamRecord('remove').dynamodb, Keys: { pk: { S: 'user#9' }, sk: { N: '1' } } } }],
   ['ttl-remove-order.json', { ...streamRecord('ttl-remove'), dynamodb: { ...streamRecord('ttl-remove').dynamodb, Keys: { pk: { S: 'order#1' }, sk: { N: '1' } } } }],
+  ['insert-active.json', withImages('insert', { NewImage: { status: { S: 'active' }, active: { BOOL: true } } })],
+  ['modify-enters-view.json', withImages('modify', { OldImage: { status: { S: 'draft' } }, NewImage: { status: { S: 'active' }, active: { BOOL: true } } })],
+  ['modify-stays-in-view.json', withImages('modify', { OldImage: { status: { S: 'active' } }, NewImage: { status: { S: 'active' } } })],
+  ['modify-leaves-view.json', withImages('modify', { OldImage: { status: { S: 'active' }, active: { BOOL: true } }, NewImage: { status: { S: 'archived' }, active: { BOOL: false } } })],
+  ['remove-active.json', withImages('remove', { OldImage: { status: { S: 'active' } } })],
+  ['ttl-remove-active.json', withImages('ttl-remove', { OldImage: { status: { S: 'active' } } })],
 ];
 
 const filters = {
@@ -44,6 +64,12 @@ const filters = {
   'user deletes only': { eventNames: ['REMOVE'], replicateTtlDeletes: false },
   'inserts and removes of user#/session#, no TTL': { eventNames: ['INSERT', 'REMOVE'], replicateTtlDeletes: false, partitionKeyPrefixes: ['user#', 'session#'] },
   'TTL ignored without REMOVE': { eventNames: ['INSERT'], replicateTtlDeletes: false },
+  'status active': { attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }] }] },
+  'status active or draft, no TTL': { replicateTtlDeletes: false, attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }, { S: 'draft' }] }] },
+  'active BOOL, inserts and modifies only': { eventNames: ['INSERT', 'MODIFY'], attributeEquals: [{ attribute: 'active', anyOf: [{ BOOL: true }] }] },
+  'total 9.99 (N), removes only': { eventNames: ['REMOVE'], attributeEquals: [{ attribute: 'total', anyOf: [{ N: '9.99' }] }] },
+  'user# and name Ada': { partitionKeyPrefixes: ['user#'], attributeEquals: [{ attribute: 'name', anyOf: [{ S: 'Ada' }] }] },
+  'two conditions': { attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }] }, { attribute: 'active', anyOf: [{ BOOL: true }] }] },
 };
 
 describe('filter: Pipes pattern and predicate agree', () => {
@@ -51,7 +77,7 @@ describe('filter: Pipes pattern and predicate agree', () => {
 
   it.each(cases)('%s on %s', (_filterName, _recordName, raw, record) => {
     const filter = targetFilterSchema.parse(raw);
-    expect(pipesMatches(toPipesFilterPattern(filter, keySchema), record)).toBe(compileFilterPredicate(filter, keySchema)(record));
+    expect(pipesMatches(toPipesFilterPatterns(filter, keySchema), record)).toBe(compileFilterPredicate(filter, keySchema)(record));
   });
 
   it('actually filters: each filter keeps some fixtures and drops others (except "everything")', () => {
@@ -65,10 +91,55 @@ describe('filter: Pipes pattern and predicate agree', () => {
 
   it('keeps user deletes when TTL deletes are excluded (user writes carry no userIdentity)', () => {
     const filter = targetFilterSchema.parse({ replicateTtlDeletes: false });
-    const pattern = toPipesFilterPattern(filter, keySchema);
+    const pattern = toPipesFilterPatterns(filter, keySchema);
     expect(pipesMatches(pattern, streamRecord('remove'))).toBe(true);
     expect(pipesMatches(pattern, streamRecord('ttl-remove'))).toBe(false);
     expect(isTtlDelete(streamRecord('ttl-remove'))).toBe(true);
     expect(isTtlDelete(streamRecord('remove'))).toBe(false);
+  });
+});
+
+describe('filter: attribute conditions', () => {
+  const byName = Object.fromEntries(records);
+  const decide = (raw: object, name: string) => compileFilterDecision(targetFilterSchema.parse(raw), keySchema)(byName[name] as DynamoDBRecord);
+
+  it('tests NewImage for INSERT/MODIFY and OldImage for REMOVE; a MODIFY leaving the view deletes', () => {
+    const active = filters['status active'];
+    expect(decide(active, 'insert-active.json')).toBe('forward');
+    expect(decide(active, 'insert.json')).toBe('skip');
+    expect(decide(active, 'modify-enters-view.json')).toBe('forward');
+    expect(decide(active, 'modify-stays-in-view.json')).toBe('forward');
+    expect(decide(active, 'modify-leaves-view.json')).toBe('leave-view');
+    expect(decide(active, 'remove-active.json')).toBe('forward');
+    expect(decide(active, 'remove.json')).toBe('skip');
+  });
+
+  it('does not turn a view exit into a delete for a target that does not replicate REMOVE', () => {
+    expect(decide(filters['active BOOL, inserts and modifies only'], 'modify-leaves-view.json')).toBe('skip');
+  });
+
+  it('compiles to one pattern per image (ORed), and to the single old-style pattern without conditions', () => {
+    expect(toPipesFilterPatterns(targetFilterSchema.parse({ replicateTtlDeletes: false, attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }] }] }), keySchema)).toEqual([
+      { eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { status: { S: ['active'] } } } },
+      { eventName: ['MODIFY', 'REMOVE'], userIdentity: { principalId: [{ exists: false }] }, dynamodb: { OldImage: { status: { S: ['active'] } } } },
+    ]);
+    expect(toPipesFilterPatterns(targetFilterSchema.parse({ eventNames: ['REMOVE'], attributeEquals: [{ attribute: 'total', anyOf: [{ N: '9.99' }] }] }), keySchema)).toEqual([
+      { eventName: ['REMOVE'], dynamodb: { OldImage: { total: { N: ['9.99'] } } } },
+    ]);
+    expect(toPipesFilterPatterns(targetFilterSchema.parse({ partitionKeyPrefixes: ['user#'] }), keySchema)).toEqual([{ dynamodb: { Keys: { pk: { S: [{ prefix: 'user#' }] } } } }]);
+    expect(toPipesFilterPatterns(targetFilterSchema.parse({}), keySchema)).toBeUndefined();
+  });
+
+  it('unions several targets\' patterns: no filter if one keeps everything or Pipes\' limits would be exceeded', () => {
+    const a = toPipesFilterPatterns(targetFilterSchema.parse({ partitionKeyPrefixes: ['user#'] }), keySchema);
+    const b = toPipesFilterPatterns(targetFilterSchema.parse(filters['status active']), keySchema);
+    expect(unionPipesFilterPatterns([a, b])).toEqual([...(a ?? []), ...(b ?? [])]);
+    expect(unionPipesFilterPatterns([a, a])).toEqual(a);
+    expect(unionPipesFilterPatterns([a, undefined])).toBeUndefined();
+    const many = Array.from({ length: PIPES_MAX_FILTERS + 1 }, (_, i) => toPipesFilterPatterns(targetFilterSchema.parse({ partitionKeyPrefixes: [`p${i}#`] }), keySchema));
+    expect(unionPipesFilterPatterns(many)).toBeUndefined();
+    // The union lets through exactly what any member lets through.
+    const union = unionPipesFilterPatterns([a, b]);
+    for (const [, record] of records) expect(pipesMatches(union, record)).toBe(pipesMatches(a, record) || pipesMatches(b, record));
   });
 });

@@ -1,0 +1,199 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
+import { lagPercentiles } from '../../local/progress';
+import { startLocalSession } from '../../local/session';
+import { BENCH_KEY_SCHEMA, makeItem } from '../lib/data';
+import { BenchError } from '../lib/errors';
+import { absoluteRow, type Row, type SectionResult } from '../lib/report';
+
+/**
+ * End to end in local mode: the real enrich and apply handlers behind the pipe and event-source
+ * emulators, DynamoDB Local and fauxqs. Writes are driven at a fixed rate for a bounded time; lag
+ * is the session's own (apply time − the driver's write time, DESIGN §6).
+ */
+export interface E2eBenchOptions {
+  rates: number[];
+  durationSeconds: number;
+  /** Discarded warm-up at 200 changes/s. */
+  warmupSeconds: number;
+  itemBytes: number;
+  log: (line: string) => void;
+}
+
+const MAX_IN_FLIGHT_WRITES = 64;
+const DRAIN_TIMEOUT_MS = 90_000;
+const TARGET_P99_MS = 1000;
+const TARGET_RATE = 500;
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null where unavailable. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5) (utime, stime) are at 11 and 12 once pid and comm are cut off.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch (error) {
+    if (isGone(error)) return null;
+    throw error;
+  }
+}
+
+/** No /proc (not Linux) or the process has exited: nothing to measure. */
+function isGone(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH';
+}
+/** USER_HZ: 100 on every Linux that Node supports. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Busy CPU seconds of the whole machine so far (all cores; /proc/stat), null where unavailable. */
+function machineBusySeconds(): number | null {
+  try {
+    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLOCK_TICKS_PER_SECOND;
+  } catch (error) {
+    if (isGone(error)) return null;
+    throw error;
+  }
+}
+
+/** The java process under DynamoDB Local's `sh` supervisor (the supervisor's child). */
+function childPids(parent: number): number[] {
+  try {
+    return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+      } catch (error) {
+        if (isGone(error)) return false;
+        throw error;
+      }
+    });
+  } catch (error) {
+    if (isGone(error)) return [];
+    throw error;
+  }
+}
+
+interface RateRun {
+  rate: number;
+  written: number;
+  achievedRate: number;
+  lagSamples: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** p99 over the first and the last third of the run's changes (in apply order). */
+  p99FirstThirdMs: number | null;
+  p99LastThirdMs: number | null;
+  bounded: boolean;
+  drainMs: number;
+  maxQueueDepth: number;
+  /** CPU seconds per second of the run, by process: where the machine's two cores went. */
+  cpuCoresUsed: { bench: number | null; dynamodbLocal: number | null; fauxqs: number | null; everythingElse: number | null };
+}
+
+export async function runE2eBench(opts: E2eBenchOptions): Promise<SectionResult> {
+  const session = await startLocalSession({ keySchema: BENCH_KEY_SCHEMA });
+  const runs: RateRun[] = [];
+  let diff: { missing: number; extra: number; different: number } | undefined;
+  try {
+    await session.startReplication();
+    // Warm-up, discarded: the pipe and the apply path (JIT — DynamoDB Local's too —, connections, the one AssumeRole).
+    await drive(session, 'warm', 200, opts.warmupSeconds, opts.itemBytes);
+    await session.waitForDrain({ timeoutMs: DRAIN_TIMEOUT_MS });
+    const javaPids = childPids(session.processIds.dynamodbLocalGroup);
+    const cpuOf = (): { bench: number; dynamodbLocal: number | null; fauxqs: number | null; machine: number | null } => {
+      const own = process.cpuUsage();
+      const java = javaPids.map(processCpuSeconds);
+      return {
+        bench: (own.user + own.system) / 1e6,
+        dynamodbLocal: java.length === 0 || java.some((v) => v === null) ? null : (java as number[]).reduce((a, b) => a + b, 0),
+        fauxqs: processCpuSeconds(session.processIds.sqs),
+        machine: machineBusySeconds(),
+      };
+    };
+
+    for (const rate of opts.rates) {
+      const lagBefore = session.stats().lagMs.length;
+      let maxQueueDepth = 0;
+      const sampler = setInterval(() => { maxQueueDepth = Math.max(maxQueueDepth, session.stats().queueDepth); }, 250);
+      const cpuBefore = cpuOf();
+      const runStart = Date.now();
+      const { written, seconds } = await drive(session, `r${rate}`, rate, opts.durationSeconds, opts.itemBytes);
+      const drainStart = Date.now();
+      await session.waitForDrain({ timeoutMs: DRAIN_TIMEOUT_MS });
+      const drainMs = Date.now() - drainStart;
+      clearInterval(sampler);
+      const cpuAfter = cpuOf();
+      const wallSeconds = (Date.now() - runStart) / 1000;
+      const perSecond = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : (b - a) / wallSeconds);
+      const bench = perSecond(cpuBefore.bench, cpuAfter.bench);
+      const dynamodbLocal = perSecond(cpuBefore.dynamodbLocal, cpuAfter.dynamodbLocal);
+      const fauxqs = perSecond(cpuBefore.fauxqs, cpuAfter.fauxqs);
+      const machine = perSecond(cpuBefore.machine, cpuAfter.machine);
+      // Other people's work on the same cores: what limits a shared machine most of the time.
+      const everythingElse = machine === null || bench === null || dynamodbLocal === null || fauxqs === null ? null : Math.max(0, machine - bench - dynamodbLocal - fauxqs);
+      const cpuCoresUsed = { bench, dynamodbLocal, fauxqs, everythingElse };
+      const lag = session.stats().lagMs.slice(lagBefore);
+      const third = Math.max(1, Math.floor(lag.length / 3));
+      const all = lagPercentiles(lag);
+      const first = lagPercentiles(lag.slice(0, third)).p99;
+      const last = lagPercentiles(lag.slice(-third)).p99;
+      const achievedRate = written / seconds;
+      // Bounded: the driver kept the rate; the tail did not grow over the run (a backlog shows as a
+      // rising p99); the queue never held more than a second of changes; and it drained within a second.
+      const bounded = achievedRate >= 0.95 * rate && first !== null && last !== null && last <= 1.5 * first + 200 && maxQueueDepth <= rate && drainMs <= 1000;
+      const run: RateRun = { rate, written, achievedRate, lagSamples: lag.length, p50Ms: all.p50, p99Ms: all.p99, p99FirstThirdMs: first, p99LastThirdMs: last, bounded, drainMs, maxQueueDepth, cpuCoresUsed };
+      runs.push(run);
+      const cores = Object.entries(cpuCoresUsed).map(([k, v]) => `${k} ${v === null ? '?' : v.toFixed(2)}`).join(', ');
+      opts.log(`e2e ${rate}/s: wrote ${written} at ${achievedRate.toFixed(0)}/s, lag p50 ${all.p50} ms p99 ${all.p99} ms (first third ${first}, last third ${last}), drain ${drainMs} ms, max queue ${maxQueueDepth}; cores used: ${cores}`);
+    }
+    diff = await session.diffTables();
+    if (diff.missing + diff.extra + diff.different > 0) throw new BenchError(`target differs from source after the e2e runs: ${JSON.stringify({ ...diff, examples: undefined })}`);
+  } finally {
+    await session.stop();
+  }
+
+  const sustained = runs.filter((r) => r.bounded).reduce((best, r) => Math.max(best, r.rate), 0);
+  const at500 = runs.find((r) => r.rate === TARGET_RATE);
+  const rows: Row[] = runs.map((r) => absoluteRow(
+    { section: 'e2e', metric: `lag p99 at ${r.rate}/s (p50 ${r.p50Ms ?? '–'} ms; achieved ${r.achievedRate.toFixed(0)}/s; ${r.bounded ? 'bounded' : 'growing'})`, unit: 'ms', target: r.rate === TARGET_RATE ? `≤ ${TARGET_P99_MS} ms` : 'info' },
+    r.p99Ms ?? Number.NaN,
+    r.rate === TARGET_RATE ? r.p99Ms !== null && r.p99Ms <= TARGET_P99_MS : null,
+  ));
+  rows.push(absoluteRow({ section: 'e2e', metric: 'sustained rate (highest with bounded lag)', unit: 'changes/s', target: at500 === undefined ? 'info' : `≥ ${TARGET_RATE}/s` }, sustained, at500 === undefined ? null : sustained >= TARGET_RATE));
+  return { rows, data: { params: { rates: opts.rates, durationSeconds: opts.durationSeconds, warmupSeconds: opts.warmupSeconds, itemBytes: opts.itemBytes, maxInFlightWrites: MAX_IN_FLIGHT_WRITES }, runs, sustainedRate: sustained, finalDiff: diff } };
+}
+
+/**
+ * Writes 1 KB items with PutItem at `rate` per second for `seconds`: on a 10 ms tick it issues the
+ * writes due by now, at most MAX_IN_FLIGHT_WRITES outstanding (if DynamoDB Local cannot keep up,
+ * the achieved rate says so). Each write is noted before it is sent, so the pipe can pair it.
+ */
+async function drive(session: Awaited<ReturnType<typeof startLocalSession>>, prefix: string, rate: number, seconds: number, itemBytes: number): Promise<{ written: number; seconds: number }> {
+  const total = Math.round(rate * seconds);
+  let issued = 0;
+  let done = 0;
+  let inFlight = 0;
+  let failure: unknown;
+  const started = Date.now();
+  const pending = new Set<Promise<void>>();
+  while (issued < total && failure === undefined) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate) + 1);
+    while (issued < due && inFlight < MAX_IN_FLIGHT_WRITES) {
+      const item = makeItem(`${prefix}-${String(issued).padStart(7, '0')}`, itemBytes, issued + 1);
+      issued++;
+      inFlight++;
+      session.noteWrite({ pk: item.pk! }, Date.now());
+      const p = session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: toSdkAttributeMap(item) }))
+        .then(() => { done++; }, (error: unknown) => { failure ??= error; })
+        .finally(() => { inFlight--; pending.delete(p); });
+      pending.add(p);
+    }
+    await sleep(10);
+  }
+  await Promise.all(pending);
+  if (failure !== undefined) throw new BenchError('a driver write failed', { cause: failure });
+  return { written: done, seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,62 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type { CommandContext } from '../index';
+import { runLocal, type LocalRunOptions } from '../local-run';
+
+/**
+ * `ddb-replicate local` — DESIGN §4's black-box interface. Argument parsing only; the run itself
+ * is cli/local-run.ts.
+ */
+export function registerLocal(program: Command, ctx: CommandContext): void {
+  program
+    .command('local')
+    .description('Run the whole pipeline (stream → pipe → FIFO queue → apply → target) on local emulators, then check target == source.')
+    .option('--key-schema <spec>', 'primary key of the source and target tables: pk:S or pk:S,sk:N (types S, N, B)')
+    .option('--seed-items <file>', 'items.jsonl: one DynamoDB-JSON item per line, written to the source before replication starts')
+    .option('--ops <file>', 'ops.jsonl: {"op":"put","item":{…}} | {"op":"delete","key":{…}} | {"op":"update","key":{…},"set":{…},"remove":[…]}, run after replication starts')
+    .option('--faults <spec>', 'inject faults at these rates (0..1): apply-throttle, apply-crash, duplicate-delivery, enrich-failure, poison-message, e.g. apply-throttle=0.1,apply-crash=0.05')
+    .option('--seed <n>', 'PRNG seed for faults and the demo workload, so a run repeats (default: random, printed)', parseSeed)
+    .option('--bootstrap', 'read the stream from "now" and copy the seed items with the initial load (direct engine, apply paused meanwhile), as in AWS')
+    .option('--json', 'print exactly one JSON line with the results on stdout (progress only if stderr is a terminal)')
+    .option('--demo', 'generate the data: a few thousand seed items and a mixed workload (puts, updates, deletes, TTL-style deletes, ~350 KB items, hot keys)')
+    .option('--timeout <seconds>', 'give up (exit 1) when the run takes longer than this', parseSeconds, 300)
+    .addHelpText(
+      'after',
+      `
+Seed items are written to the source table before the pipe starts:
+  without --bootstrap  the pipe reads the stream from TRIM_HORIZON, so the seed
+                       items reach the target through the stream; the ops are
+                       written once they have.
+  with --bootstrap     the pipe reads the stream from "now", as a pipe deployed
+                       onto an existing table does, so only the initial load
+                       copies the seed items; the ops are written during the
+                       bootstrap and buffer in the queue until the apply resumes.
+Ops are written in file order per key.
+
+Exit codes: 0 target equals source; 1 divergence (the first differing keys are
+printed) or failure; 2 bad input (nothing is started or written: every line of
+both files is validated first).
+
+--json prints one line: {"seeded":n,"ops":n,"applied":n,"dlq":n,"diffs":n,
+"lagP50Ms":n,"lagP99Ms":n,"seconds":n}. With poison-message faults the DLQ holds
+the poison messages (they name no item); the target must still equal the source.
+
+Examples:
+  $ ddb-replicate local --demo
+  $ ddb-replicate local --key-schema pk:S,sk:N --seed-items items.jsonl \\
+      --ops ops.jsonl --faults apply-throttle=0.1,apply-crash=0.05 --json`,
+    )
+    .action(async (opts: LocalRunOptions) => {
+      ctx.exitCode = await runLocal({ ...opts, debug: ctx.debug }, ctx.io);
+    });
+}
+
+function parseSeed(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 0xffffffff) throw new InvalidArgumentError('must be an integer from 0 to 4294967295');
+  return Number(value);
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
+  return seconds;
+}

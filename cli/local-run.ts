@@ -1,0 +1,298 @@
+import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KeySchema } from '../handlers/core/key-schema';
+import { parseFaults, type FaultRates } from '../local/faults';
+import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, type WorkloadOp } from '../local/input';
+import { formatMs, formatTable, lagPercentiles, ProgressLine } from '../local/progress';
+import { startLocalSession, type LocalSession, type LocalStats } from '../local/session';
+import { localBootstrapPorts } from './bootstrap/local-ports';
+import { runBootstrap } from './bootstrap/orchestrator';
+import { applyOps, demoWorkload, writeSeedItems } from '../local/workload';
+import type { AttributeMapWire } from '../schemas/attribute-value';
+import { CliError, EXIT } from './errors';
+import type { CliIo } from './index';
+
+/** Options of `ddb-replicate local`, as commander hands them over. */
+export interface LocalRunOptions {
+  keySchema?: string;
+  seedItems?: string;
+  ops?: string;
+  faults?: string;
+  seed?: number;
+  bootstrap?: boolean;
+  json?: boolean;
+  demo?: boolean;
+  timeout: number;
+  /** Emulator diagnostics on stderr. */
+  debug?: boolean;
+}
+
+/** The `--json` line (DESIGN §4). */
+export interface LocalRunResult {
+  seeded: number;
+  ops: number;
+  applied: number;
+  dlq: number;
+  diffs: number;
+  lagP50Ms: number | null;
+  lagP99Ms: number | null;
+  seconds: number;
+}
+
+interface Plan {
+  keySchema: KeySchema;
+  seedCount: number;
+  opCount: number;
+  seedItems: () => AsyncIterable<AttributeMapWire> | Iterable<AttributeMapWire>;
+  ops: () => AsyncIterable<WorkloadOp> | Iterable<WorkloadOp>;
+  /** One line saying what the data is, for the summary. */
+  description: string;
+}
+
+const DIFF_EXAMPLES = 10;
+const PROGRESS_TICK_MS = 250;
+const STOP_GRACE_MS = 3000;
+
+export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number> {
+  const startedAt = Date.now();
+  // The SDK's "Node 20 support ends" notice would land in the middle of the progress line (and break a
+  // quiet stderr under --json); local mode talks to emulators only. package.json's engines field says it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const seed = opts.seed ?? randomInt(0, 2 ** 31);
+  // Everything is validated before anything starts: bad input costs nothing and writes nothing.
+  const plan = await preparePlan(opts, seed);
+  const faults: FaultRates = opts.faults === undefined ? {} : parseFaults(opts.faults);
+
+  const showProgress = opts.json !== true || io.stderr.isTTY === true;
+  const progress = new ProgressLine(io.stderr, { phase: 'starting emulators' });
+  let phase = 'starting the emulators';
+  let session: LocalSession | undefined;
+  let seeded = 0;
+  let opsWritten = 0;
+  let itemsCopied: number | undefined;
+  const setPhase = (text: string, label: string): void => {
+    phase = text;
+    progress.setPhase(label);
+  };
+
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A second Ctrl-C while stopping: stop waiting. local/cleanup.ts kills the emulators on exit.
+    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
+    interrupt.abort(new CliError(`interrupted (${signal})`, EXIT.interrupted));
+  };
+  // `on`, not `once`: local/cleanup.ts re-raises a signal nobody else listens for, and a `once`
+  // listener is gone by the time it looks — we would die before reporting.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const timeoutTimer = setTimeout(() => interrupt.abort(new CliError(`timed out after ${opts.timeout} s (--timeout)`, EXIT.failure)), opts.timeout * 1000);
+  let ticker: NodeJS.Timeout | undefined;
+  // Drain waits get a little longer than --timeout, so that its own message (with the state) wins.
+  const remainingMs = (): number => Math.max(1000, startedAt + opts.timeout * 1000 - Date.now()) + 5000;
+
+  const work = (async () => {
+    const onLog = opts.debug === true ? (line: string) => void io.stderr.write(`${line}\n`) : undefined;
+    session = await startLocalSession({ keySchema: plan.keySchema, faults, seed, onLog });
+    if (interrupt.signal.aborted) return undefined;
+    if (showProgress) {
+      ticker = setInterval(() => session !== undefined && progress.update(session.stats()), PROGRESS_TICK_MS);
+    }
+    setPhase('writing the seed items to the source', 'seeding');
+    await writeSeedItems(session, plan.seedItems(), {
+      keySchema: plan.keySchema,
+      signal: interrupt.signal,
+      onWritten: (n) => {
+        progress.addWritten(n);
+        seeded += n;
+      },
+    });
+    const writeOps = (): Promise<number> =>
+      applyOps(session!, plan.ops(), {
+        keySchema: plan.keySchema,
+        signal: interrupt.signal,
+        onWritten: (n) => {
+          progress.addWritten(n);
+          opsWritten += n;
+        },
+      });
+    if (opts.bootstrap === true) {
+      // As in AWS with a pipe started at deploy time: the stream is read from "now", so the seed items
+      // reach the target only through the initial load. The ops run during the bootstrap; they
+      // buffer in the queue while the apply is paused and replay over the copy.
+      setPhase('starting replication', 'starting pipe');
+      await session.startReplication({ from: 'now' });
+      const ports = localBootstrapPorts(session, { keySchema: plan.keySchema });
+      try {
+        const bootstrapping = runBootstrap({
+          ports,
+          pollIntervalMs: PROGRESS_TICK_MS,
+          signal: interrupt.signal,
+          onEvent: (event) => {
+            if (event.kind === 'step') setPhase(`bootstrapping (${event.message})`, `bootstrap: ${event.step}`);
+            if (event.kind === 'copy-progress' && event.itemsCopied !== undefined) itemsCopied = event.itemsCopied;
+          },
+        });
+        await Promise.all([bootstrapping.then((summary) => (itemsCopied = summary.itemsCopied ?? itemsCopied)), writeOps()]);
+      } finally {
+        ports.close();
+      }
+    } else {
+      setPhase('starting replication', 'starting pipe');
+      await session.startReplication();
+      if (seeded > 0) {
+        // Seed items replicate first (the pipe reads from TRIM_HORIZON); the ops start once they have,
+        // so each lag sample belongs to an op and not to a seed record still in transit.
+        setPhase('replicating the seed items', 'replicating seed');
+        await session.waitForDrain({ timeoutMs: remainingMs() });
+      }
+      setPhase('writing the ops to the source', 'ops');
+      await writeOps();
+    }
+    setPhase('waiting for replication to drain', 'draining');
+    await session.waitForDrain({ timeoutMs: remainingMs() });
+    setPhase('comparing target with source', 'verifying');
+    return session.diffTables({ limit: DIFF_EXAMPLES });
+  })();
+
+  try {
+    const diff = await untilAborted(work, interrupt.signal);
+    const stats = session!.stats();
+    if (showProgress) {
+      progress.update(stats, true);
+      progress.done();
+    }
+    const { p50, p99 } = lagPercentiles(stats.lagMs);
+    const diffs = diff!.missing + diff!.extra + diff!.different;
+    const result: LocalRunResult = {
+      seeded,
+      ops: opsWritten,
+      applied: stats.messagesApplied,
+      dlq: stats.deadLettered,
+      diffs,
+      lagP50Ms: p50,
+      lagP99Ms: p99,
+      seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+    };
+    if (opts.json === true) {
+      io.stdout.write(`${JSON.stringify(result)}\n`);
+    } else {
+      io.stdout.write(`${summary(plan, opts, seed, result, stats, itemsCopied)}\n`);
+    }
+    if (diffs > 0) {
+      io.stderr.write(`target differs from source: ${diff!.missing} missing, ${diff!.extra} extra, ${diff!.different} different. First keys:\n`);
+      for (const example of diff!.examples) io.stderr.write(`  ${example.kind.padEnd(9)} ${JSON.stringify(example.keys)}\n`);
+      return EXIT.failure;
+    }
+    return EXIT.ok;
+  } catch (error) {
+    if (showProgress) progress.done();
+    if (interrupt.signal.aborted) {
+      const reason = interrupt.signal.reason as CliError;
+      const stats = session?.stats();
+      const state = [`${reason.message} while ${phase}`, `seed items written ${seeded}/${plan.seedCount}`, `ops written ${opsWritten}/${plan.opCount}`];
+      if (stats !== undefined) state.push(`applied ${stats.messagesApplied}`, `queue ${stats.queueDepth}`, `in flight ${stats.inFlight}`, `DLQ ${stats.deadLettered}`);
+      // Said before stopping (which can take a few seconds), so the user sees at once where it was.
+      io.stderr.write(`error: ${state.join('; ')}. Stopping the emulators…\n`);
+      return reason.exitCode;
+    }
+    throw new CliError(`local run failed while ${phase}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure, { cause: error });
+  } finally {
+    clearTimeout(timeoutTimer);
+    clearInterval(ticker);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (interrupt.signal.aborted) {
+      // The work may still be starting the session or writing: stop the session once it settles too
+      // (its outcome was already reported as the interruption).
+      void work.then(() => session?.stop(), () => session?.stop());
+    }
+    if ((interrupt.signal.reason as CliError | undefined)?.exitCode === EXIT.interrupted) {
+      // On a signal local/cleanup.ts has already killed the emulators, and a graceful stop can hang on
+      // work in flight against them: wait briefly, then leave (bin/ddb-replicate.js exits on 130).
+      const stopped = session?.stop().then(() => true, () => true) ?? Promise.resolve(true);
+      if (!(await Promise.race([stopped, sleep(STOP_GRACE_MS).then(() => false)]))) {
+        io.stderr.write(`emulators killed; work in flight after ${STOP_GRACE_MS / 1000} s was abandoned\n`);
+      }
+    } else {
+      await session?.stop();
+    }
+  }
+}
+
+/** Resolves with `work`, or rejects with the abort reason as soon as `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+async function preparePlan(opts: LocalRunOptions, seed: number): Promise<Plan> {
+  if (opts.demo === true) {
+    const given = [opts.keySchema && '--key-schema', opts.seedItems && '--seed-items', opts.ops && '--ops'].filter(Boolean);
+    if (given.length > 0) throw new CliError(`--demo generates its own data; drop ${given.join(', ')}`, EXIT.badInput);
+    const demo = demoWorkload({ seed });
+    const { mix } = demo;
+    return {
+      keySchema: demo.keySchema,
+      seedCount: demo.seedItems.length,
+      opCount: demo.ops.length,
+      seedItems: () => demo.seedItems,
+      ops: () => demo.ops,
+      description: `demo: ${demo.seedItems.length} seed items, ${demo.ops.length} ops (${mix.puts} puts, ${mix.updates} updates of which ${mix.hotKeyOps} on hot keys, ${mix.deletes} deletes, ${mix.ttlDeletes} TTL-style deletes, ${mix.largeItems} items of ~350 KB)`,
+    };
+  }
+  if (opts.keySchema === undefined) throw new CliError('--key-schema is required (e.g. --key-schema pk:S,sk:N), or run --demo', EXIT.badInput);
+  const keySchema = parseKeySchemaSpec(opts.keySchema);
+  const seedFile = opts.seedItems;
+  const opsFile = opts.ops;
+  const seedCount = seedFile === undefined ? 0 : await countValid(readItems(seedFile, keySchema));
+  const opCount = opsFile === undefined ? 0 : await countValid(readOps(opsFile, keySchema));
+  return {
+    keySchema,
+    seedCount,
+    opCount,
+    seedItems: () => (seedFile === undefined ? [] : values(readItems(seedFile, keySchema))),
+    ops: () => (opsFile === undefined ? [] : values(readOps(opsFile, keySchema))),
+    description: `${seedCount} seed items${seedFile === undefined ? '' : ` from ${seedFile}`}, ${opCount} ops${opsFile === undefined ? '' : ` from ${opsFile}`}`,
+  };
+}
+
+async function* values<T>(lines: AsyncIterable<JsonlLine<T>>): AsyncGenerator<T> {
+  for await (const { value } of lines) yield value;
+}
+
+function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined): string {
+  const key = [plan.keySchema.partitionKey, plan.keySchema.sortKey].filter((k) => k !== undefined).map((k) => `${k.name}:${k.type}`).join(', ');
+  const verdict = result.diffs === 0 ? 'target equals source ✓' : `target differs from source ✗ (${result.diffs} keys)`;
+  return [
+    `ddb-replicate local — ${verdict}`,
+    formatTable([
+      ['ran', plan.description],
+      ['key schema', key],
+      ['faults', opts.faults === undefined ? 'none' : `${opts.faults} → ${describeInjected(stats.faults)}`],
+      ['written', `${result.seeded} seed items, ${result.ops} ops`],
+      ...(opts.bootstrap === true ? [['bootstrap', `${itemsCopied ?? 0} items copied by the initial load (direct engine), apply paused meanwhile`] as const] : []),
+      ['applied', `${result.applied} changes in ${stats.applyInvocations} apply invocations (${stats.applyFailures} failed and retried)`],
+      ['DLQ', String(result.dlq)],
+      ['lag', `p50 ${formatMs(result.lagP50Ms)} · p99 ${formatMs(result.lagP99Ms)}`],
+      ['time', `${result.seconds} s`],
+      ['seed', `${seed} (repeat with --seed ${seed})`],
+    ]),
+  ].join('\n');
+}
+
+function describeInjected(f: LocalStats['faults']): string {
+  return `injected: ${f.throttled} throttled + ${f.partial} partial batch writes, ${f.crashed} crashes mid-batch, ${f.duplicateDeliveries} duplicate deliveries, ${f.enrichFailures} enrichment failures, ${f.poisonSent} poison messages`;
+}

@@ -1,0 +1,155 @@
+import { randomInt } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { KeySchema } from '../../handlers/core/key-schema';
+import { DEFAULT_SESSION_FILE, removeSessionFile, sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
+import { parseFaults } from '../../local/faults';
+import { parseKeySchemaSpec, readItems, readOps, type JsonlLine } from '../../local/input';
+import { formatTable } from '../../local/progress';
+import { startLocalSession, type LocalSession } from '../../local/session';
+import { applyOps, demoWorkload, writeSeedItems } from '../../local/workload';
+import type { AttributeMapWire } from '../../schemas/attribute-value';
+import type { WorkloadOp } from '../../local/input';
+import { CliError, EXIT } from '../errors';
+import { shownPath } from '../targets/local';
+import type { CliIo } from '../index';
+
+/**
+ * `ddb-replicate local --keep`: start a local session, write the given data, let it replicate, then
+ * keep everything running for the operator commands (`status|replay|verify|pause|resume --local`)
+ * and serve the control API (local/control.ts) until Ctrl-C or POST /stop. Unlike a plain `local`
+ * run it does not judge the result: a kept session is for operating, faults and all.
+ */
+export interface KeepLocalOptions {
+  keySchema?: string;
+  seedItems?: string;
+  ops?: string;
+  faults?: string;
+  seed?: number;
+  demo?: boolean;
+  /** How long to wait for the data to replicate before handing over (the session is kept either way). */
+  timeout: number;
+  sessionFile?: string;
+}
+
+/**
+ * A kept session is for operating: failing changes should reach the DLQ in seconds, not minutes —
+ * 2 receives (AWS default 5), a 4 s apply timeout, a 1 s visibility timeout (the event-source
+ * emulator extends it while a batch runs, as Lambda's six-times-timeout rule does in AWS).
+ */
+const KEPT_SESSION = { maxReceiveCount: 2, applyTimeoutSeconds: 4, visibilityTimeoutSeconds: 1 } as const;
+
+/** The demo's data, smaller: a kept session should be ready in seconds, even with faults. */
+const KEPT_DEMO = { seedItems: 200, ops: 300, largeItems: 1 } as const;
+
+export interface KeepLocalDeps {
+  /** Resolves when the session should stop. @default Ctrl-C / SIGTERM, or POST /stop */
+  readonly untilStopped?: (control: ControlServer) => Promise<void>;
+}
+
+export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: KeepLocalDeps = {}): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const seed = opts.seed ?? randomInt(0, 2 ** 31);
+  const { keySchema, seedItems, ops, description } = await plan(opts, seed);
+  const faults = opts.faults === undefined ? {} : parseFaults(opts.faults);
+  const sessionFile = opts.sessionFile ?? DEFAULT_SESSION_FILE;
+
+  io.stderr.write('starting the emulators…\n');
+  const session: LocalSession = await startLocalSession({ keySchema, faults, seed, ...KEPT_SESSION });
+  let control: ControlServer | undefined;
+  try {
+    const seeded = await writeSeedItems(session, seedItems(), { keySchema });
+    await session.startReplication();
+    const written = await applyOps(session, ops(), { keySchema });
+    io.stderr.write(`wrote ${seeded} seed items and ${written} ops; waiting up to ${opts.timeout} s for them to replicate…\n`);
+    let drained = true;
+    try {
+      await session.waitForDrain({ timeoutMs: opts.timeout * 1000 });
+    } catch (error) {
+      drained = false;
+      io.stderr.write(`not drained yet (${error instanceof Error ? error.message : String(error)}); keeping the session anyway\n`);
+    }
+    control = await startControlServer(session);
+    const path = writeSessionFile(sessionFile, sessionFileContent(session, control, keySchema));
+    const shown = shownPath(path);
+    const selector = resolve(sessionFile) === resolve(DEFAULT_SESSION_FILE) ? '--local' : `--local ${shown}`;
+    const stats = session.stats();
+    io.stdout.write([
+      `ddb-replicate local — session kept (${drained ? 'replication drained' : 'still replicating'})`,
+      formatTable([
+        ['ran', description],
+        ['faults', opts.faults ?? 'none'],
+        ['applied', String(stats.messagesApplied)],
+        ['DLQ', String(stats.deadLettered)],
+        ['session file', shown],
+        ['control API', `${control.url} (GET /status, POST /pause, /resume, /faults, /stop; token in the session file)`],
+        ['receives', `${KEPT_SESSION.maxReceiveCount} before the DLQ (apply timeout ${KEPT_SESSION.applyTimeoutSeconds} s)`],
+        ['seed', String(seed)],
+      ]),
+      '',
+      'In another terminal, in this directory:',
+      `  npx ddb-replicate status ${selector}`,
+      `  npx ddb-replicate replay ${selector}`,
+      `  npx ddb-replicate verify ${selector}`,
+      `  npx ddb-replicate pause ${selector}   /   resume ${selector}`,
+      'Change the faults (e.g. heal the apply) while it runs:',
+      `  curl -s -X POST -H 'authorization: Bearer ${control.token}' --data 'apply-throttle=0' ${control.url}/faults`,
+      'Ctrl-C here (or POST /stop) stops the emulators.',
+      '',
+    ].join('\n'));
+    await (deps.untilStopped ?? untilSignalOrStop)(control);
+    io.stderr.write('stopping the emulators…\n');
+    removeSessionFile(sessionFile, control.token);
+    return EXIT.ok;
+  } finally {
+    await control?.close();
+    await session.stop();
+  }
+}
+
+function untilSignalOrStop(control: ControlServer): Promise<void> {
+  return new Promise<void>((resolveStop) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolveStop();
+    };
+    // Own listeners, so local/cleanup.ts does not re-raise the signal before the graceful stop.
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    void control.stopRequested.then(done);
+  });
+}
+
+interface Plan {
+  keySchema: KeySchema;
+  seedItems: () => AsyncIterable<AttributeMapWire> | Iterable<AttributeMapWire>;
+  ops: () => AsyncIterable<WorkloadOp> | Iterable<WorkloadOp>;
+  description: string;
+}
+
+async function plan(opts: KeepLocalOptions, seed: number): Promise<Plan> {
+  if (opts.demo === true) {
+    const given = [opts.keySchema && '--key-schema', opts.seedItems && '--seed-items', opts.ops && '--ops'].filter(Boolean);
+    if (given.length > 0) throw new CliError(`--demo generates its own data; drop ${given.join(', ')}`, EXIT.badInput);
+    const demo = demoWorkload({ seed, ...KEPT_DEMO });
+    return { keySchema: demo.keySchema, seedItems: () => demo.seedItems, ops: () => demo.ops, description: `demo (kept): ${demo.seedItems.length} seed items, ${demo.ops.length} ops` };
+  }
+  if (opts.keySchema === undefined) throw new CliError('--key-schema is required (e.g. --key-schema pk:S,sk:N), or run --demo', EXIT.badInput);
+  const keySchema = parseKeySchemaSpec(opts.keySchema);
+  const { seedItems: seedFile, ops: opsFile } = opts;
+  // Validate every line before anything starts (bad input costs nothing).
+  const items = seedFile === undefined ? [] : await collect(readItems(seedFile, keySchema));
+  const opList = opsFile === undefined ? [] : await collect(readOps(opsFile, keySchema));
+  return {
+    keySchema,
+    seedItems: () => items,
+    ops: () => opList,
+    description: `${items.length} seed items${seedFile === undefined ? '' : ` from ${seedFile}`}, ${opList.length} ops${opsFile === undefined ? '' : ` from ${opsFile}`}`,
+  };
+}
+
+async function collect<T>(lines: AsyncIterable<JsonlLine<T>>): Promise<T[]> {
+  const values: T[] = [];
+  for await (const { value } of lines) values.push(value);
+  return values;
+}

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { DEFAULT_CONFIG_PATH } from '../../infra/config';
+import { DEFAULT_SESSION_FILE } from '../../local/control';
+import { CliError, EXIT } from '../errors';
+import type { CliIo } from '../index';
+import { awsTarget, loadConfig } from './aws';
+import { localTarget } from './local';
+import type { OperatorTarget } from './types';
+
+/**
+ * The target-resolution seam: one set of options on every operator command, one function that
+ * turns them into OperatorTargets — deployed (config + stack outputs) or a kept local session.
+ */
+export interface TargetSelection {
+  target?: string;
+  /** `--local` alone: the default session file; `--local FILE`: that file. */
+  local?: string | boolean;
+  config?: string;
+  stack?: string;
+  region?: string;
+  targetProfile?: string;
+}
+
+export function addTargetOptions(command: Command, opts: { targetProfile?: boolean } = {}): Command {
+  command
+    .option('--target <name>', 'the target (a name from the config); with --local the only target is "local"')
+    .option('--local [file]', `operate the local session kept by \`ddb-replicate local --keep\` (session file, default ${DEFAULT_SESSION_FILE})`)
+    .option('--config <file>', 'the replication config', DEFAULT_CONFIG_PATH)
+    .option('--stack <name>', 'the replication stack (default: Ddbrepl-<replicationName>, as infra/app.ts names it)')
+    .option('--region <region>', 'Region of the replication stack (default: the config\'s source.region)');
+  if (opts.targetProfile === true) {
+    command.option('--target-profile <profile>', 'AWS profile with read access to the target table in the target account (default: the default credential chain)');
+  }
+  return command;
+}
+
+function sessionFileOf(selection: TargetSelection): string | undefined {
+  if (selection.local === undefined || selection.local === false) return undefined;
+  return selection.local === true ? DEFAULT_SESSION_FILE : selection.local;
+}
+
+/** One target: `--target NAME`, or `--local [FILE]`. */
+export async function resolveTarget(selection: TargetSelection, io: CliIo): Promise<OperatorTarget> {
+  const sessionFile = sessionFileOf(selection);
+  if (sessionFile !== undefined) return localTarget({ sessionFile, ...(selection.target === undefined ? {} : { targetName: selection.target }) });
+  if (selection.target === undefined) {
+    throw new CliError('--target is required (or --local for a kept local session)', EXIT.badInput);
+  }
+  const config = loadConfig({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
+  return awsTarget(config, selection.target, selection);
+}
+
+/** `--target NAME` → that one; no --target → every configured target (AWS), or the local one. */
+export async function resolveTargets(selection: TargetSelection, io: CliIo): Promise<OperatorTarget[]> {
+  if (sessionFileOf(selection) !== undefined || selection.target !== undefined) return [await resolveTarget(selection, io)];
+  const config = loadConfig({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
+  const targets: OperatorTarget[] = [];
+  try {
+    for (const target of config.targets) targets.push(await awsTarget(config, target.name, selection));
+  } catch (error) {
+    targets.forEach((t) => t.close());
+    throw error;
+  }
+  return targets;
+}

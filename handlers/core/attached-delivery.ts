@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { z } from 'zod';
+import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
+import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
+import { encodeEnvelope, envelopeFromStreamRecord, type EnvelopeContext } from './envelope';
+import { AttachedDeliveryError, ConfigurationError } from './errors';
+import { compileFilterDecision, type FilterDecision } from './filter';
+import type { KeySchema } from './key-schema';
+import { compileRedaction, redactRecord, type ImageRedactor } from './redaction';
+
+/**
+ * Fan-out (DESIGN §1, docs/fan-out.md): a pipe's enrichment also delivers the envelopes of the
+ * targets attached to that pipe, each with its own filter and redaction, before returning the
+ * owner's own. Delivery is what the pipe's SQS target would do: MessageGroupId = groupId,
+ * MessageDeduplicationId = eventId — so a retried enrichment batch cannot duplicate a message
+ * within SQS's 5-minute deduplication interval.
+ */
+export const attachedTargetSchema = z.strictObject({
+  targetName: z.string().min(1),
+  queueUrl: z.string().min(1),
+  filter: targetFilterSchema,
+  redaction: targetRedactionSchema.optional(),
+  /** The attached target's own RESYNC threshold. @default the owner's RESYNC_THRESHOLD_BYTES */
+  resyncThresholdBytes: z.number().int().positive().optional(),
+});
+export type AttachedTarget = z.infer<typeof attachedTargetSchema>;
+export const attachedTargetsSchema = z.array(attachedTargetSchema);
+
+/** A target's filter and redaction, compiled: the same for the pipe owner and for attached queues. */
+export interface TargetPolicy {
+  decide: (record: DynamoDBRecord) => FilterDecision;
+  redact?: ImageRedactor;
+}
+
+export function compileTargetPolicy(target: Pick<AttachedTarget, 'filter' | 'redaction'>, keySchema: KeySchema): TargetPolicy {
+  const redact = compileRedaction(target.redaction, keySchema);
+  return { decide: compileFilterDecision(target.filter, keySchema), ...(redact === undefined ? {} : { redact }) };
+}
+
+/**
+ * Stream records → one target's envelopes, in order: filtered, redacted (PUT images only; the size
+ * threshold applies to the redacted image), and a record leaving the target's view becomes a DELETE.
+ */
+export function envelopesForTarget(records: readonly DynamoDBRecord[], policy: TargetPolicy, ctx: EnvelopeContext): ChangeEnvelopeV1[] {
+  const envelopes: ChangeEnvelopeV1[] = [];
+  for (const record of records) {
+    const decision = policy.decide(record);
+    if (decision === 'skip') continue;
+    if (decision === 'leave-view') {
+      // The item no longer matches this target's conditions: delete it there, as a user delete.
+      const { NewImage: _new, ...stream } = record.dynamodb ?? {};
+      envelopes.push(envelopeFromStreamRecord({ ...record, eventName: 'REMOVE', dynamodb: stream }, ctx));
+      continue;
+    }
+    envelopes.push(envelopeFromStreamRecord(redactRecord(record, policy.redact), ctx));
+  }
+  return envelopes;
+}
+
+export interface CompiledAttachedTarget {
+  targetName: string;
+  queueUrl: string;
+  policy: TargetPolicy;
+  resyncThresholdBytes?: number;
+}
+
+export function parseAttachedTargets(json: string, keySchema: KeySchema, variable: string): CompiledAttachedTarget[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (cause) {
+    throw new ConfigurationError(`${variable} is not JSON`, { cause });
+  }
+  const parsed = attachedTargetsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigurationError(`${variable} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+  }
+  return parsed.data.map((t) => ({
+    targetName: t.targetName,
+    queueUrl: t.queueUrl,
+    policy: compileTargetPolicy(t, keySchema),
+    ...(t.resyncThresholdBytes === undefined ? {} : { resyncThresholdBytes: t.resyncThresholdBytes }),
+  }));
+}
+
+export interface DeliveryOptions {
+  /** Sends of one batch, the first included, before giving up on the entries still refused. @default 5 */
+  maxAttempts?: number;
+  /** Backoff base: attempt n waits a random time up to base × 2^(n-1) (full jitter). @default 100 */
+  baseDelayMs?: number;
+  /** Seams for tests. @default timers/promises setTimeout, Math.random */
+  sleep?: (ms: number) => Promise<unknown>;
+  random?: () => number;
+}
+
+/**
+ * JSON text SQS and fauxqs both accept: characters outside the BMP are written as surrogate-pair
+ * escapes (same JSON value). fauxqs 1.9.2 rejects them raw (see local/sqs-local.ts `sqsSafeJson`).
+ */
+export function messageBody(envelope: ChangeEnvelopeV1): string {
+  return encodeEnvelope(envelope).replace(/[\u{10000}-\u{10FFFF}]/gu, (char) =>
+    `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}\\u${char.charCodeAt(1).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Splits envelopes into SendMessageBatch requests of at most 10 where no message group appears twice:
+ * if SQS refused an entry and accepted a later one of the same group, resending the refused one
+ * would put it behind its successor. With one entry per group per request, order holds.
+ */
+export function planBatches(envelopes: readonly ChangeEnvelopeV1[]): ChangeEnvelopeV1[][] {
+  const batches: ChangeEnvelopeV1[][] = [];
+  let current: ChangeEnvelopeV1[] = [];
+  let groups = new Set<string>();
+  for (const envelope of envelopes) {
+    if (current.length === 10 || groups.has(envelope.groupId)) {
+      batches.push(current);
+      current = [];
+      groups = new Set();
+    }
+    current.push(envelope);
+    groups.add(envelope.groupId);
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+/** Sends one queue's envelopes in order; retries refused entries with backoff; throws if SQS still refuses. */
+export async function sendToQueue(sqs: SQSClient, queueUrl: string, targetName: string, envelopes: readonly ChangeEnvelopeV1[], opts: DeliveryOptions = {}): Promise<void> {
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const baseDelayMs = opts.baseDelayMs ?? 100;
+  const wait = opts.sleep ?? sleep;
+  const random = opts.random ?? Math.random;
+  for (const batch of planBatches(envelopes)) {
+    let entries: SendMessageBatchRequestEntry[] = batch.map((e, i) => ({
+      Id: String(i),
+      MessageBody: messageBody(e),
+      MessageGroupId: e.groupId,
+      MessageDeduplicationId: e.eventId,
+    }));
+    for (let attempt = 1; ; attempt += 1) {
+      let out;
+      try {
+        out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      } catch (cause) {
+        // The SDK already retried throttling and network errors; the pipe retries the whole batch.
+        throw new AttachedDeliveryError(`delivery to attached target ${targetName} failed: SendMessageBatch threw`, { cause });
+      }
+      const failed = out.Failed ?? [];
+      if (failed.length === 0) break;
+      const reasons = [...new Set(failed.map((f) => `${f.Code ?? 'unknown'}${f.SenderFault === true ? ' (sender fault)' : ''}`))].join(', ');
+      // A sender fault (message too large, invalid content) fails the same way on every retry.
+      if (attempt >= maxAttempts || failed.some((f) => f.SenderFault === true)) {
+        const ids = new Set(failed.map((f) => f.Id));
+        const eventIds = entries.filter((e) => ids.has(e.Id)).map((e) => e.MessageDeduplicationId).join(', ');
+        throw new AttachedDeliveryError(`delivery to attached target ${targetName} failed after ${attempt} attempt(s): SQS refused ${failed.length} of ${entries.length} message(s) (${reasons}); eventIds ${eventIds}`);
+      }
+      const failedIds = new Set(failed.map((f) => f.Id));
+      entries = entries.filter((e) => failedIds.has(e.Id));
+      await wait(random() * baseDelayMs * 2 ** (attempt - 1));
+    }
+  }
+}
+
+/** Every attached target's envelopes to its queue, queues in parallel (they are independent). Returns counts by target. */
+export async function deliverToAttachedTargets(
+  records: readonly DynamoDBRecord[],
+  targets: readonly CompiledAttachedTarget[],
+  deps: { sqs: SQSClient; ctx: EnvelopeContext; options?: DeliveryOptions },
+): Promise<Record<string, number>> {
+  // Encode everything first: a record that cannot be encoded fails the batch before anything is sent.
+  const plans = targets.map((t) => ({
+    target: t,
+    envelopes: envelopesForTarget(records, t.policy, { ...deps.ctx, resyncThresholdBytes: t.resyncThresholdBytes ?? deps.ctx.resyncThresholdBytes }),
+  }));
+  const results = await Promise.allSettled(plans.map((p) => sendToQueue(deps.sqs, p.target.queueUrl, p.target.targetName, p.envelopes, deps.options)));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length === 1) throw failures[0];
+  if (failures.length > 1) {
+    throw new AttachedDeliveryError(`delivery failed for ${failures.length} attached targets: ${failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; ')}`, { cause: failures[0] });
+  }
+  return Object.fromEntries(plans.map((p) => [p.target.targetName, p.envelopes.length]));
+}

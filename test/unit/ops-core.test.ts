@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { decodeEnvelope } from '../../handlers/core/envelope';
+import { groupIdFor } from '../../handlers/core/group-id';
+import { parseFraction, parsePositiveInt } from '../../cli/ops/args';
+import { messageOf, repairEnvelope, replayEventId, resyncEnvelope } from '../../cli/ops/queues';
+import { formatDuration, statusWarnings, type TargetStatus } from '../../cli/ops/status';
+import { runVerify } from '../../cli/ops/verify';
+import { readSessionFile } from '../../local/control';
+
+/** The pure parts of the operator commands: envelopes, warnings, argument parsing, the verify core over a mocked DynamoDB. */
+
+const keySchema = { partitionKey: { name: 'pk', type: 'S' as const }, sortKey: { name: 'sk', type: 'N' as const } };
+
+describe('RESYNC envelopes', () => {
+  it('replay ids are deterministic, distinct per message, valid dedup ids (≤ 128 chars)', () => {
+    const id = replayEventId('0f9e6c1a-6f1b-4a55-9d6c-2c0d3f1f7f10');
+    expect(id).toBe(replayEventId('0f9e6c1a-6f1b-4a55-9d6c-2c0d3f1f7f10'));
+    expect(id).not.toBe(replayEventId('0f9e6c1a-6f1b-4a55-9d6c-2c0d3f1f7f11'));
+    expect(id).toMatch(/^replay-[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('a replay RESYNC decodes as a valid v1 envelope, keys only, the failed message\'s group', () => {
+    const keys = { pk: { S: 'emoji 🎉 key' }, sk: { N: '12345678901234567890123456789012345678' } };
+    const envelope = resyncEnvelope({ table: 'orders', keys, groupId: groupIdFor(keys, keySchema), eventId: replayEventId('m'), origin: 'replay', now: 1 });
+    const message = messageOf(envelope);
+    expect(message.MessageBody).not.toMatch(/[\u{10000}-\u{10FFFF}]/u); // fauxqs-safe, same JSON value
+    expect(decodeEnvelope(message.MessageBody)).toEqual({ v: 1, op: 'RESYNC', table: 'orders', keys, seq: '', at: 1, eventId: replayEventId('m'), groupId: groupIdFor(keys, keySchema), origin: 'replay' });
+    expect(message).toMatchObject({ MessageGroupId: envelope.groupId, MessageDeduplicationId: envelope.eventId });
+  });
+
+  it('repair RESYNCs get a fresh id each time (a later repair of the same key is not deduplicated away)', () => {
+    const keys = { pk: { S: 'a' }, sk: { N: '1' } };
+    const [a, b] = [repairEnvelope('orders', keys, keySchema), repairEnvelope('orders', keys, keySchema)];
+    expect(a.eventId).not.toBe(b.eventId);
+    expect(decodeEnvelope(messageOf(a).MessageBody)).toMatchObject({ op: 'RESYNC', origin: 'repair', groupId: groupIdFor(keys, keySchema) });
+  });
+});
+
+describe('status warnings', () => {
+  const base: Omit<TargetStatus, 'warnings'> = {
+    target: 'dr', where: 'stack S', pipe: { name: 'p', state: 'RUNNING' }, stream: { enabled: true, pipeStreamArn: 'arn:1', currentStreamArn: 'arn:1' },
+    mapping: { id: 'uuid', state: 'Enabled' }, queue: { visible: 0, inFlight: 0, delayed: 0 }, dlq: { visible: 0, inFlight: 0, delayed: 0 },
+    oldestMessageAgeSeconds: 10, appliedLastMinute: 5, lagLastMinute: {}, unreachable: [],
+  };
+  const target = { selector: '--target dr', retentionSeconds: 1_209_600 };
+  const warn = (over: Partial<typeof base>) => statusWarnings({ ...base, ...over }, target);
+
+  it('nothing to say about a healthy target', () => expect(warn({})).toEqual([]));
+
+  it.each([
+    [{ dlq: { visible: 1, inFlight: 0, delayed: 0 } }, 'dlq-not-empty', 'DLQ has 1 message: run `ddb-replicate replay --target dr`'],
+    [{ mapping: { id: 'uuid', state: 'Disabling' } }, 'apply-paused', 'apply is paused: run `ddb-replicate resume --target dr`'],
+    [{ mapping: { id: 'uuid', state: 'Enabling' } }, 'mapping-not-enabled', 'the apply\'s event source mapping uuid is Enabling'],
+    [{ pipe: { name: 'p', state: 'UPDATING' } }, 'pipe-not-running', 'pipe p is UPDATING: changes are not read from the stream'],
+    [{ stream: { enabled: true, pipeStreamArn: 'arn:old', currentStreamArn: 'arn:new' } }, 'stream-replaced', 'the pipe reads stream arn:old, but the source table\'s current stream is arn:new: the pipe can never recover'],
+    [{ oldestMessageAgeSeconds: 8 * 86_400, mapping: { id: 'uuid', state: 'Disabled' } }, 'queue-old', 'the oldest queued change is 8 days 0 h old; SQS drops messages after 14 days 0 h: run `ddb-replicate resume --target dr`'],
+  ])('%j → %s', (over, code, text) => {
+    const warnings = warn(over as Partial<typeof base>);
+    const found = warnings.find((w) => w.code === code);
+    expect(found?.text).toContain(text);
+  });
+
+  it('formats durations for people', () => {
+    expect([45, 600, 3 * 3600 + 120, 3 * 86_400 + 7200].map(formatDuration)).toEqual(['45 s', '10 min', '3 h 2 min', '3 days 2 h']);
+  });
+});
+
+describe('argument parsers', () => {
+  it.each(['0.01', '1', '1e-3', '0.5'])('fraction %s is accepted', (v) => expect(parseFraction(v)).toBe(Number(v)));
+  it.each(['0', '-0.1', '1.01', 'abc', '', '5%', 'Infinity'])('fraction %j is refused', (v) => expect(() => parseFraction(v)).toThrow('must be a fraction greater than 0 and at most 1'));
+  it.each(['0', '-1', '1.5', '1e3', 'x', '11'])('integer %j out of 1..10 is refused', (v) => expect(() => parsePositiveInt(10)(v)).toThrow('must be an integer from 1 to 10'));
+});
+
+describe('session file', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ops-core-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('missing: says how to start one', () => {
+    expect(() => readSessionFile(join(dir, 'none.json'))).toThrow(/does not exist; start one with `ddb-replicate local --keep --demo`/);
+  });
+  it('not a session file: says what is wrong', () => {
+    writeFileSync(join(dir, 'bad.json'), '{"version":1}');
+    expect(() => readSessionFile(join(dir, 'bad.json'))).toThrow(/is not a local session file of this version \(target: /);
+  });
+});
+
+describe('verify core (DynamoDB mocked)', () => {
+  const ddb = mockClient(DynamoDBClient);
+  const client = new DynamoDBClient({ region: 'eu-west-1' });
+  const source = { client, tableName: 'src', description: 'table src' };
+  const target = { client, tableName: 'tgt', description: 'table tgt' };
+  const item = (pk: string, extra: Record<string, AttributeValue> = {}): Record<string, AttributeValue> => ({ pk: { S: pk }, sk: { N: '1' }, ...extra });
+  beforeEach(() => ddb.reset());
+
+  it('compares by exact value across segments; a difference that is gone when read again is not reported', async () => {
+    ddb.on(ScanCommand, { TableName: 'src', Segment: 0 }).resolves({ Items: [item('a', { n: { N: '1.5' } }), item('b', { s: { SS: ['x', 'y'] } })] });
+    ddb.on(ScanCommand, { TableName: 'src', Segment: 1 }).resolves({ Items: [item('c'), item('d', { v: { S: 'new' } })] });
+    ddb.on(ScanCommand, { TableName: 'tgt', Segment: 0 }).resolves({ Items: [item('a', { n: { N: '1.50' } }), item('d', { v: { S: 'old' } })] });
+    ddb.on(ScanCommand, { TableName: 'tgt', Segment: 1 }).resolves({ Items: [item('b', { s: { SS: ['y', 'x'] } }), item('e')] });
+    // On re-read, d has caught up; c is still missing and e still extra.
+    ddb.on(GetItemCommand, { TableName: 'src', Key: item('d') }).resolves({ Item: item('d', { v: { S: 'new' } }) });
+    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('d') }).resolves({ Item: item('d', { v: { S: 'new' } }) });
+    ddb.on(GetItemCommand, { TableName: 'src', Key: item('c') }).resolves({ Item: item('c') });
+    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('c') }).resolves({});
+    ddb.on(GetItemCommand, { TableName: 'src', Key: item('e') }).resolves({});
+    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('e') }).resolves({ Item: item('e') });
+    const result = await runVerify({ source, target, keySchema, segments: 2 });
+    expect(result).toMatchObject({ mode: 'full', sourceItems: 4, targetItems: 4, missing: 1, extra: 1, different: 0, resolvedOnRecheck: 1, extraChecked: true });
+    expect(result.diffs).toEqual([{ kind: 'extra', keys: { pk: { S: 'e' }, sk: { N: '1' } } }, { kind: 'missing', keys: { pk: { S: 'c' }, sk: { N: '1' } } }]);
+    expect(ddb.commandCalls(ScanCommand).every((c) => c.args[0].input.ConsistentRead === true && c.args[0].input.TotalSegments === 2)).toBe(true);
+  });
+
+  it('sample mode reads only the sampled source items from the target and does not look for extras', async () => {
+    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('a'), item('b'), item('c'), item('d')] });
+    ddb.on(GetItemCommand, { TableName: 'tgt' }).resolves({ Item: item('x') });
+    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('a') }).resolves({ Item: item('a') });
+    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('c') }).resolves({ Item: item('c', { v: { N: '2' } }) });
+    ddb.on(GetItemCommand, { TableName: 'src', Key: item('c') }).resolves({ Item: item('c') });
+    const draws = [0.1, 0.9, 0.2, 0.95];
+    const result = await runVerify({ source, target, keySchema, segments: 1, sample: 0.5, random: () => draws.shift()!, showValues: true });
+    expect(result).toMatchObject({ mode: 'sample', sample: 0.5, sourceItems: 4, checked: 2, missing: 0, extra: 0, different: 1, extraChecked: false });
+    expect(result.diffs).toEqual([{ kind: 'different', keys: { pk: { S: 'c' }, sk: { N: '1' } }, source: { pk: { S: 'c' }, sk: { N: '1' } }, target: { pk: { S: 'c' }, sk: { N: '1' }, v: { N: '2' } } }]);
+    expect(ddb.commandCalls(GetItemCommand, { TableName: 'tgt' }).map((c) => c.args[0].input.Key?.pk?.S).sort()).toEqual(['a', 'c', 'c']);
+  });
+});
