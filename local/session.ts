@@ -15,9 +15,9 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { canonicalKey, toWireAttributeMap } from '../handlers/core/attribute-value';
 import { ENV } from '../handlers/core/env';
-import { compileFilterDecision, compileFilterPredicate, isTtlDelete, type RecordPredicate } from '../handlers/core/filter';
+import { compileFilterPredicate, isTtlDelete, type RecordPredicate } from '../handlers/core/filter';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
-import { compileRedaction } from '../handlers/core/redaction';
+import { compileTargetPolicy } from '../handlers/core/target-policy';
 import type { AttributeMapWire } from '../schemas/attribute-value';
 import {
   targetConfigSchema, targetFilterSchema, targetPolicyProblems, targetRedactionSchema, type TargetFilter, type TargetRedaction,
@@ -264,15 +264,12 @@ function expectedView(
   if (!names.has('INSERT') || !names.has('MODIFY') || (!names.has('REMOVE') && (spec.filter.attributeEquals ?? []).length > 0)) {
     throw new EmulatorError(`diffTables: target "${spec.name}" drops ${!names.has('INSERT') ? 'INSERT' : !names.has('MODIFY') ? 'MODIFY' : 'REMOVE with attribute conditions'}, so it keeps stale items whose expected state is not known`);
   }
-  const decide = compileFilterDecision(spec.filter, keySchema);
-  const inView = (item: AttributeMapWire): boolean =>
-    decide({ eventName: 'INSERT', dynamodb: { Keys: keysOf(item) as never, NewImage: item as never } }) === 'forward';
-  const redact = compileRedaction(spec.redaction, keySchema) ?? ((item: AttributeMapWire) => item);
+  const { view } = compileTargetPolicy(spec, keySchema);
   const present = new Set(sourceItems.map((item) => canonicalKey(keysOf(item))));
   const kept = [...tombstones.entries()]
     .filter(([key, tomb]) => !present.has(key) && (!names.has('REMOVE') || (tomb.ttl && !spec.filter.replicateTtlDeletes)))
     .map(([, tomb]) => tomb.image);
-  return [...sourceItems, ...kept].filter(inView).map(redact);
+  return [...sourceItems, ...kept].flatMap((item) => { const seen = view(item); return seen === undefined ? [] : [seen]; });
 }
 
 export async function startLocalSession(opts: LocalSessionOptions): Promise<LocalSession> {
@@ -355,8 +352,9 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       [ENV.resyncThresholdBytes]: opts.resyncThresholdBytes === undefined ? undefined : String(opts.resyncThresholdBytes),
       [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',
       [ENV.metricsSink]: 'off',
+      // As the construct sets it, on both functions: enrichment filters again, apply's RESYNC writes the target's view.
+      [ENV.targetFilter]: JSON.stringify(owner.filter),
       // Fan-out: the owner's enrichment filters and redacts for itself and delivers to the others' queues.
-      [ENV.targetFilter]: multi ? JSON.stringify(owner.filter) : undefined,
       [ENV.targetRedaction]: multi && owner.redaction !== undefined ? JSON.stringify(owner.redaction) : undefined,
       [ENV.attachedTargets]: multi && specs.length > 1
         ? JSON.stringify(specs.slice(1).map((spec, i) => ({
@@ -377,10 +375,17 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       const applyModule = await import('../handlers/apply');
       applies.push((event, context) => applyModule.handler(event, context));
     } else {
+      // Each apply gets its own target's policy: a RESYNC writes that target's view of the item.
+      const applyWorkerEnv = (spec: TargetSpec): NodeJS.ProcessEnv => {
+        const env: NodeJS.ProcessEnv = { ...process.env, [ENV.targetName]: spec.name, [ENV.targetTableName]: spec.tableName, [ENV.targetFilter]: JSON.stringify(spec.filter) };
+        if (spec.redaction === undefined) delete env[ENV.targetRedaction];
+        else env[ENV.targetRedaction] = JSON.stringify(spec.redaction);
+        return env;
+      };
       for (const spec of specs) {
         const worker = await startApplyWorker({
           handlerModule: join(__dirname, '..', 'handlers', 'apply.ts'),
-          env: { ...process.env, [ENV.targetName]: spec.name, [ENV.targetTableName]: spec.tableName },
+          env: applyWorkerEnv(spec),
         });
         stoppers.push(() => worker.stop());
         applies.push(worker.apply);

@@ -139,6 +139,7 @@ async function awsPorts(config: ReplicationConfig, target: TargetConfig, opts: B
           targetClient, targetTableName: target.tableName,
           keySchema: config.source.keySchema,
           excludeAttributes: target.initialLoad.excludeAttributes,
+          policy: { filter: target.filter, redaction: target.redaction },
           writeRateItemsPerSecond: target.initialLoad.writeRateItemsPerSecond,
           ...(segments === undefined ? {} : { segments }),
         },

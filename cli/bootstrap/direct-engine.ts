@@ -1,13 +1,17 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { writeItems, type WriteItemsOptions } from '../../handlers/core/batch-writer';
 import { ConfigurationError, WriteFailedError } from '../../handlers/core/errors';
+import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
+import { compileTargetPolicy, type TargetPolicyConfig } from '../../handlers/core/target-policy';
 
 /**
  * The initial load's algorithm (infra/glue/initial_load.py) in TypeScript, for small tables and
  * local mode (`--engine direct`): parallel Scan segments, items kept as raw AttributeValue maps end
  * to end, written as full-item puts through the shared batch writer (same retry and backoff as the
- * apply handler). Full-item puts make a re-run idempotent.
+ * apply handler). Full-item puts make a re-run idempotent. With a target policy, each item is
+ * copied as the target's view of it (handlers/core/target-policy.ts, the same function RESYNC and
+ * enrichment use): items outside the view are skipped, the others redacted.
  */
 
 /** DynamoDB's TotalSegments limit. */
@@ -21,12 +25,15 @@ export interface SegmentProgress {
   readonly segment: number;
   scanned: number;
   written: number;
+  /** Items outside the target's view (its filter), not copied. */
+  skipped: number;
   done: boolean;
 }
 
 export interface DirectCopyProgress {
   readonly scanned: number;
   readonly written: number;
+  readonly skipped: number;
   readonly segments: readonly SegmentProgress[];
 }
 
@@ -43,8 +50,13 @@ export interface DirectCopyOptions {
   readonly consistentRead?: boolean;
   /** Scan `Limit` per page. @default none (DynamoDB's 1 MB pages) */
   readonly pageLimit?: number;
-  /** Attributes not copied; a key attribute here is a ConfigurationError. @default [] */
+  /**
+   * Attributes not copied; a key attribute here is a ConfigurationError. `initialLoad.excludeAttributes`
+   * predates the target's `redaction.exclude`; both apply (after the view). @default []
+   */
   readonly excludeAttributes?: readonly string[];
+  /** The target's filter and redaction: each item is copied as the target's view of it. @default every item, as is */
+  readonly policy?: TargetPolicyConfig;
   /** Copy-wide cap in items per second; 0 = unlimited. @default 0 */
   readonly writeRateItemsPerSecond?: number;
   /** Called after every written page, with the counts so far (a snapshot; do not keep it across calls). */
@@ -62,7 +74,7 @@ export interface DirectCopyOptions {
 export interface DirectCopyResult extends DirectCopyProgress {
   /** True when `signal` stopped the copy before every segment was done. */
   readonly aborted: boolean;
-  /** Attribute values left out by `excludeAttributes`, summed over items. */
+  /** Attribute values left out by `excludeAttributes` (not counting the redaction's), summed over items. */
   readonly excludedAttributes: number;
   readonly elapsedMs: number;
 }
@@ -116,11 +128,18 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
   const started = now();
   const limiter = rate > 0 ? new RateLimiter(rate, now, sleep) : undefined;
   const budgetMs = opts.writer?.budgetMs ?? DEFAULT_WRITE_BUDGET_MS;
-  const progress: SegmentProgress[] = Array.from({ length: segments }, (_, segment) => ({ segment, scanned: 0, written: 0, done: false }));
+  const progress: SegmentProgress[] = Array.from({ length: segments }, (_, segment) => ({ segment, scanned: 0, written: 0, skipped: 0, done: false }));
+  const view = opts.policy === undefined ? undefined : compileTargetPolicy(opts.policy, opts.keySchema).view;
+  // Items stay raw SDK maps end to end unless a policy has to look at them.
+  const viewOf = (item: Record<string, AttributeValue>): Record<string, AttributeValue> | undefined => {
+    if (view === undefined) return item;
+    const seen = view(toWireAttributeMap(item));
+    return seen === undefined ? undefined : toSdkAttributeMap(seen);
+  };
   let excludedAttributes = 0;
   const snapshot = (): DirectCopyProgress => {
     const copy = progress.map((p) => ({ ...p }));
-    return { scanned: sum(copy, 'scanned'), written: sum(copy, 'written'), segments: copy };
+    return { scanned: sum(copy, 'scanned'), written: sum(copy, 'written'), skipped: sum(copy, 'skipped'), segments: copy };
   };
 
   // One failing segment stops the others between pages, so the error is reported promptly.
@@ -141,12 +160,21 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
       }));
       const items = page.Items ?? [];
       state.scanned += items.length;
-      const requests: WriteRequest[] = items.map((item) => {
-        if (excluded.size === 0) return { PutRequest: { Item: item } };
+      const requests: WriteRequest[] = [];
+      for (const raw of items) {
+        const item = viewOf(raw);
+        if (item === undefined) {
+          state.skipped += 1;
+          continue;
+        }
+        if (excluded.size === 0) {
+          requests.push({ PutRequest: { Item: item } });
+          continue;
+        }
         const kept = Object.fromEntries(Object.entries(item).filter(([name]) => !excluded.has(name)));
         excludedAttributes += Object.keys(item).length - Object.keys(kept).length;
-        return { PutRequest: { Item: kept } };
-      });
+        requests.push({ PutRequest: { Item: kept } });
+      }
       if (requests.length > 0) {
         await limiter?.acquire(requests.length);
         const result = await writeItems(opts.targetClient, opts.targetTableName, requests, {
@@ -186,6 +214,6 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
   return { ...done, aborted: done.segments.some((s) => !s.done), excludedAttributes, elapsedMs: now() - started };
 }
 
-function sum(items: readonly SegmentProgress[], field: 'scanned' | 'written'): number {
+function sum(items: readonly SegmentProgress[], field: 'scanned' | 'written' | 'skipped'): number {
   return items.reduce((total, item) => total + item[field], 0);
 }

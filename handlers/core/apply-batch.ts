@@ -9,6 +9,7 @@ import { parseKeySchema, type KeySchema } from './key-schema';
 import { changeRef, errorRef, type StructuredLogger } from './logger';
 import type { ReplicationMetrics } from './metrics';
 import { resyncWriteRequest } from './resync';
+import { targetPolicyFromEnv, type TargetPolicy } from './target-policy';
 
 export interface ApplyConfig {
   targetName: string;
@@ -19,9 +20,15 @@ export interface ApplyConfig {
   targetRoleArn: string;
   targetExternalId: string;
   keySchema: KeySchema;
+  /**
+   * This target's filter and redaction (TARGET_FILTER, TARGET_REDACTION): a RESYNC writes the item's
+   * view for this target, never the raw source item. Unset = every item, as is.
+   */
+  policy?: TargetPolicy;
 }
 
 export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyConfig {
+  const keySchema = parseKeySchema(requireEnv(ENV.keySchema, env));
   return {
     targetName: requireEnv(ENV.targetName, env),
     sourceTableName: requireEnv(ENV.sourceTableName, env),
@@ -30,12 +37,13 @@ export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyC
     targetRegion: requireEnv(ENV.targetRegion, env),
     targetRoleArn: requireEnv(ENV.targetRoleArn, env),
     targetExternalId: requireEnv(ENV.targetExternalId, env),
-    keySchema: parseKeySchema(requireEnv(ENV.keySchema, env)),
+    keySchema,
+    policy: targetPolicyFromEnv(keySchema, env),
   };
 }
 
 export interface ApplyDeps {
-  config: Pick<ApplyConfig, 'sourceTableName' | 'targetTableName' | 'keySchema'>;
+  config: Pick<ApplyConfig, 'sourceTableName' | 'targetTableName' | 'keySchema' | 'policy'>;
   /** Writes to the target table (assumed-role credentials). */
   targetClient: DynamoDBClient;
   /** Reads the source table for RESYNCs (the function's own credentials, source Region). */
@@ -160,7 +168,7 @@ async function writeRequestFor(envelope: ChangeEnvelope, deps: ApplyDeps): Promi
     case 'DELETE':
       return { DeleteRequest: { Key: toSdkAttributeMap(envelope.keys) } };
     case 'RESYNC':
-      return resyncWriteRequest(deps.sourceClient, deps.config.sourceTableName, envelope.keys, envelope.eventId);
+      return resyncWriteRequest(deps.sourceClient, deps.config.sourceTableName, envelope.keys, envelope.eventId, deps.config.policy?.view);
   }
 }
 

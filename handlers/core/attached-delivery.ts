@@ -6,9 +6,9 @@ import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import { encodeEnvelope, envelopeFromStreamRecord, type EnvelopeContext } from './envelope';
 import { AttachedDeliveryError, ConfigurationError } from './errors';
-import { compileFilterDecision, type FilterDecision } from './filter';
 import type { KeySchema } from './key-schema';
-import { compileRedaction, redactRecord, type ImageRedactor } from './redaction';
+import { redactRecord } from './redaction';
+import { compileTargetPolicy, type TargetPolicy } from './target-policy';
 
 /**
  * Fan-out (DESIGN §1, docs/fan-out.md): a pipe's enrichment also delivers the envelopes of the
@@ -26,18 +26,9 @@ export const attachedTargetSchema = z.strictObject({
   resyncThresholdBytes: z.number().int().positive().optional(),
 });
 export type AttachedTarget = z.infer<typeof attachedTargetSchema>;
+// Moved to target-policy.ts (one place for every path that writes to a target); re-exported for existing importers.
+export { compileTargetPolicy, type TargetPolicy };
 export const attachedTargetsSchema = z.array(attachedTargetSchema);
-
-/** A target's filter and redaction, compiled: the same for the pipe owner and for attached queues. */
-export interface TargetPolicy {
-  decide: (record: DynamoDBRecord) => FilterDecision;
-  redact?: ImageRedactor;
-}
-
-export function compileTargetPolicy(target: Pick<AttachedTarget, 'filter' | 'redaction'>, keySchema: KeySchema): TargetPolicy {
-  const redact = compileRedaction(target.redaction, keySchema);
-  return { decide: compileFilterDecision(target.filter, keySchema), ...(redact === undefined ? {} : { redact }) };
-}
 
 /**
  * Stream records → one target's envelopes, in order: filtered, redacted (PUT images only; the size

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { ConfigurationError } from './errors';
 
 /**
@@ -54,3 +55,20 @@ export function intEnv(name: EnvName, fallback: number, env: NodeJS.ProcessEnv =
 }
 
 export const METRICS_NAMESPACE_DEFAULT = 'DynamoDBCrossAccountReplication' as const;
+
+/** A JSON variable parsed with its schema; undefined when unset. */
+export function jsonEnv<S extends z.ZodType>(name: EnvName, schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> | undefined {
+  const text = optionalEnv(name, '', env);
+  if (text === '') return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigurationError(`${name} is not JSON`, { cause });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigurationError(`${name} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}

@@ -15,6 +15,8 @@ export type ImageRedactor = (image: AttributeMapWire) => AttributeMapWire;
 /**
  * JSON with object keys sorted at every level, so a value hashes the same whatever the order its
  * map attributes arrive in. Sets are hashed in the order received (DynamoDB returns them normalised).
+ * infra/glue/initial_load.py `canonical_json` must produce the same string (keys in UTF-16 code-unit
+ * order, JSON.stringify's escaping): test/fixtures/redaction-vectors.json holds both to it.
  */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

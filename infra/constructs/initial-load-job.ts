@@ -19,7 +19,10 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
-import { initialLoadSchema, roleNames, type InitialLoadOptions } from '../../schemas/replication-config';
+import {
+  initialLoadSchema, roleNames, targetFilterSchema, targetPolicyProblems, targetRedactionSchema,
+  type InitialLoadOptions, type TargetFilter, type TargetRedaction,
+} from '../../schemas/replication-config';
 
 /** The Glue script, shipped as an asset next to the CDK code. */
 export const INITIAL_LOAD_SCRIPT = resolve(__dirname, '..', 'glue', 'initial_load.py');
@@ -49,6 +52,10 @@ export interface InitialLoadJobProps {
   readonly externalId: string;
   /** Worker type/count, engine, segments, write rate, exclusions. @default the `initialLoadSchema` defaults (schemas/replication-config.ts) */
   readonly options?: z.input<typeof initialLoadSchema>;
+  /** The target's filter: only items in its view are copied. @default every item */
+  readonly filter?: z.input<typeof targetFilterSchema>;
+  /** The target's redaction, applied to every copied item. @default none */
+  readonly redaction?: z.input<typeof targetRedactionSchema>;
 }
 
 /**
@@ -66,6 +73,8 @@ export class InitialLoadJob extends Construct {
   public readonly exportBucket: Bucket;
   public readonly securityConfiguration: SecurityConfiguration;
   public readonly options: InitialLoadOptions;
+  public readonly filter: TargetFilter;
+  public readonly redaction?: TargetRedaction;
 
   constructor(scope: Construct, id: string, props: InitialLoadJobProps) {
     super(scope, id);
@@ -76,6 +85,17 @@ export class InitialLoadJob extends Construct {
       throw new ConfigurationError(`${label}: ${reasons.join('; ')}`, { cause: parsed.error });
     }
     this.options = parsed.data;
+    const filter = targetFilterSchema.safeParse(props.filter ?? {});
+    const redaction = props.redaction === undefined ? undefined : targetRedactionSchema.safeParse(props.redaction);
+    for (const [field, result] of [['filter', filter], ['redaction', redaction]] as const) {
+      if (result !== undefined && !result.success) {
+        throw new ConfigurationError(`${label}: ${result.error.issues.map((i) => `${[field, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ')}`, { cause: result.error });
+      }
+    }
+    this.filter = filter.data ?? targetFilterSchema.parse({});
+    this.redaction = redaction?.data;
+    const policyProblems = targetPolicyProblems(props.keySchema, this.filter, this.redaction);
+    if (policyProblems.length > 0) throw new ConfigurationError(`${label}: ${policyProblems.map(([path, message]) => `${path.join('.')}: ${message}`).join('; ')}`);
     const excludedKeys = this.options.excludeAttributes.filter((name) => keyAttributeNames(props.keySchema).includes(name));
     if (excludedKeys.length > 0) {
       throw new ConfigurationError(`${label}: options.excludeAttributes names key attribute(s) ${excludedKeys.join(', ')}; key attributes are always copied`);
@@ -171,6 +191,9 @@ export class InitialLoadJob extends Construct {
         externalId: props.externalId,
         exportBucketName: this.exportBucket.bucketName,
         options: this.options,
+        keySchema: props.keySchema,
+        filter: this.filter,
+        ...(this.redaction === undefined ? {} : { redaction: this.redaction }),
       }),
     });
     this.job.node.addDependency(this.role);
@@ -234,6 +257,30 @@ export interface InitialLoadArgumentsInput {
   externalId: string;
   exportBucketName: string;
   options: InitialLoadOptions;
+  keySchema: KeySchema;
+  filter: TargetFilter;
+  redaction?: TargetRedaction;
+}
+
+/**
+ * `--target_policy`: what the script needs to compute an item's view for this target exactly as
+ * handlers/core/target-policy.ts does — the filter's item conditions (partition-key prefixes,
+ * attribute equalities) and the redaction. Event names and TTL settings are about changes, not items.
+ */
+export interface InitialLoadTargetPolicy {
+  partitionKeyName: string;
+  partitionKeyPrefixes: string[];
+  attributeEquals: NonNullable<TargetFilter['attributeEquals']>;
+  redaction: TargetRedaction | null;
+}
+
+export function initialLoadTargetPolicy(keySchema: KeySchema, filter: TargetFilter, redaction: TargetRedaction | undefined): InitialLoadTargetPolicy {
+  return {
+    partitionKeyName: keySchema.partitionKey.name,
+    partitionKeyPrefixes: filter.partitionKeyPrefixes,
+    attributeEquals: filter.attributeEquals ?? [],
+    redaction: redaction ?? null,
+  };
 }
 
 /**
@@ -256,5 +303,7 @@ export function initialLoadArguments(input: InitialLoadArgumentsInput): Record<s
     ...(options.excludeAttributes.length === 0 ? {} : { '--exclude_attributes': options.excludeAttributes.join(',') }),
     '--export_bucket': input.exportBucketName,
     '--export_prefix': EXPORT_PREFIX,
+    // Always set, so a run copies the target's view even when the policy is empty today and set later.
+    '--target_policy': JSON.stringify(initialLoadTargetPolicy(input.keySchema, input.filter, input.redaction)),
   };
 }

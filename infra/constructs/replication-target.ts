@@ -277,6 +277,9 @@ export class ReplicationTarget extends Construct {
         [ENV.targetExternalId]: props.externalId,
         [ENV.logLevel]: opts.logLevel,
         [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
+        // A RESYNC re-reads the source item and writes this target's view of it (handlers/core/target-policy.ts).
+        [ENV.targetFilter]: JSON.stringify(this.filter),
+        ...(this.redaction === undefined ? {} : { [ENV.targetRedaction]: JSON.stringify(this.redaction) }),
       },
     });
     // Receiving from a KMS-encrypted queue needs kms:Decrypt only.

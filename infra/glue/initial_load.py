@@ -15,6 +15,8 @@ Job arguments (Glue ``--name value``):
   optional  --engine scan|export (scan)        --segments N (4 x Spark default parallelism)
             --write_rate items/s for the whole job, 0 = unlimited (0)
             --exclude_attributes a,b (never a key attribute)
+            --target_policy JSON (the target's view: partition-key prefixes, attribute
+              equalities, redaction; see target_view) -- items outside it are skipped
             --export_bucket / --export_prefix (engine export)
             --consistent_read true|false (false) --page_limit N (Scan Limit, unset)
 
@@ -26,6 +28,7 @@ import base64
 import contextlib
 import datetime
 import gzip
+import hashlib
 import io
 import json
 import math
@@ -50,7 +53,7 @@ ENGINES = ("scan", "export")
 REQUIRED_ARGS = ("source_table", "source_region", "target_table", "target_region", "target_role_arn", "external_id")
 OPTIONAL_ARGS = (
     "engine", "segments", "write_rate", "exclude_attributes", "export_bucket", "export_prefix",
-    "consistent_read", "page_limit",
+    "consistent_read", "page_limit", "target_policy",
 )
 
 # Throttling errors are retried by botocore itself (standard mode); UnprocessedItems by write_items.
@@ -125,6 +128,7 @@ def build_config(args, default_parallelism):
     if not math.isfinite(write_rate) or write_rate < 0:
         raise ConfigurationError(f"--write_rate must be >= 0 (0 = unlimited), got {args.get('write_rate')!r}")
     excluded = [name.strip() for name in str(args.get("exclude_attributes") or "").split(",") if name.strip()]
+    policy = parse_target_policy(args.get("target_policy"))
     cfg = {
         "source_table": args["source_table"].strip(),
         "source_region": args["source_region"].strip(),
@@ -141,6 +145,7 @@ def build_config(args, default_parallelism):
         "export_prefix": str(args.get("export_prefix") or "").strip(),
         "consistent_read": _parse_bool(args, "consistent_read"),
         "page_limit": _parse_int(args, "page_limit", None, 1),
+        "target_policy": policy,
     }
     if engine == "export" and not cfg["export_bucket"]:
         raise ConfigurationError("--engine export needs --export_bucket (the S3 bucket the native export writes to)")
@@ -185,6 +190,7 @@ def check_tables(source_client, target_client, cfg):
         )
     key_attributes = [name for name, _, _ in source_keys]
     validate_exclusions(cfg["exclude_attributes"], key_attributes)
+    validate_target_policy(cfg.get("target_policy"), key_attributes)
     return {**cfg, "key_attributes": key_attributes, "source_table_arn": source["TableArn"]}
 
 
@@ -393,6 +399,125 @@ def wait_for_export(client, export_arn, poll_seconds=30, timeout_seconds=48 * 36
         sleep(poll_seconds)
 
 
+# --------------------------------------------------------------------------- the target's view
+#
+# The same function as handlers/core/target-policy.ts ``view`` (and redaction.ts ``redactedValue``):
+# an item outside the target's filter is not copied, the others are copied with the redaction
+# applied. test/fixtures/redaction-vectors.json, generated from the TypeScript, holds both to the
+# same results (test/unit/redaction-vectors.test.ts, test/glue/test_initial_load.py).
+
+
+def parse_target_policy(raw):
+    """``--target_policy`` JSON -> dict, or None when unset (every item, as is)."""
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    try:
+        policy = json.loads(text)
+    except ValueError as error:
+        raise ConfigurationError("--target_policy is not JSON") from error
+    if not isinstance(policy, dict) or not isinstance(policy.get("partitionKeyName"), str):
+        raise ConfigurationError("--target_policy must be an object with partitionKeyName (as infra/constructs/initial-load-job.ts writes it)")
+    redaction = policy.get("redaction")
+    if redaction is not None:
+        redact_with = redaction.get("redactWith") or {}
+        if not (isinstance(redact_with.get("token"), str) or redact_with.get("sha256") is True):
+            raise ConfigurationError("--target_policy redaction.redactWith must be {token} or {sha256: true}")
+    return {
+        "partitionKeyName": policy["partitionKeyName"],
+        "partitionKeyPrefixes": list(policy.get("partitionKeyPrefixes") or []),
+        "attributeEquals": list(policy.get("attributeEquals") or []),
+        "redaction": redaction,
+    }
+
+
+def validate_target_policy(policy, key_attribute_names):
+    """Keys are always replicated as they are (the config refuses this too; a wrong key would write a different item)."""
+    redaction = (policy or {}).get("redaction") or {}
+    keys = sorted((set(redaction.get("exclude") or []) | set(redaction.get("redact") or [])) & set(key_attribute_names))
+    if keys:
+        raise ConfigurationError(
+            f"--target_policy redaction names key attribute(s) {', '.join(keys)}; keys are always replicated as they are"
+        )
+
+
+def _wire_value(value):
+    """A boto3 low-level AttributeValue -> the JSON wire form TypeScript hashes (binary as base64 text)."""
+    (kind, inner), = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(bytes(inner)).decode("ascii")}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(bytes(v)).decode("ascii") for v in inner]}
+    if kind == "M":
+        return {"M": {name: _wire_value(v) for name, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_wire_value(v) for v in inner]}
+    return {kind: inner}
+
+
+def _utf16_order(text):
+    # JavaScript compares strings by UTF-16 code units; Python by code points. They differ for
+    # characters above U+FFFF against U+E000-U+FFFF, so sort as JavaScript does.
+    return text.encode("utf-16-be")
+
+
+def canonical_json(value):
+    """JSON with object keys sorted at every level, byte-identical to canonicalJson in handlers/core/redaction.ts.
+
+    json.dumps(ensure_ascii=False) escapes exactly what JSON.stringify escapes (quote, backslash, the
+    short escapes b f n r t, other control characters as lowercase u00xx) and leaves the rest as is.
+    """
+    if isinstance(value, list):
+        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        entries = sorted(value.items(), key=lambda entry: _utf16_order(entry[0]))
+        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(v) for k, v in entries) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def redacted_value(value, redact_with):
+    """The replacement of a redacted attribute (a boto3 AttributeValue) as TypeScript's redactedValue computes it."""
+    if "token" in redact_with:
+        return {"S": redact_with["token"]}
+    digest = hashlib.sha256(canonical_json(_wire_value(value)).encode("utf-8")).hexdigest()
+    return {"S": "sha256:" + digest}
+
+
+def _matches(actual, expected):
+    (kind, wanted), = expected.items()
+    return actual is not None and kind in actual and actual[kind] == wanted and type(actual[kind]) is type(wanted)
+
+
+def target_view(policy):
+    """A function item -> the target's view of it (a new dict), or None when the item is outside its filter."""
+    if policy is None:
+        return lambda item: item
+    pk_name = policy["partitionKeyName"]
+    prefixes = policy["partitionKeyPrefixes"]
+    conditions = policy["attributeEquals"]
+    redaction = policy["redaction"] or {}
+    exclude = set(redaction.get("exclude") or [])
+    redact = set(redaction.get("redact") or [])
+    redact_with = redaction.get("redactWith") or {"token": "REDACTED"}
+
+    def view(item):
+        if prefixes:
+            pk = (item.get(pk_name) or {}).get("S")
+            if pk is None or not any(pk.startswith(prefix) for prefix in prefixes):
+                return None
+        for condition in conditions:
+            if not any(_matches(item.get(condition["attribute"]), v) for v in condition["anyOf"]):
+                return None
+        if not exclude and not redact:
+            return item
+        return {
+            name: (redacted_value(value, redact_with) if name in redact else value)
+            for name, value in item.items() if name not in exclude
+        }
+
+    return view
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -477,15 +602,22 @@ def _flush(client, table, chunk, rate_limiter, max_attempts, base_delay, max_del
 
 def _copy(cfg, items, counts, started, stack):
     validate_exclusions(cfg["exclude_attributes"], cfg["key_attributes"])
+    validate_target_policy(cfg.get("target_policy"), cfg["key_attributes"])
     excluded = set(cfg["exclude_attributes"])
+    view = target_view(cfg.get("target_policy"))
     sts = stack.enter_context(contextlib.closing(default_sts_client(cfg["target_region"])))
     target = stack.enter_context(contextlib.closing(target_dynamodb_client(cfg, sts_client=sts)))
     rate = cfg.get("write_rate_per_task") or 0
     limiter = TokenBucket(rate) if rate > 0 else None
 
     def kept_items():
-        for item in items:
+        for raw in items:
             counts["scanned"] += 1
+            item = view(raw)
+            if item is None:  # outside the target's view: not copied
+                counts["skipped"] += 1
+                continue
+            # --exclude_attributes predates the policy's redaction.exclude; both apply.
             kept = exclude_attributes(item, excluded)
             counts["excluded_attrs"] += len(item) - len(kept)
             yield kept
@@ -499,22 +631,22 @@ def _copy(cfg, items, counts, started, stack):
 
 
 def copy_segment(cfg, segment):
-    """Copies one parallel-scan segment; returns {segment, scanned, written, excluded_attrs, seconds}."""
+    """Copies one parallel-scan segment; returns {segment, scanned, written, skipped, excluded_attrs, seconds}."""
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         source = stack.enter_context(contextlib.closing(source_dynamodb_client(cfg)))
         items = scan_segment(source, cfg["source_table"], segment, cfg["segments"], cfg.get("page_limit"),
                              cfg.get("consistent_read", False))
-        return _copy(cfg, items, {"segment": segment, "scanned": 0, "written": 0, "excluded_attrs": 0}, started, stack)
+        return _copy(cfg, items, {"segment": segment, "scanned": 0, "written": 0, "skipped": 0, "excluded_attrs": 0}, started, stack)
 
 
 def copy_export_file(cfg, key):
-    """Copies one export data file; returns {file, scanned, written, excluded_attrs, seconds}."""
+    """Copies one export data file; returns {file, scanned, written, skipped, excluded_attrs, seconds}."""
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         s3 = stack.enter_context(contextlib.closing(s3_client(cfg["source_region"])))
         items = read_export_file(s3, cfg["export_bucket"], key)
-        return _copy(cfg, items, {"file": key, "scanned": 0, "written": 0, "excluded_attrs": 0}, started, stack)
+        return _copy(cfg, items, {"file": key, "scanned": 0, "written": 0, "skipped": 0, "excluded_attrs": 0}, started, stack)
 
 
 def run_unit(work, cfg, unit, label):
@@ -532,6 +664,7 @@ def summarize(results):
         "units": len(results),
         "scanned": sum(r.get("scanned", 0) for r in results),
         "written": sum(r.get("written", 0) for r in results),
+        "skipped": sum(r.get("skipped", 0) for r in results),
         "excluded_attrs": sum(r.get("excluded_attrs", 0) for r in results),
         "failed": sum(1 for r in results if "error" in r),
     }

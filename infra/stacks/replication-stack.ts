@@ -83,6 +83,7 @@ export class ReplicationStack extends Stack {
         targetRoleArn: targetRoleArn(config, target, this.partition),
         externalId: target.externalId,
         filter: target.filter,
+        ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
         options: target.options,
       });
       for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
@@ -102,6 +103,8 @@ export class ReplicationStack extends Stack {
         targetRoleArn: targetRoleArn(config, target, this.partition),
         externalId: target.externalId,
         options: target.initialLoad,
+        filter: target.filter,
+        ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
       });
       initialLoadJobs.set(target.name, initialLoadJob);
       for (const [output, value] of Object.entries(INITIAL_LOAD_OUTPUTS) as [TargetOutputName, (j: InitialLoadJob) => string][]) {

@@ -201,6 +201,47 @@ class ExclusionTests(unittest.TestCase):
         self.assertIs(il.exclude_attributes(item, set()), item)
 
 
+VECTORS = json.loads((REPO / "test" / "fixtures" / "redaction-vectors.json").read_text(encoding="utf-8"))
+
+
+def _boto_item(wire):
+    """A wire-form item (JSON, binary as base64) -> the boto3 low-level form the script handles."""
+    return {name: il._export_value(value) for name, value in wire.items()}
+
+
+class TargetViewVectorTests(unittest.TestCase):
+    """The vectors are generated from the TypeScript (test/unit/redaction-vectors.test.ts): same strings, same views."""
+
+    def test_sha256_redaction_is_identical_to_typescript(self):
+        self.assertGreaterEqual(len(VECTORS["sha256"]), 10)
+        for vector in VECTORS["sha256"]:
+            with self.subTest(vector["name"]):
+                value = il._export_value(vector["value"])
+                self.assertEqual(il.redacted_value(value, {"sha256": True}), vector["redacted"])
+
+    def test_canonical_json_orders_keys_by_utf16_code_units_like_javascript(self):
+        self.assertEqual(il.canonical_json({"\uff01": 1, "\U0001f600": 2, "a": None}), '{"a":null,"\U0001f600":2,"\uff01":1}')
+
+    def test_item_views_are_identical_to_typescript(self):
+        for vector in VECTORS["views"]:
+            with self.subTest(vector["name"]):
+                policy = il.parse_target_policy(json.dumps(VECTORS["policies"][vector["policy"]]))
+                view = il.target_view(policy)(_boto_item(vector["item"]))
+                self.assertEqual(None if view is None else il._wire_value({"M": view})["M"], vector["view"])
+
+    def test_no_policy_keeps_every_item_as_is(self):
+        item = _boto_item(VECTORS["views"][0]["item"])
+        self.assertIs(il.target_view(il.parse_target_policy(""))(item), item)
+
+    def test_bad_policies_are_refused(self):
+        for raw, message in (("{", "not JSON"), ('{"partitionKeyPrefixes": []}', "partitionKeyName"),
+                             ('{"partitionKeyName": "pk", "redaction": {"redactWith": {}}}', "redactWith")):
+            with self.subTest(raw), self.assertRaisesRegex(il.ConfigurationError, message):
+                il.parse_target_policy(raw)
+        with self.assertRaisesRegex(il.ConfigurationError, "key attribute.*sk"):
+            il.validate_target_policy({"redaction": {"exclude": [], "redact": ["sk"]}}, ["pk", "sk"])
+
+
 class ExportLineTests(unittest.TestCase):
     def test_every_type(self):
         line = ('{"Item":{"s":{"S":"\\u00fc"},"e":{"S":""},"n":{"N":"-1.5E-120"},"b":{"B":"AAH+/w=="},"eb":{"B":""},'
@@ -438,6 +479,48 @@ class ScanCopyTests(FakeAwsTestCase):
         self.assertEqual(len(copied), 300)
         self.assertTrue(all("secret" not in item for item in copied))
         self.assertEqual({item["pk"]["S"]: item["payload"] for item in copied}, {item["pk"]["S"]: item["payload"] for item in items})
+
+    def test_a_prefix_filter_copies_only_the_items_in_the_view(self):
+        source, target = create_table(self.client), create_table(self.client)
+        items = [{"pk": {"S": f"{tenant}#{i}"}, "sk": {"N": "1"}} for tenant in ("eu", "us", "euro") for i in range(10)]
+        il.write_items(self.client, source, items)
+        policy = {"partitionKeyName": "pk", "partitionKeyPrefixes": ["eu#"], "attributeEquals": [], "redaction": None}
+        cfg = self.config(source, target, segments="2", target_policy=json.dumps(policy))
+        summary = il.summarize([il.run_unit(il.copy_segment, cfg, segment, "segment") for segment in range(2)])
+        self.assertEqual((summary["scanned"], summary["written"], summary["skipped"], summary["failed"]), (30, 10, 20, 0))
+        self.assertEqual(sorted(item["pk"]["S"] for item in scan_all(self.client, target)), sorted(f"eu#{i}" for i in range(10)))
+
+    def test_the_policy_redacts_and_excludes_and_exclude_attributes_still_applies(self):
+        source, target = create_table(self.client), create_table(self.client)
+        item = {"pk": {"S": "a"}, "sk": {"N": "1"}, "status": {"S": "active"}, "email": {"S": "a@example.com"},
+                "card": {"M": {"n": {"S": "4111"}}}, "ssn": {"S": "123"}, "legacy": {"S": "x"}, "keep": {"B": b"\x00"}}
+        self.client.put_item(TableName=source, Item=item)
+        self.client.put_item(TableName=source, Item={"pk": {"S": "b"}, "sk": {"N": "1"}, "status": {"S": "closed"}})
+        policy = {"partitionKeyName": "pk", "partitionKeyPrefixes": [],
+                  "attributeEquals": [{"attribute": "status", "anyOf": [{"S": "active"}]}],
+                  "redaction": {"exclude": ["ssn"], "redact": ["email", "card"], "redactWith": {"sha256": True}}}
+        cfg = self.config(source, target, segments="1", exclude_attributes="legacy", target_policy=json.dumps(policy))
+        result = il.copy_segment(cfg, 0)
+        self.assertEqual((result["scanned"], result["written"], result["skipped"], result["excluded_attrs"]), (2, 1, 1, 1))
+        copied = scan_all(self.client, target)
+        self.assertEqual(len(copied), 1)
+        self.assertEqual(set(copied[0]), {"pk", "sk", "status", "email", "card", "keep"})
+        self.assertEqual(copied[0]["email"], il.redacted_value({"S": "a@example.com"}, {"sha256": True}))
+        self.assertTrue(copied[0]["card"]["S"].startswith("sha256:"))
+        self.assertEqual(copied[0]["keep"], {"B": b"\x00"})
+
+    def test_a_token_redaction_replaces_the_value(self):
+        source, target = create_table(self.client), create_table(self.client)
+        self.client.put_item(TableName=source, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "email": {"S": "a@example.com"}})
+        policy = {"partitionKeyName": "pk", "redaction": {"exclude": [], "redact": ["email"], "redactWith": {"token": "REDACTED"}}}
+        il.copy_segment(self.config(source, target, segments="1", target_policy=json.dumps(policy)), 0)
+        self.assertEqual(scan_all(self.client, target)[0]["email"], {"S": "REDACTED"})
+
+    def test_check_tables_refuses_a_policy_that_redacts_a_key(self):
+        source, target = create_table(self.client), create_table(self.client)
+        policy = {"partitionKeyName": "pk", "redaction": {"exclude": ["pk"], "redact": [], "redactWith": {"token": "X"}}}
+        with self.assertRaisesRegex(il.ConfigurationError, "key attribute.*pk"):
+            self.config(source, target, target_policy=json.dumps(policy))
 
     def test_pagination_follows_last_evaluated_key(self):
         source = create_table(self.client)

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
-import { INITIAL_LOAD_SCRIPT, InitialLoadJob } from '../../infra/constructs/initial-load-job';
+import { INITIAL_LOAD_SCRIPT, InitialLoadJob, type InitialLoadJobProps } from '../../infra/constructs/initial-load-job';
 import { targetOutputId } from '../../infra/stacks/replication-stack';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { InvalidReplicationConfigError } from '../../schemas/replication-config';
@@ -47,6 +47,7 @@ describe('Glue job', () => {
       '--write_rate': '0',
       '--export_bucket': { Ref: id('AWS::S3::Bucket', 'InitialLoadDrExportBucket') },
       '--export_prefix': 'initial-load',
+      '--target_policy': JSON.stringify({ partitionKeyName: 'pk', partitionKeyPrefixes: [], attributeEquals: [], redaction: null }),
       ...glueManaged,
     });
     expect(jobOf('InitialLoadEuAnalytics').DefaultArguments).toEqual({
@@ -62,6 +63,7 @@ describe('Glue job', () => {
       '--exclude_attributes': 'secret,blob',
       '--export_bucket': { Ref: id('AWS::S3::Bucket', 'InitialLoadEuAnalyticsExportBucket') },
       '--export_prefix': 'initial-load',
+      '--target_policy': JSON.stringify({ partitionKeyName: 'pk', partitionKeyPrefixes: ['EU#', 'FR#'], attributeEquals: [], redaction: null }),
       ...glueManaged,
     });
   });
@@ -183,17 +185,22 @@ describe('stack outputs', () => {
 });
 
 describe('props validation', () => {
-  const build = (options: Record<string, unknown>) => {
+  const build = (options: Record<string, unknown>, policy: Pick<InitialLoadJobProps, 'filter' | 'redaction'> = {}) => {
     const stack = new Stack(new App(), 'S', { env: { account: '111111111111', region: 'eu-west-1' } });
     const sourceTable = TableV2.fromTableAttributes(stack, 'T', { tableName: 'orders', tableStreamArn: 'arn:aws:dynamodb:eu-west-1:111111111111:table/orders/stream/x' });
     return new InitialLoadJob(stack, 'Load', {
       replicationName: 'orders', targetName: 'dr', sourceTable, keySchema: { partitionKey: { name: 'pk', type: 'S' } },
       targetTableName: 'orders-replica', targetRegion: 'eu-central-1', targetRoleArn: 'arn:aws:iam::222222222222:role/r', externalId: 'x1', options,
+      ...policy,
     });
   };
   test('refuses to exclude a key attribute, and fewer than 2 workers, with exact messages', () => {
     expect(() => build({ excludeAttributes: ['pk'] })).toThrow(new ConfigurationError('InitialLoadJob "dr": options.excludeAttributes names key attribute(s) pk; key attributes are always copied'));
     expect(() => build({ numberOfWorkers: 1 })).toThrow('InitialLoadJob "dr": options.numberOfWorkers: Glue Spark jobs need at least 2 workers (driver + executor)');
+  });
+  test('refuses a policy that redacts a key or is invalid, as the config does', () => {
+    expect(() => build({}, { redaction: { redact: ['pk'] } })).toThrow('InitialLoadJob "dr": redaction.redact: key attribute(s) pk cannot be redacted; keys are always replicated as they are');
+    expect(() => build({}, { filter: { eventNames: [] } })).toThrow(/^InitialLoadJob "dr": filter\.eventNames: /);
   });
 });
 

@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { TARGET_OUTPUTS, targetOutputId, type TargetOutputName } from '../../infra/stacks/replication-stack';
-import { fastApp, logicalIdOf, SOURCE_STREAM_ARN } from './support';
+import { fastApp, logicalIdOf, SOURCE_STREAM_ARN, testConfig } from './support';
 
 const { replicationStack } = fastApp();
 const template = Template.fromStack(replicationStack);
@@ -139,6 +139,8 @@ describe('apply', () => {
           TARGET_EXTERNAL_ID: 'orders-analytics-91be02',
           LOG_LEVEL: 'DEBUG',
           RESYNC_THRESHOLD_BYTES: '100000',
+          // A RESYNC writes this target's view of the re-read item (handlers/core/target-policy.ts).
+          TARGET_FILTER: JSON.stringify({ eventNames: ['INSERT', 'REMOVE'], replicateTtlDeletes: false, partitionKeyPrefixes: ['EU#', 'FR#'] }),
         }),
       },
     });
@@ -168,6 +170,29 @@ describe('apply', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
     expect(groups).toHaveLength(6); // enrich, apply, pipe × 2 targets
     for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
+  });
+});
+
+describe('a target with redaction', () => {
+  const redaction = { exclude: ['ssn'], redact: ['email'], redactWith: { sha256: true } };
+  const redacted = Template.fromStack(fastApp(testConfig((input) => {
+    (input.targets as Record<string, unknown>[])[1]!.redaction = redaction;
+  })).replicationStack);
+  const envOf = (functionName: string) => Object.values(redacted.findResources('AWS::Lambda::Function', { Properties: { FunctionName: functionName } }))[0]?.Properties.Environment.Variables as Record<string, unknown>;
+  const policy = JSON.stringify({ exclude: ['ssn'], redact: ['email'], redactWith: { sha256: true } });
+
+  test('enrichment and apply (RESYNC) both get it; the other target gets none', () => {
+    expect(envOf('ddbrepl-orders-eu-analytics-enrich')).toMatchObject({ TARGET_REDACTION: policy });
+    expect(envOf('ddbrepl-orders-eu-analytics-apply')).toMatchObject({ TARGET_REDACTION: policy, TARGET_FILTER: expect.any(String) });
+    expect(envOf('ddbrepl-orders-dr-apply')).not.toHaveProperty('TARGET_REDACTION');
+    expect(envOf('ddbrepl-orders-dr-enrich')).not.toHaveProperty('TARGET_REDACTION');
+  });
+
+  test('the initial-load job copies the target\'s view: --target_policy carries the filter\'s item conditions and the redaction', () => {
+    const job = Object.values(redacted.findResources('AWS::Glue::Job', { Properties: { Name: 'ddbrepl-orders-eu-analytics-initial-load' } }))[0];
+    expect(JSON.parse(job?.Properties.DefaultArguments['--target_policy'] as string)).toEqual({
+      partitionKeyName: 'pk', partitionKeyPrefixes: ['EU#', 'FR#'], attributeEquals: [], redaction: JSON.parse(policy),
+    });
   });
 });
 

@@ -7,7 +7,9 @@ import {
   type AttributeValue,
   type BatchWriteItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { canonicalKey, toWireAttributeMap } from '../../handlers/core/attribute-value';
+import { canonicalKey, toWireAttributeMap, toWireAttributeValue } from '../../handlers/core/attribute-value';
+import { redactedValue } from '../../handlers/core/redaction';
+import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { copyTableDirect, type DirectCopyProgress } from '../../cli/bootstrap/direct-engine';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
@@ -138,6 +140,29 @@ test('leaves excluded attributes out, never a key attribute', async () => {
   for (const [key, item] of expected) {
     const { secret: _secret, ...kept } = item;
     expect(copied.get(key)).toEqual(kept);
+  }
+});
+
+test('with a target policy, copies each item\'s view: outside the filter skipped, redacted, excluded (both exclusion lists)', async () => {
+  const [source, target] = [await createTable(), await createTable()];
+  const expected = await seed(source, 60);
+  const policy = {
+    filter: targetFilterSchema.parse({ partitionKeyPrefixes: ['p1'], attributeEquals: [{ attribute: 'bool', anyOf: [{ BOOL: true }] }] }),
+    redaction: targetRedactionSchema.parse({ exclude: ['ns'], redact: ['s', 'm'], redactWith: { sha256: true } }),
+  };
+  const result = await copyTableDirect({ sourceClient: client, sourceTableName: source, targetClient: client, targetTableName: target, keySchema, policy, excludeAttributes: ['secret'], segments: 3, pageLimit: 7 });
+
+  // pk p1, p10, p11, p12 (i % 13 in 1, 10, 11, 12) and bool true (i even).
+  const inView = [...expected.values()].filter((item) => item.pk!.S!.startsWith('p1') && item.bool!.BOOL === true);
+  expect(inView.length).toBeGreaterThan(5);
+  expect(result).toMatchObject({ scanned: 60, written: inView.length, skipped: 60 - inView.length, excludedAttributes: inView.length });
+  const copied = await scanAll(target);
+  expect(copied.size).toBe(inView.length);
+  for (const item of inView) {
+    const key = canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! }));
+    const { secret: _secret, ns: _ns, s, m, ...rest } = item;
+    expect(copied.get(key)).toEqual({ ...rest, s: redactedValue(toWireAttributeValue(s!), { sha256: true }), m: redactedValue(toWireAttributeValue(m!), { sha256: true }) });
+    expect(copied.get(key)?.m?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
   }
 });
 

@@ -25,6 +25,8 @@ beforeAll(async () => {
     maxReceiveCount: 5,
     visibilityTimeoutSeconds: 1,
     ttlAttribute: TTL_ATTRIBUTE,
+    // Small enough for the RESYNC test's large items, far above the workload's.
+    resyncThresholdBytes: 2_000,
     targets: [
       { name: 'keep-ttl', filter: { replicateTtlDeletes: false } },
       { name: 'redacted', redaction: { redact: ['email'], exclude: ['notes'], redactWith: { sha256: true } } },
@@ -129,4 +131,24 @@ it('the views really differ: TTL deletes skipped, attributes redacted, one prefi
   expect(userItems.length).toBeGreaterThan(0);
   expect(userItems.every((item) => item.pk?.S?.startsWith('user#'))).toBe(true);
   expect((await scan(keepTtl!.tableName)).some((item) => item.pk?.S?.startsWith('order#'))).toBe(true);
+});
+
+it('a RESYNC (item over the size threshold) writes each target\'s view of the re-read item, never the raw item', async () => {
+  const payload = { S: 'x'.repeat(3_000) };
+  for (const pk of ['user#big', 'order#big']) {
+    await session.sourceClient.send(new PutItemCommand({ TableName: table(), Item: { ...key(pk, 1), email: { S: 'big@example.com' }, notes: { S: 'private' }, payload } }));
+  }
+  await expectEveryTargetConverged();
+  const [keepTtl, redacted, users] = session.targets;
+  const get = async (tableName: string, pk: string) =>
+    (await session.targetClient.send(new GetItemCommand({ TableName: tableName, Key: key(pk, 1), ConsistentRead: true }))).Item;
+
+  expect(await get(keepTtl!.tableName, 'order#big')).toMatchObject({ email: { S: 'big@example.com' }, notes: { S: 'private' }, payload });
+  const redactedBig = await get(redacted!.tableName, 'user#big');
+  expect(redactedBig?.email?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(redactedBig?.notes).toBeUndefined();
+  expect(redactedBig?.payload).toEqual(payload);
+  expect(await get(users!.tableName, 'user#big')).toBeDefined();
+  expect(await get(users!.tableName, 'order#big')).toBeUndefined();
+  expect(session.stats().deadLettered).toBe(0);
 });

@@ -1,6 +1,8 @@
 import { BatchWriteItemCommand, DynamoDBClient, DynamoDBServiceException, GetItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { applyBatch, type ApplyDeps } from '../../handlers/core/apply-batch';
+import { applyBatch, applyConfigFromEnv, type ApplyDeps } from '../../handlers/core/apply-batch';
+import { compileTargetPolicy } from '../../handlers/core/target-policy';
+import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import type { StructuredLogger } from '../../handlers/core/logger';
 import { createReplicationMetrics, MemoryMetricsSink } from '../../handlers/core/metrics';
 import { change, keySchema, messageOf, sqsRecord } from './support/sqs';
@@ -143,6 +145,49 @@ describe('applyBatch', () => {
       { DeleteRequest: { Key: { pk: { S: 'gone' }, sk: { N: '1' } } } },
     ]);
     expect(sink.records[0]).toMatchObject({ ResyncsApplied: 2 });
+  });
+
+  it('resolves RESYNC on a redacted target to the redacted image, never the source item as is', async () => {
+    const policy = compileTargetPolicy({ filter: targetFilterSchema.parse({}), redaction: targetRedactionSchema.parse({ exclude: ['ssn'], redact: ['email'] }) }, keySchema);
+    const { deps } = setup();
+    deps.config = { ...deps.config, policy };
+    ddb.on(GetItemCommand).resolves({ Item: { pk: { S: 'live' }, sk: { N: '1' }, email: { S: 'a@example.com' }, ssn: { S: '123' }, n: { N: '1.50' } } });
+
+    const response = await applyBatch([messageOf('r1', change('RESYNC', 'live', '1'))], 60_000, deps);
+
+    expect(failedIds(response)).toEqual([]);
+    expect(writtenRequests()).toEqual([{ PutRequest: { Item: { pk: { S: 'live' }, sk: { N: '1' }, email: { S: 'REDACTED' }, n: { N: '1.50' } } } }]);
+  });
+
+  it('resolves RESYNC of an item outside the target\'s filter to a delete (prefix and attribute conditions on the item)', async () => {
+    const filter = targetFilterSchema.parse({ partitionKeyPrefixes: ['eu#'], attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }] }] });
+    const { deps } = setup();
+    deps.config = { ...deps.config, policy: compileTargetPolicy({ filter }, keySchema) };
+    ddb.on(GetItemCommand, { Key: { pk: { S: 'us#1' }, sk: { N: '1' } } }).resolves({ Item: { pk: { S: 'us#1' }, sk: { N: '1' }, status: { S: 'active' } } });
+    ddb.on(GetItemCommand, { Key: { pk: { S: 'eu#2' }, sk: { N: '1' } } }).resolves({ Item: { pk: { S: 'eu#2' }, sk: { N: '1' }, status: { S: 'closed' } } });
+    ddb.on(GetItemCommand, { Key: { pk: { S: 'eu#3' }, sk: { N: '1' } } }).resolves({ Item: { pk: { S: 'eu#3' }, sk: { N: '1' }, status: { S: 'active' } } });
+
+    const response = await applyBatch(['us#1', 'eu#2', 'eu#3'].map((pk, i) => messageOf(`r${i}`, change('RESYNC', pk, '1'))), 60_000, deps);
+
+    expect(failedIds(response)).toEqual([]);
+    expect(writtenRequests()).toEqual([
+      { DeleteRequest: { Key: { pk: { S: 'us#1' }, sk: { N: '1' } } } },
+      { DeleteRequest: { Key: { pk: { S: 'eu#2' }, sk: { N: '1' } } } },
+      { PutRequest: { Item: { pk: { S: 'eu#3' }, sk: { N: '1' }, status: { S: 'active' } } } },
+    ]);
+  });
+
+  it('reads the target\'s policy from TARGET_FILTER and TARGET_REDACTION', () => {
+    const env = {
+      TARGET_NAME: 'dr', SOURCE_TABLE_NAME: 's', SOURCE_REGION: 'eu-west-1', TARGET_TABLE_NAME: 't', TARGET_REGION: 'eu-west-2',
+      TARGET_ROLE_ARN: 'arn:aws:iam::222222222222:role/r', TARGET_EXTERNAL_ID: 'x', KEY_SCHEMA: JSON.stringify(keySchema),
+      TARGET_FILTER: JSON.stringify({ partitionKeyPrefixes: ['eu#'] }),
+      TARGET_REDACTION: JSON.stringify({ redact: ['email'], redactWith: { token: '***' } }),
+    };
+    const { view } = applyConfigFromEnv(env).policy ?? { view: undefined };
+    expect(view?.({ pk: { S: 'us#1' }, sk: { N: '1' } })).toBeUndefined();
+    expect(view?.({ pk: { S: 'eu#1' }, sk: { N: '1' }, email: { S: 'a' } })).toEqual({ pk: { S: 'eu#1' }, sk: { N: '1' }, email: { S: '***' } });
+    expect(() => applyConfigFromEnv({ ...env, TARGET_REDACTION: '{' })).toThrow('TARGET_REDACTION is not JSON');
   });
 
   it('fails a RESYNC whose source read fails, with the rest of its group', async () => {
