@@ -67,8 +67,9 @@ export const targetFilterSchema = z.strictObject({
 export type TargetFilter = z.infer<typeof targetFilterSchema>;
 
 /**
- * What of an item a target may see. Applied in enrichment to PUT images only (DELETE and RESYNC carry
- * keys only); key attributes can never be excluded or redacted.
+ * What of an item a target may see. Applied wherever an image is written to the target: PUT images in
+ * enrichment, the re-read item of a RESYNC in apply, and both initial-load engines
+ * (handlers/core/target-policy.ts). Key attributes can never be excluded or redacted.
  */
 export const targetRedactionSchema = z.strictObject({
   /** Attributes removed from the image. @default [] */
