@@ -59,7 +59,7 @@ function plan(quick: boolean) {
     : {
         cpu: { batches: 20, reps: 15, changesPerSample: { '1KB': 3000, '100KB': 40 } },
         bundle: { reps: 9 },
-        apply: { changes: 3000, hotChanges: 2000, reps: 7, concurrency: 4 },
+        apply: { changes: 1500, hotChanges: 1000, reps: 12, concurrency: 4 },
         load: { items: 4000, segments: 4, reps: 5 },
         e2e: { rates: [100, 250, 500, 1000], durationSeconds: 8, warmupSeconds: 3 },
       };
@@ -97,7 +97,7 @@ async function main(argv: readonly string[]): Promise<number> {
     // One DynamoDB Local for both; the e2e section brings its own session.
     const ddb = await startDynamoDbLocal();
     try {
-      await timed('apply', () => runApplyBench({ ...p.apply, endpoint: ddb.endpoint, itemBytes: ITEM_BYTES, log }));
+      await timed('apply', () => runApplyBench({ ...p.apply, endpoint: ddb.endpoint, dynamodbLocalPid: ddb.pid, itemBytes: ITEM_BYTES, log }));
       await timed('load', () => runLoadBench({ ...p.load, endpoint: ddb.endpoint, itemBytes: ITEM_BYTES, log }));
     } finally {
       await ddb.stop();

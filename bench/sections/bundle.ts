@@ -10,7 +10,7 @@ import { summarize, type Summary } from '../lib/stats';
 
 /**
  * Lambda package and cold-start cost of each handler, bundled as infra/constructs/replication-target.ts
- * has NodejsFunction do it (esbuild --bundle --platform=node --target=node22 --format=cjs --minify
+ * has NodejsFunction do it (esbuild --bundle --platform=node --target=node22 --format=cjs --main-fields=module,main --minify
  * --sourcemap, no externals because bundleAwsSDK is true) — and, for comparison, with the AWS SDK
  * left to the runtime (externalModules ['@aws-sdk/*']). Module init = a fresh `node` requiring the
  * bundle, minus a fresh `node -e ""`, both timed the same way, interleaved.
@@ -84,6 +84,7 @@ export async function runBundleBench(opts: BundleBenchOptions): Promise<SectionR
           platform: 'node',
           target: 'node22',
           format: 'cjs',
+          mainFields: ['module', 'main'],
           minify: true,
           sourcemap: true,
           outfile: file,
@@ -125,7 +126,7 @@ export async function runBundleBench(opts: BundleBenchOptions): Promise<SectionR
     return {
       rows,
       data: {
-        params: { reps: opts.reps, esbuild: { bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, sourcemap: true }, nodeVersion: process.version },
+        params: { reps: opts.reps, esbuild: { bundle: true, platform: 'node', target: 'node22', format: 'cjs', mainFields: ['module', 'main'], minify: true, sourcemap: true }, nodeVersion: process.version },
         bundles: variants.map(({ file: _file, ...v }) => v),
         processMs: summaries,
         baselineProcessMs: baseline,

@@ -1,11 +1,11 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
 import { lagPercentiles } from '../../local/progress';
 import { startLocalSession } from '../../local/session';
 import { BENCH_KEY_SCHEMA, makeItem } from '../lib/data';
 import { BenchError } from '../lib/errors';
+import { childPids, machineBusySeconds, processCpuSeconds } from '../lib/proc';
 import { absoluteRow, type Row, type SectionResult } from '../lib/report';
 
 /**
@@ -26,55 +26,6 @@ const MAX_IN_FLIGHT_WRITES = 64;
 const DRAIN_TIMEOUT_MS = 90_000;
 const TARGET_P99_MS = 1000;
 const TARGET_RATE = 500;
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null where unavailable. */
-function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc(5) (utime, stime) are at 11 and 12 once pid and comm are cut off.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch (error) {
-    if (isGone(error)) return null;
-    throw error;
-  }
-}
-
-/** No /proc (not Linux) or the process has exited: nothing to measure. */
-function isGone(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH';
-}
-/** USER_HZ: 100 on every Linux that Node supports. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** Busy CPU seconds of the whole machine so far (all cores; /proc/stat), null where unavailable. */
-function machineBusySeconds(): number | null {
-  try {
-    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLOCK_TICKS_PER_SECOND;
-  } catch (error) {
-    if (isGone(error)) return null;
-    throw error;
-  }
-}
-
-/** The java process under DynamoDB Local's `sh` supervisor (the supervisor's child). */
-function childPids(parent: number): number[] {
-  try {
-    return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
-      } catch (error) {
-        if (isGone(error)) return false;
-        throw error;
-      }
-    });
-  } catch (error) {
-    if (isGone(error)) return [];
-    throw error;
-  }
-}
 
 interface RateRun {
   rate: number;
@@ -158,7 +109,7 @@ export async function runE2eBench(opts: E2eBenchOptions): Promise<SectionResult>
   const sustained = runs.filter((r) => r.bounded).reduce((best, r) => Math.max(best, r.rate), 0);
   const at500 = runs.find((r) => r.rate === TARGET_RATE);
   const rows: Row[] = runs.map((r) => absoluteRow(
-    { section: 'e2e', metric: `lag p99 at ${r.rate}/s (p50 ${r.p50Ms ?? '–'} ms; achieved ${r.achievedRate.toFixed(0)}/s; ${r.bounded ? 'bounded' : 'growing'})`, unit: 'ms', target: r.rate === TARGET_RATE ? `≤ ${TARGET_P99_MS} ms` : 'info' },
+    { section: 'e2e', metric: `lag p99 at ${r.rate}/s (p50 ${r.p50Ms ?? '–'} ms; achieved ${r.achievedRate.toFixed(0)}/s; ${r.bounded ? 'bounded' : 'backlog'})`, unit: 'ms', target: r.rate === TARGET_RATE ? `≤ ${TARGET_P99_MS} ms` : 'info' },
     r.p99Ms ?? Number.NaN,
     r.rate === TARGET_RATE ? r.p99Ms !== null && r.p99Ms <= TARGET_P99_MS : null,
   ));

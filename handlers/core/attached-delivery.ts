@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import { encodeEnvelope, envelopeFromStreamRecord, type EnvelopeContext } from './envelope';
