@@ -127,18 +127,6 @@ export async function createReplicationQueues(
   return { queueUrl: main.QueueUrl, queueArn: await queueArn(sqs, main.QueueUrl), deadLetterQueueUrl: dlq.QueueUrl, deadLetterQueueArn };
 }
 
-/**
- * JSON text for an SQS message body that fauxqs accepts. SQS allows #x10000–#x10FFFF in bodies, but
- * fauxqs 1.9.2 tests bodies with a non-Unicode regex (`/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/`)
- * and so rejects every character outside the BMP (emoji in a key) as InvalidMessageContents. Writing
- * those characters as JSON surrogate-pair escapes gives the same JSON value, which every consumer
- * decodes identically — so this is safe against real SQS too.
- */
-export function sqsSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u{10000}-\u{10FFFF}]/gu, (char) => {
-    const hi = char.charCodeAt(0).toString(16).padStart(4, '0');
-    const lo = char.charCodeAt(1).toString(16).padStart(4, '0');
-    return `\\u${hi}\\u${lo}`;
-  });
-}
+/** fauxqs rejects characters outside the BMP: see `sqsSafeJson` in handlers/core/envelope.ts. */
+export { sqsSafeJson } from '../handlers/core/envelope';
 

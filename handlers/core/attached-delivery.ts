@@ -87,15 +87,6 @@ export interface DeliveryOptions {
 }
 
 /**
- * JSON text SQS and fauxqs both accept: characters outside the BMP are written as surrogate-pair
- * escapes (same JSON value). fauxqs 1.9.2 rejects them raw (see local/sqs-local.ts `sqsSafeJson`).
- */
-export function messageBody(envelope: ChangeEnvelopeV1): string {
-  return encodeEnvelope(envelope).replace(/[\u{10000}-\u{10FFFF}]/gu, (char) =>
-    `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}\\u${char.charCodeAt(1).toString(16).padStart(4, '0')}`);
-}
-
-/**
  * Splits envelopes into SendMessageBatch requests of at most 10 where no message group appears twice:
  * if SQS refused an entry and accepted a later one of the same group, resending the refused one
  * would put it behind its successor. With one entry per group per request, order holds.
@@ -126,7 +117,7 @@ export async function sendToQueue(sqs: SQSClient, queueUrl: string, targetName: 
   for (const batch of planBatches(envelopes)) {
     let entries: SendMessageBatchRequestEntry[] = batch.map((e, i) => ({
       Id: String(i),
-      MessageBody: messageBody(e),
+      MessageBody: encodeEnvelope(e),
       MessageGroupId: e.groupId,
       MessageDeduplicationId: e.eventId,
     }));

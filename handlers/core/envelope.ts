@@ -108,7 +108,21 @@ function checkKeysMatchSchema(keys: AttributeMapWire, keySchema: KeySchema, fail
 }
 
 export function encodeEnvelope(envelope: ChangeEnvelope): string {
-  return JSON.stringify(envelope);
+  return sqsSafeJson(envelope);
+}
+
+/**
+ * JSON text for an SQS message body. SQS allows #x10000–#x10FFFF in bodies, but fauxqs 1.9.2 (the
+ * local SQS) tests bodies with a non-Unicode regex and rejects every character outside the BMP
+ * (an emoji in a key) as InvalidMessageContents. Writing those characters as JSON surrogate-pair
+ * escapes gives the same JSON value, which every consumer decodes identically — safe for real SQS too.
+ */
+export function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u{10000}-\u{10FFFF}]/gu, (char) => {
+    const hi = char.charCodeAt(0).toString(16).padStart(4, '0');
+    const lo = char.charCodeAt(1).toString(16).padStart(4, '0');
+    return `\\u${hi}\\u${lo}`;
+  });
 }
 
 /**
