@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { registerCleanup } from './cleanup';
 import { EmulatorError } from './errors';
-import { freePort, waitUntilAnswering } from './net';
+import { freePort, waitUntilAnswering, watchExit } from './net';
 
 /**
  * DynamoDB Local 1.25.1 — the real AWS jar shipped in `amplify-dynamodb-simulator` (DESIGN §4, §6).
@@ -84,16 +84,7 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
   for (const stream of [child.stdout, child.stderr]) {
     if (stream !== null) createInterface({ input: stream }).on('line', (line) => log(`[dynamodb-local] ${line}`));
   }
-  let exitReason: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitReason = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}`;
-      resolve();
-    });
-  });
-  child.once('error', (error) => {
-    exitReason = error.message;
-  });
+  const { exited, reason: exitReason } = watchExit(child);
   const removeWorkDir = (): void => rmSync(workDir, { recursive: true, force: true });
   const unregister = registerCleanup(() => {
     killGroup(child, 'SIGKILL');
@@ -123,7 +114,7 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
     await waitUntilAnswering(endpoint, {
       timeoutMs: opts.startTimeoutMs ?? 30_000,
       what: 'DynamoDB Local',
-      alive: () => exitReason,
+      alive: exitReason,
     });
   } catch (error) {
     await stop();

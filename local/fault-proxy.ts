@@ -1,6 +1,5 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { registerCleanup } from './cleanup';
+import { listenOnLoopback } from './net';
 import type { FaultInjector } from './faults';
 
 /**
@@ -147,25 +146,10 @@ export async function startFaultProxy(opts: { upstream: string; faults: FaultInj
         }
       });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  server.unref();
-  const unregister = registerCleanup(() => server.close());
-  const { port } = server.address() as AddressInfo;
-  let stopping: Promise<void> | undefined;
+  const { endpoint, stop } = await listenOnLoopback(server, () => agent.destroy());
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     stats: () => ({ ...counters }),
-    stop: () => {
-      stopping ??= new Promise<void>((resolve) => {
-        unregister();
-        server.close(() => resolve());
-        server.closeAllConnections();
-        agent.destroy();
-      });
-      return stopping;
-    },
+    stop,
   };
 }

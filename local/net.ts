@@ -1,5 +1,8 @@
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import type { Server } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'node:http';
+import { registerCleanup } from './cleanup';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmulatorError } from './errors';
 
@@ -41,4 +44,46 @@ export async function waitUntilAnswering(url: string, opts: { timeoutMs: number;
     if (Date.now() > deadline) throw new EmulatorError(`${opts.what} did not answer on ${url} within ${opts.timeoutMs} ms`);
     await sleep(100);
   }
+}
+
+/**
+ * Starts an HTTP server of ours on a free loopback port, registered for last-resort cleanup.
+ * Returns its endpoint and an idempotent stop (closes the server and every open connection).
+ */
+export async function listenOnLoopback(server: Server, onStop?: () => void): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  server.unref();
+  const unregister = registerCleanup(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    stop: () => {
+      stopping ??= new Promise<void>((resolve) => {
+        unregister();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        onStop?.();
+      });
+      return stopping;
+    },
+  };
+}
+
+/** Watches a child process: `exited` resolves when it ends; `reason()` says why (or undefined while it runs). */
+export function watchExit(child: ChildProcess): { exited: Promise<void>; reason: () => string | undefined } {
+  let exitReason: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitReason = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}`;
+      resolve();
+    });
+  });
+  child.once('error', (error) => {
+    exitReason = error.message;
+  });
+  return { exited, reason: () => exitReason };
 }

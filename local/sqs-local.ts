@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { registerCleanup } from './cleanup';
 import { EmulatorError } from './errors';
-import { freePort, waitUntilAnswering } from './net';
+import { freePort, waitUntilAnswering, watchExit } from './net';
 
 /**
  * SQS on `fauxqs` 1.9.2 (DESIGN §6: 2.x needs node:sqlite, 1.9.2 runs on Node 20).
@@ -46,16 +46,7 @@ export async function startSqsLocal(opts: { port?: number; onLog?: (line: string
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => log(`[fauxqs] ${line}`));
   }
-  let exitReason: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exitReason = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}`;
-      resolve();
-    });
-  });
-  child.once('error', (error) => {
-    exitReason = error.message;
-  });
+  const { exited, reason: exitReason } = watchExit(child);
   const unregister = registerCleanup(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -73,7 +64,7 @@ export async function startSqsLocal(opts: { port?: number; onLog?: (line: string
 
   const endpoint = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilAnswering(`${endpoint}/health`, { timeoutMs: opts.startTimeoutMs ?? 20_000, what: 'fauxqs', alive: () => exitReason });
+    await waitUntilAnswering(`${endpoint}/health`, { timeoutMs: opts.startTimeoutMs ?? 20_000, what: 'fauxqs', alive: exitReason });
   } catch (error) {
     await stop();
     throw error;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { registerCleanup } from './cleanup';
+import { listenOnLoopback } from './net';
 
 /**
  * A minimal STS for local mode: answers AssumeRole the way the real service does, so the apply
@@ -100,24 +99,10 @@ export async function startStsLocal(opts: StsLocalOptions): Promise<StsLocal> {
       if (!res.headersSent) send(res, 500, errorXml('InternalFailure', 'local STS failed', 'Receiver'));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  server.unref();
-  const unregister = registerCleanup(() => server.close());
-  const { port } = server.address() as AddressInfo;
-  let stopping: Promise<void> | undefined;
+  const { endpoint, stop } = await listenOnLoopback(server);
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
     stats: () => ({ ...counters }),
-    stop: () => {
-      stopping ??= new Promise<void>((resolve) => {
-        unregister();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return stopping;
-    },
+    stop,
   };
 }
