@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandContext } from '../index';
 import { runLocal, type LocalRunOptions } from '../local-run';
+import { runKeptLocal } from '../ops/keep-local';
 
 /**
  * `ddb-replicate local` — DESIGN §4's black-box interface. Argument parsing only; the run itself
@@ -19,6 +20,7 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
     .option('--json', 'print exactly one JSON line with the results on stdout (progress only if stderr is a terminal)')
     .option('--demo', 'generate the data: a few thousand seed items and a mixed workload (puts, updates, deletes, TTL-style deletes, ~350 KB items, hot keys)')
     .option('--timeout <seconds>', 'give up (exit 1) when the run takes longer than this', parseSeconds, 300)
+    .option('--keep', 'keep the emulators running after the data has replicated, for `status|replay|verify|pause|resume --local` (docs/operator-cli.md)')
     .addHelpText(
       'after',
       `
@@ -45,7 +47,11 @@ Examples:
   $ ddb-replicate local --key-schema pk:S,sk:N --seed-items items.jsonl \\
       --ops ops.jsonl --faults apply-throttle=0.1,apply-crash=0.05 --json`,
     )
-    .action(async (opts: LocalRunOptions) => {
+    .action(async (opts: LocalRunOptions & { keep?: boolean }) => {
+      if (opts.keep === true) {
+        ctx.exitCode = await runKeptLocal(opts, ctx.io);
+        return;
+      }
       ctx.exitCode = await runLocal({ ...opts, debug: ctx.debug }, ctx.io);
     });
 }

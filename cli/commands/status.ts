@@ -37,12 +37,12 @@ Examples:
   $ ddb-replicate status --local`,
     )
     .action(async (opts: StatusCommandOptions) => {
-      const targets = await resolveTargets(opts, ctx.io);
+      const { targets, unresolved } = await resolveTargets(opts, ctx.io);
       try {
         const statuses = await Promise.all(targets.map((t) => targetStatus(t)));
-        if (opts.json === true) writeJson(ctx.io, { targets: statuses });
-        else ctx.io.stdout.write(statuses.map((s) => describe(s)).join('\n'));
-        const unreachable = statuses.some((s) => s.unreachable.length > 0);
+        if (opts.json === true) writeJson(ctx.io, { targets: statuses, ...(unresolved.length > 0 ? { unresolved } : {}) });
+        else ctx.io.stdout.write([...statuses.map((s) => describe(s)), ...unresolved.map((u) => `target ${u.name}\n  ? ${u.error}\n`)].join('\n'));
+        const unreachable = unresolved.length > 0 || statuses.some((s) => s.unreachable.length > 0);
         const warned = statuses.some((s) => s.warnings.length > 0);
         ctx.exitCode = unreachable || (opts.failOnWarning === true && warned) ? EXIT.failure : EXIT.ok;
       } finally {

@@ -26,6 +26,9 @@ export interface KeepLocalOptions {
   faults?: string;
   seed?: number;
   demo?: boolean;
+  /** Refused with --keep (a kept session replicates its seed items through the stream). */
+  bootstrap?: boolean;
+  json?: boolean;
   /** How long to wait for the data to replicate before handing over (the session is kept either way). */
   timeout: number;
   sessionFile?: string;
@@ -128,6 +131,8 @@ interface Plan {
 }
 
 async function plan(opts: KeepLocalOptions, seed: number): Promise<Plan> {
+  if (opts.bootstrap === true) throw new CliError('--keep does not combine with --bootstrap: a kept session replicates its seed items through the stream', EXIT.badInput);
+  if (opts.json === true) throw new CliError('--keep prints a summary for people and keeps running; drop --json (the operator commands take --json)', EXIT.badInput);
   if (opts.demo === true) {
     const given = [opts.keySchema && '--key-schema', opts.seedItems && '--seed-items', opts.ops && '--ops'].filter(Boolean);
     if (given.length > 0) throw new CliError(`--demo generates its own data; drop ${given.join(', ')}`, EXIT.badInput);

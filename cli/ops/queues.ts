@@ -1,8 +1,8 @@
 import { GetQueueAttributesCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createHash, randomUUID } from 'node:crypto';
+import { encodeEnvelope } from '../../handlers/core/envelope';
 import { groupIdFor } from '../../handlers/core/group-id';
 import type { KeySchema } from '../../handlers/core/key-schema';
-import { sqsSafeJson } from '../../local/sqs-local';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { ENVELOPE_VERSION_1, type ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { awsCall } from '../aws/errors';
@@ -46,9 +46,9 @@ export function repairEnvelope(table: string, keys: AttributeMapWire, keySchema:
   return resyncEnvelope({ table, keys, groupId: groupIdFor(keys, keySchema), eventId: `repair-${randomUUID()}`, origin: 'repair' });
 }
 
-/** The SendMessage parameters of an envelope: group = groupId, dedup id = eventId, body safe for fauxqs too. */
+/** The SendMessage parameters of an envelope: group = groupId, dedup id = eventId, body as the enrichment encodes it (fauxqs-safe). */
 export function messageOf(envelope: ChangeEnvelopeV1): { MessageBody: string; MessageGroupId: string; MessageDeduplicationId: string } {
-  return { MessageBody: sqsSafeJson(envelope), MessageGroupId: envelope.groupId, MessageDeduplicationId: envelope.eventId };
+  return { MessageBody: encodeEnvelope(envelope), MessageGroupId: envelope.groupId, MessageDeduplicationId: envelope.eventId };
 }
 
 /** Sends envelopes 10 per SendMessageBatch; any entry SQS refuses fails the call, naming the eventId. */

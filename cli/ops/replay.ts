@@ -121,7 +121,6 @@ export async function runReplay(opts: ReplayOptions): Promise<ReplayResult> {
       const wanted = Math.min(10, opts.max === undefined ? 10 : opts.max - processed);
       const out = await awsCall('sqs:ReceiveMessage', dlq, () => sqs.send(new ReceiveMessageCommand({
         QueueUrl: dlqUrl, MaxNumberOfMessages: wanted, VisibilityTimeout: visibility, WaitTimeSeconds: opts.waitTimeSeconds ?? 2,
-        MessageSystemAttributeNames: ['MessageGroupId'],
       })));
       const messages = out.Messages ?? [];
       if (messages.length === 0) break;

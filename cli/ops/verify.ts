@@ -77,6 +77,9 @@ export interface VerifyResult {
   readonly interrupted: boolean;
 }
 
+/** Concurrent GetItem pairs when re-reading differing keys. */
+const RECHECK_CONCURRENCY = 16;
+
 /** Ctrl-C during the scan; runVerify turns it into `interrupted: true`. */
 class VerifyInterruptedError extends ReplicationError {
   override readonly name: string = 'VerifyInterruptedError';
@@ -141,14 +144,21 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   phase = 'rechecking';
   progress();
   // Interrupted: no recheck, the scan's findings as they stand (the verdict is incomplete anyway).
-  const confirmed: typeof found = interrupted ? [...found] : [];
-  for (const diff of interrupted ? [] : found) {
-    const [source, target] = await Promise.all([getItem(opts.source, diff.keys), getItem(opts.target, diff.keys)]);
-    if (source === undefined && target === undefined) continue;
-    if (source !== undefined && target !== undefined && itemsEqual(source, target)) continue;
-    const kind: DiffKind = source === undefined ? 'extra' : target === undefined ? 'missing' : 'different';
-    confirmed.push({ kind, keys: diff.keys, ...(source === undefined ? {} : { source }), ...(target === undefined ? {} : { target }) });
-  }
+  const rechecked: (typeof found[number] | undefined)[] = interrupted ? [...found] : new Array(found.length);
+  let next = 0;
+  const recheck = async (): Promise<void> => {
+    for (let i = next++; i < found.length; i = next++) {
+      const { keys } = found[i]!;
+      const [source, target] = await Promise.all([getItem(opts.source, keys), getItem(opts.target, keys)]);
+      if (source === undefined && target === undefined) continue;
+      if (source !== undefined && target !== undefined && itemsEqual(source, target)) continue;
+      const kind: DiffKind = source === undefined ? 'extra' : target === undefined ? 'missing' : 'different';
+      rechecked[i] = { kind, keys, ...(source === undefined ? {} : { source }), ...(target === undefined ? {} : { target }) };
+    }
+  };
+  if (!interrupted) await Promise.all(Array.from({ length: RECHECK_CONCURRENCY }, recheck));
+  // In scan order, whatever order the rechecks finished in.
+  const confirmed = rechecked.filter((d): d is typeof found[number] => d !== undefined);
   const count = (kind: DiffKind): number => confirmed.filter((d) => d.kind === kind).length;
   const limit = opts.limit ?? 10;
   return {

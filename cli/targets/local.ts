@@ -21,6 +21,9 @@ export function localTarget(opts: { sessionFile?: string; targetName?: string })
     if (error instanceof LocalSessionFileError) throw new CliError(error.message, EXIT.failure, { cause: error });
     throw error;
   }
+  if (!processAlive(file.pid)) {
+    throw new CliError(`the local session of ${shownPath(sessionFile)} is not running (its process ${file.pid} has exited); start one with \`ddb-replicate local --keep --demo\``, EXIT.failure);
+  }
   if (opts.targetName !== undefined && opts.targetName !== file.target) {
     throw new CliError(`target "${opts.targetName}" is not configured in the local session; configured targets: ${file.target}`, EXIT.badInput);
   }
@@ -49,6 +52,16 @@ export function localTarget(opts: { sessionFile?: string; targetName?: string })
       sqs.destroy();
     },
   };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only checks that the process exists
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else — alive all the same.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The session file as the operator would type it: relative inside the cwd, absolute outside it. */

@@ -50,16 +50,32 @@ export async function resolveTarget(selection: TargetSelection, io: CliIo): Prom
   return awsTarget(config, selection.target, selection);
 }
 
-/** `--target NAME` → that one; no --target → every configured target (AWS), or the local one. */
-export async function resolveTargets(selection: TargetSelection, io: CliIo): Promise<OperatorTarget[]> {
-  if (sessionFileOf(selection) !== undefined || selection.target !== undefined) return [await resolveTarget(selection, io)];
+/** A configured target that could not be resolved (e.g. not deployed yet), when listing every target. */
+export interface UnresolvedTarget {
+  readonly name: string;
+  readonly error: string;
+}
+
+/**
+ * `--target NAME` → that one (errors thrown); no --target → every configured target (AWS), where
+ * one that cannot be resolved is returned as unresolved rather than hiding the others.
+ */
+export async function resolveTargets(selection: TargetSelection, io: CliIo): Promise<{ targets: OperatorTarget[]; unresolved: UnresolvedTarget[] }> {
+  if (sessionFileOf(selection) !== undefined || selection.target !== undefined) return { targets: [await resolveTarget(selection, io)], unresolved: [] };
   const config = loadConfig({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
   const targets: OperatorTarget[] = [];
-  try {
-    for (const target of config.targets) targets.push(await awsTarget(config, target.name, selection));
-  } catch (error) {
-    targets.forEach((t) => t.close());
-    throw error;
+  const unresolved: UnresolvedTarget[] = [];
+  for (const target of config.targets) {
+    try {
+      targets.push(await awsTarget(config, target.name, selection));
+    } catch (error) {
+      // A missing stack fails every target alike: say it once, as an error.
+      if (error instanceof CliError && / not found in /.test(error.message)) {
+        targets.forEach((t) => t.close());
+        throw error;
+      }
+      unresolved.push({ name: target.name, error: error instanceof Error ? error.message : String(error) });
+    }
   }
-  return targets;
+  return { targets, unresolved };
 }

@@ -69,6 +69,11 @@ describe('bad arguments: exit 2, one plain line, nothing called', () => {
     [['pause', '--config', CONFIG], /--target is required/],
     [['replay', '--config', CONFIG, '--target', 'staging'], /target "staging" is not in the config; configured targets: dr, analytics/],
     [['status', '--config', CONFIG, '--target', 'staging'], /target "staging" is not in the config; configured targets: dr, analytics/],
+    [['local', '--keep'], /--key-schema is required/],
+    [['local', '--keep', '--demo', '--json'], /--keep prints a summary for people and keeps running; drop --json/],
+    [['local', '--keep', '--demo', '--bootstrap'], /--keep does not combine with --bootstrap/],
+    [['local', '--keep', '--demo', '--key-schema', 'pk:S'], /--demo generates its own data; drop --key-schema/],
+    [['local', '--keep', '--key-schema', 'pk:S', '--faults', 'meteor=1'], /unknown fault "meteor"/],
   ])('%j', async (args, message) => {
     const result = await run(...args);
     expect(result.code).toBe(2);
@@ -167,6 +172,22 @@ describe('status in AWS', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('? could not read missing permission pipes:DescribePipe on pipe ddbrepl-orders-dr');
     expect(result.stdout).toContain('? could not read missing permission cloudwatch:GetMetricData on metrics of target dr');
+  });
+
+  it('without --target: every configured target; one not deployed is reported, not hiding the others', async () => {
+    deployed();
+    pipes.on(DescribePipeCommand).resolves({ CurrentState: 'RUNNING', Source: STREAM });
+    ddb.on(DescribeTableCommand).resolves({ Table: { StreamSpecification: { StreamEnabled: true }, LatestStreamArn: STREAM } });
+    lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
+    sqs.on(GetQueueAttributesCommand).resolves(depth(0));
+    cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'applied', Values: [42] }, { Id: 'lagp99', Values: [850] }, { Id: 'lagmax', Values: [1200] }] });
+    const result = await run('status', '--config', CONFIG);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('target dr (stack Ddbrepl-orders in eu-west-1)');
+    expect(result.stdout).toMatch(/applied \(1 min\)\s+42/);
+    expect(result.stdout).toMatch(/lag \(1 min\)\s+p99 850 ms, max 1200 ms/);
+    expect(result.stdout).toContain('✓ no warnings');
+    expect(result.stdout).toContain('target analytics\n  ? stack Ddbrepl-orders has no output TargetAnalyticsDeadLetterQueueUrl');
   });
 });
 

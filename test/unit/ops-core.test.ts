@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,8 @@ import { messageOf, repairEnvelope, replayEventId, resyncEnvelope } from '../../
 import { formatDuration, statusWarnings, type TargetStatus } from '../../cli/ops/status';
 import { runVerify } from '../../cli/ops/verify';
 import { readSessionFile } from '../../local/control';
+import { CliError, EXIT } from '../../cli/errors';
+import { localTarget } from '../../cli/targets/local';
 
 /** The pure parts of the operator commands: envelopes, warnings, argument parsing, the verify core over a mocked DynamoDB. */
 
@@ -85,6 +88,17 @@ describe('session file', () => {
   it('missing: says how to start one', () => {
     expect(() => readSessionFile(join(dir, 'none.json'))).toThrow(/does not exist; start one with `ddb-replicate local --keep --demo`/);
   });
+  it('a session whose process has exited: says it is not running', () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const file = join(dir, 'dead.json');
+    writeFileSync(file, JSON.stringify({
+      version: 1, target: 'local', pid: dead, startedAt: new Date().toISOString(), controlUrl: 'http://127.0.0.1:1', token: 'x'.repeat(32), region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoints: { dynamodb: 'http://127.0.0.1:2', sqs: 'http://127.0.0.1:3', sts: 'http://127.0.0.1:4' },
+      sourceTableName: 'source', targetTableName: 'target', queueUrl: 'q', deadLetterQueueUrl: 'd', keySchema,
+    }));
+    expect(() => localTarget({ sessionFile: file })).toThrow(new CliError(`the local session of ${file} is not running (its process ${dead} has exited); start one with \`ddb-replicate local --keep --demo\``, EXIT.failure));
+  });
+
   it('not a session file: says what is wrong', () => {
     writeFileSync(join(dir, 'bad.json'), '{"version":1}');
     expect(() => readSessionFile(join(dir, 'bad.json'))).toThrow(/is not a local session file of this version \(target: /);
