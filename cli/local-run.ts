@@ -23,6 +23,8 @@ export interface LocalRunOptions {
   json?: boolean;
   demo?: boolean;
   timeout: number;
+  /** Replicate to this many targets, fanned out as in AWS (docs/fan-out.md). @default 1 */
+  targets?: number;
   /** Emulator diagnostics on stderr. */
   debug?: boolean;
 }
@@ -62,6 +64,10 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
   // Everything is validated before anything starts: bad input costs nothing and writes nothing.
   const plan = await preparePlan(opts, seed);
   const faults: FaultRates = opts.faults === undefined ? {} : parseFaults(opts.faults);
+  const targetCount = opts.targets ?? 1;
+  if (targetCount > 1 && opts.bootstrap === true) {
+    throw new CliError('--bootstrap copies into one target table; run it without --targets (or with --targets 1)', EXIT.badInput);
+  }
 
   const showProgress = opts.json !== true || io.stderr.isTTY === true;
   const progress = new ProgressLine(io.stderr, { phase: 'starting emulators' });
@@ -92,7 +98,10 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
 
   const work = (async () => {
     const onLog = opts.debug === true ? (line: string) => void io.stderr.write(`${line}\n`) : undefined;
-    session = await startLocalSession({ keySchema: plan.keySchema, faults, seed, onLog });
+    // Several targets: t1 and t2 would own a pipe each in AWS; locally one pipe emulator reads the
+    // stream and its enrichment delivers to the other targets' queues, as an attached pipe does.
+    const targets = targetCount > 1 ? Array.from({ length: targetCount }, (_, i) => ({ name: `t${i + 1}` })) : undefined;
+    session = await startLocalSession({ keySchema: plan.keySchema, faults, seed, onLog, targets });
     if (interrupt.signal.aborted) return undefined;
     if (showProgress) {
       ticker = setInterval(() => session !== undefined && progress.update(session.stats()), PROGRESS_TICK_MS);
@@ -151,7 +160,15 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     setPhase('waiting for replication to drain', 'draining');
     await session.waitForDrain({ timeoutMs: remainingMs() });
     setPhase('comparing target with source', 'verifying');
-    return session.diffTables({ limit: DIFF_EXAMPLES });
+    if (targets === undefined) return session.diffTables({ limit: DIFF_EXAMPLES });
+    // Every target is checked; the examples name the target they come from.
+    const diffs = await Promise.all(session.targets.map(async (t) => ({ target: t.name, diff: await session!.diffTables({ limit: DIFF_EXAMPLES, target: t.name }) })));
+    return {
+      missing: diffs.reduce((n, d) => n + d.diff.missing, 0),
+      extra: diffs.reduce((n, d) => n + d.diff.extra, 0),
+      different: diffs.reduce((n, d) => n + d.diff.different, 0),
+      examples: diffs.flatMap((d) => d.diff.examples.map((e) => ({ ...e, target: d.target }))).slice(0, DIFF_EXAMPLES),
+    };
   })();
 
   try {
@@ -180,7 +197,10 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     }
     if (diffs > 0) {
       io.stderr.write(`target differs from source: ${diff!.missing} missing, ${diff!.extra} extra, ${diff!.different} different. First keys:\n`);
-      for (const example of diff!.examples) io.stderr.write(`  ${example.kind.padEnd(9)} ${JSON.stringify(example.keys)}\n`);
+      for (const example of diff!.examples) {
+        const where = 'target' in example ? `${String(example.target)}: ` : '';
+        io.stderr.write(`  ${where}${example.kind.padEnd(9)} ${JSON.stringify(example.keys)}\n`);
+      }
       return EXIT.failure;
     }
     return EXIT.ok;
@@ -275,16 +295,20 @@ async function* values<T>(lines: AsyncIterable<JsonlLine<T>>): AsyncGenerator<T>
 
 function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined): string {
   const key = [plan.keySchema.partitionKey, plan.keySchema.sortKey].filter((k) => k !== undefined).map((k) => `${k.name}:${k.type}`).join(', ');
-  const verdict = result.diffs === 0 ? 'target equals source ✓' : `target differs from source ✗ (${result.diffs} keys)`;
+  const targets = opts.targets ?? 1;
+  const verdict = targets > 1
+    ? (result.diffs === 0 ? `all ${targets} targets equal the source ✓` : `targets differ from the source ✗ (${result.diffs} keys)`)
+    : (result.diffs === 0 ? 'target equals source ✓' : `target differs from source ✗ (${result.diffs} keys)`);
   return [
     `ddb-replicate local — ${verdict}`,
     formatTable([
       ['ran', plan.description],
       ['key schema', key],
+      ...(targets > 1 ? [['targets', `${targets} (t1…t${targets}): one pipe emulator, enrichment delivering to every target's queue; each with its own apply`] as const] : []),
       ['faults', opts.faults === undefined ? 'none' : `${opts.faults} → ${describeInjected(stats.faults)}`],
       ['written', `${result.seeded} seed items, ${result.ops} ops`],
       ...(opts.bootstrap === true ? [['bootstrap', `${itemsCopied ?? 0} items copied by the initial load (direct engine), apply paused meanwhile`] as const] : []),
-      ['applied', `${result.applied} changes in ${stats.applyInvocations} apply invocations (${stats.applyFailures} failed and retried)`],
+      ['applied', `${result.applied} changes${targets > 1 ? ' (all targets)' : ''} in ${stats.applyInvocations} apply invocations (${stats.applyFailures} failed and retried)`],
       ['DLQ', String(result.dlq)],
       ['lag', `p50 ${formatMs(result.lagP50Ms)} · p99 ${formatMs(result.lagP99Ms)}`],
       ['time', `${result.seconds} s`],

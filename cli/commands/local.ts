@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandContext } from '../index';
 import { runLocal, type LocalRunOptions } from '../local-run';
 import { runKeptLocal } from '../ops/keep-local';
+import { CliError, EXIT } from '../errors';
 
 /**
  * `ddb-replicate local` — DESIGN §4's black-box interface. Argument parsing only; the run itself
@@ -20,6 +21,7 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
     .option('--json', 'print exactly one JSON line with the results on stdout (progress only if stderr is a terminal)')
     .option('--demo', 'generate the data: a few thousand seed items and a mixed workload (puts, updates, deletes, TTL-style deletes, ~350 KB items, hot keys)')
     .option('--timeout <seconds>', 'give up (exit 1) when the run takes longer than this', parseSeconds, 300)
+    .option('--targets <n>', 'replicate to N targets (1-10), fanned out as in AWS; exit 0 iff every target equals the source', parseTargetCount, 1)
     .option('--keep', 'keep the emulators running after the data has replicated, for `status|replay|verify|pause|resume --local` (docs/operator-cli.md)')
     .addHelpText(
       'after',
@@ -42,13 +44,19 @@ both files is validated first).
 "lagP50Ms":n,"lagP99Ms":n,"seconds":n}. With poison-message faults the DLQ holds
 the poison messages (they name no item); the target must still equal the source.
 
+--targets N replicates to N target tables (t1…tN) with the fan-out of AWS: one
+pipe emulator whose enrichment also delivers to the other targets' queues, and an
+apply per target; every target must equal the source.
+
 Examples:
   $ ddb-replicate local --demo
+  $ ddb-replicate local --demo --targets 3
   $ ddb-replicate local --key-schema pk:S,sk:N --seed-items items.jsonl \\
       --ops ops.jsonl --faults apply-throttle=0.1,apply-crash=0.05 --json`,
     )
     .action(async (opts: LocalRunOptions & { keep?: boolean }) => {
       if (opts.keep === true) {
+        if ((opts.targets ?? 1) > 1) throw new CliError('--keep runs one target; drop --targets', EXIT.badInput);
         ctx.exitCode = await runKeptLocal(opts, ctx.io);
         return;
       }
@@ -65,4 +73,9 @@ function parseSeconds(value: string): number {
   const seconds = Number(value);
   if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) throw new InvalidArgumentError('must be a positive number of seconds');
   return seconds;
+}
+
+function parseTargetCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 10) throw new InvalidArgumentError('must be an integer from 1 to 10');
+  return Number(value);
 }

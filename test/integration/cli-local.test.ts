@@ -80,6 +80,26 @@ describe('ddb-replicate local (child process)', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ seeded: 40, ops: 3, applied: 3, dlq: 0, diffs: 0 });
   });
 
+  it('with --targets 3, fans out to three target tables under faults and checks each', async () => {
+    const items = file('fanout-items.jsonl', Array.from({ length: 20 }, (_, i) => ({ pk: { S: `f#${i % 4}` }, sk: { N: String(i) }, v: { S: `seed ${i}` } })));
+    const ops = file('fanout-ops.jsonl', [
+      { op: 'update', key: { pk: { S: 'f#1' }, sk: { N: '1' } }, set: { v: { S: 'changed' } } },
+      { op: 'delete', key: { pk: { S: 'f#2' }, sk: { N: '2' } } },
+      { op: 'put', item: { pk: { S: 'f#new' }, sk: { N: '0' }, b: { B: 'AAE=' } } },
+    ]);
+    const run = await cli(['local', '--key-schema', 'pk:S,sk:N', '--seed-items', items, '--ops', ops, '--targets', '3', '--faults', 'apply-throttle=0.2,apply-crash=0.1', '--seed', '5', '--json']);
+    expect(run.code).toBe(0);
+    // Each of the 23 changes is applied once per target (stats add the three targets up).
+    expect(JSON.parse(run.stdout)).toMatchObject({ seeded: 20, ops: 3, applied: 69, dlq: 0, diffs: 0 });
+  });
+
+  it('refuses --targets with --bootstrap (exit 2, nothing started)', async () => {
+    const items = file('fanout-bootstrap.jsonl', [{ pk: { S: 'a' } }]);
+    const run = await cli(['local', '--key-schema', 'pk:S', '--seed-items', items, '--targets', '2', '--bootstrap']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe('error: --bootstrap copies into one target table; run it without --targets (or with --targets 1)\n');
+  });
+
   it('fails fast with exit 2 on a malformed line, naming file and line, before starting anything', async () => {
     const items = file('good.jsonl', [{ pk: { S: 'a' } }]);
     const ops = file('bad.jsonl', [{ op: 'delete', key: { pk: { S: 'a' } } }, { op: 'put', item: { pk: { S: 'b' } } }, '{"op":"put",']);
@@ -103,7 +123,7 @@ describe('ddb-replicate local (child process)', () => {
     const run = await cli(['local', '--help']);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Usage: ddb-replicate local [options]');
-    for (const option of ['--key-schema', '--seed-items', '--ops', '--faults', '--seed', '--bootstrap', '--json', '--demo', '--timeout']) {
+    for (const option of ['--key-schema', '--seed-items', '--ops', '--faults', '--seed', '--bootstrap', '--json', '--demo', '--timeout', '--targets']) {
       expect(run.stdout).toContain(option);
     }
   });
