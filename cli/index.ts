@@ -73,6 +73,10 @@ const defaultIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
 
 /** Runs the CLI with `argv` as in process.argv (node, script, ...args); resolves to the exit code. */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  // The SDK prints a nine-line "Node 20 support ends" notice on every command, in the middle of
+  // progress lines and of a quiet --json stderr. The CLI supports Node >= 20 (package.json engines);
+  // the Lambda functions run nodejs22.x.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const debug = argv.includes('--debug') || isTruthy(process.env.DEBUG);
   const ctx: CommandContext = { io, exitCode: EXIT.ok, debug };
   const program = buildProgram(ctx);

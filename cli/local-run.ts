@@ -57,9 +57,6 @@ const STOP_GRACE_MS = 3000;
 
 export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number> {
   const startedAt = Date.now();
-  // The SDK's "Node 20 support ends" notice would land in the middle of the progress line (and break a
-  // quiet stderr under --json); local mode talks to emulators only. package.json's engines field says it.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const seed = opts.seed ?? randomInt(0, 2 ** 31);
   // Everything is validated before anything starts: bad input costs nothing and writes nothing.
   const plan = await preparePlan(opts, seed);

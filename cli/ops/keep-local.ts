@@ -50,7 +50,6 @@ export interface KeepLocalDeps {
 }
 
 export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: KeepLocalDeps = {}): Promise<number> {
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const seed = opts.seed ?? randomInt(0, 2 ** 31);
   const { keySchema, seedItems, ops, description } = await plan(opts, seed);
   const faults = opts.faults === undefined ? {} : parseFaults(opts.faults);
