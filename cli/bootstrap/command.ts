@@ -1,10 +1,7 @@
 import { createInterface } from 'node:readline/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { fromIni } from '@aws-sdk/credential-providers';
-import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfig } from '../../infra/config';
-import { InvalidReplicationConfigError, type ReplicationConfig, type TargetConfig } from '../../schemas/replication-config';
-import { AwsClients } from '../aws/clients';
-import { defaultStackName, resolveTargetOutputs } from '../aws/stack-outputs';
+import type { ReplicationConfig, TargetConfig } from '../../schemas/replication-config';
+import { findTarget, loadConfig } from '../targets/aws';
+import { operatorTargetTableClient, resolveDeployedTarget } from '../aws/deployed-target';
 import { CliError, EXIT, type ExitCode } from '../errors';
 import type { CliIo, CliOutput } from '../index';
 import { awsBootstrapPorts, type AwsCopy } from './aws-ports';
@@ -44,17 +41,8 @@ export interface BootstrapCommandDeps {
 
 /** `ddb-replicate bootstrap`: resolves the target, then runs (or plans) the orchestrator, with progress on stderr. */
 export async function runBootstrapCommand(opts: BootstrapCommandOptions, io: CliIo, deps: BootstrapCommandDeps = {}): Promise<ExitCode> {
-  let config: ReplicationConfig;
-  try {
-    config = loadReplicationConfig(opts.config, { notice: () => io.stderr.write(`${DEFAULT_CONFIG_PATH} not found; using ${EXAMPLE_CONFIG_PATH}\n`) });
-  } catch (error) {
-    if (error instanceof InvalidReplicationConfigError) throw new CliError(error.message, EXIT.badInput, { cause: error });
-    throw error;
-  }
-  const target = config.targets.find((t) => t.name === opts.target);
-  if (target === undefined) {
-    throw new CliError(`target "${opts.target}" is not in the config; configured targets: ${config.targets.map((t) => t.name).join(', ')}`, EXIT.badInput);
-  }
+  const config = loadConfig({ config: opts.config, notice: (line) => io.stderr.write(`${line}\n`) });
+  const target = findTarget(config, opts.target);
 
   const { ports, close } = await (deps.ports ?? awsPorts)(config, target, opts);
   try {
@@ -114,22 +102,14 @@ export async function runBootstrapCommand(opts: BootstrapCommandOptions, io: Cli
 }
 
 async function awsPorts(config: ReplicationConfig, target: TargetConfig, opts: BootstrapCommandOptions): Promise<{ ports: BootstrapPorts; close(): void }> {
-  const region = opts.region ?? config.source.region;
-  const clients = new AwsClients(region);
+  const { clients, outputs } = await resolveDeployedTarget(config, target.name, opts);
   const closers: (() => void)[] = [() => clients.destroy()];
   try {
-    const outputs = await resolveTargetOutputs({
-      cloudFormation: clients.cloudFormation,
-      region,
-      stackName: opts.stack ?? defaultStackName(config.replicationName),
-      targetName: target.name,
-      configuredTargets: config.targets.map((t) => t.name),
-    });
     let copy: AwsCopy;
     if (opts.engine === 'direct') {
       // The target role trusts only the apply and Glue roles, so the direct engine writes with the
       // operator's own credentials for the target account (--target-profile).
-      const targetClient = new DynamoDBClient({ region: target.region, ...(opts.targetProfile === undefined ? {} : { credentials: fromIni({ profile: opts.targetProfile }) }) });
+      const targetClient = operatorTargetTableClient(target, opts.targetProfile);
       closers.push(() => targetClient.destroy());
       const segments = opts.segments ?? target.initialLoad.segments;
       copy = {

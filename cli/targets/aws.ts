@@ -2,14 +2,14 @@ import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@a
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { DescribePipeCommand } from '@aws-sdk/client-pipes';
-import { fromIni } from '@aws-sdk/credential-providers';
 import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { METRIC_NAMES } from '../../handlers/core/metrics';
 import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfig } from '../../infra/config';
 import { InvalidReplicationConfigError, type ReplicationConfig, type TargetConfig } from '../../schemas/replication-config';
 import { AwsClients } from '../aws/clients';
 import { awsCall } from '../aws/errors';
-import { defaultStackName, resolveTargetOutputs, type TargetStackOutputs } from '../aws/stack-outputs';
+import { operatorTargetTableClient, resolveDeployedTarget } from '../aws/deployed-target';
+import type { TargetStackOutputs } from '../aws/stack-outputs';
 import { CliError, EXIT } from '../errors';
 import type { OperatorTarget, PipelineHealth } from './types';
 
@@ -50,24 +50,16 @@ export function findTarget(config: ReplicationConfig, name: string): TargetConfi
  */
 export async function awsTarget(config: ReplicationConfig, targetName: string, opts: AwsTargetOptions): Promise<OperatorTarget> {
   const targetConfig = findTarget(config, targetName);
-  const region = opts.region ?? config.source.region;
-  const clients = new AwsClients(region);
+  const { region, clients, outputs } = await resolveDeployedTarget(config, targetName, opts);
   const closers: (() => void)[] = [() => clients.destroy()];
   try {
-    const outputs = await resolveTargetOutputs({
-      cloudFormation: clients.cloudFormation,
-      region,
-      stackName: opts.stack ?? defaultStackName(config.replicationName),
-      targetName,
-      configuredTargets: config.targets.map((t) => t.name),
-    });
     const queueUrl = outputs.require('QueueUrl');
     const deadLetterQueueUrl = outputs.require('DeadLetterQueueUrl');
     const mappingUuid = outputs.require('EventSourceMappingUuid');
     let targetClient: DynamoDBClient | undefined;
     let cloudWatch: CloudWatchClient | undefined;
     const targetTable = (): DynamoDBClient => {
-      targetClient ??= new DynamoDBClient({ region: targetConfig.region, ...(opts.targetProfile === undefined ? {} : { credentials: fromIni({ profile: opts.targetProfile }) }) });
+      targetClient ??= operatorTargetTableClient(targetConfig, opts.targetProfile);
       return targetClient;
     };
     closers.push(() => targetClient?.destroy(), () => cloudWatch?.destroy());

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
-import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import {
   CloudWatchEncryption,
   Code,
@@ -19,6 +18,7 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
+import type { TargetTableProps } from './target-table-props';
 import {
   initialLoadSchema, roleNames, targetFilterSchema, targetPolicyProblems, targetRedactionSchema,
   type InitialLoadOptions, type TargetFilter, type TargetRedaction,
@@ -36,20 +36,7 @@ export const EXPORT_EXPIRY_DAYS = 7;
 /** Glue writes driver/executor logs to log groups under this prefix (suffixed with the security configuration's name). */
 const GLUE_LOG_GROUP_PREFIX = '/aws-glue/';
 
-export interface InitialLoadJobProps {
-  /** Names the replication; part of every resource name. */
-  readonly replicationName: string;
-  readonly targetName: string;
-  /** The source table (imported): scanned or exported by the job. */
-  readonly sourceTable: ITableV2;
-  /** Key attributes of both tables: never excluded. */
-  readonly keySchema: KeySchema;
-  readonly targetTableName: string;
-  readonly targetRegion: string;
-  /** The role in the target account the job assumes (see `targetRoleArn`). */
-  readonly targetRoleArn: string;
-  /** Required by the target role's trust policy. */
-  readonly externalId: string;
+export interface InitialLoadJobProps extends TargetTableProps {
   /** Worker type/count, engine, segments, write rate, exclusions. @default the `initialLoadSchema` defaults (schemas/replication-config.ts) */
   readonly options?: z.input<typeof initialLoadSchema>;
   /** The target's filter: only items in its view are copied. @default every item */

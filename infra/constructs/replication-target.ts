@@ -3,7 +3,6 @@ import { Filter, FilterPattern, LogLevel as PipeLogLevel, Pipe, CloudwatchLogsLo
 import { DynamoDBSource, DynamoDBStartingPosition, OnPartialBatchItemFailure } from '@aws-cdk/aws-pipes-sources-alpha';
 import { SqsTarget } from '@aws-cdk/aws-pipes-targets-alpha';
 import { CfnResource, Duration, Lazy, Stack, Validations } from 'aws-cdk-lib';
-import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, EventSourceMapping, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -24,6 +23,7 @@ import {
 } from '../../schemas/replication-config';
 import { LambdaEnrichment } from './enrichment';
 import { TargetAlarms } from './target-alarms';
+import type { TargetTableProps } from './target-table-props';
 
 /** Repository root, so handler entries resolve the same from the CLI, from tsx and from jest. */
 const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -36,20 +36,7 @@ const VISIBILITY_TIMEOUTS_PER_APPLY_TIMEOUT = 6;
 const ENRICH_MEMORY_MB = 256;
 const ENRICH_TIMEOUT = Duration.seconds(60);
 
-export interface ReplicationTargetProps {
-  /** Names the replication; part of every resource name (`ddbrepl-<replication>-<target>…`). */
-  readonly replicationName: string;
-  /** Names the target; part of every resource name and the `TARGET_NAME` of both handlers. */
-  readonly targetName: string;
-  /** The source table with its stream: `TableV2.fromTableAttributes(scope, id, { tableName, tableStreamArn })`. */
-  readonly sourceTable: ITableV2;
-  readonly keySchema: KeySchema;
-  readonly targetTableName: string;
-  readonly targetRegion: string;
-  /** The role the apply function assumes in the target account (see `targetRoleArn`). */
-  readonly targetRoleArn: string;
-  /** Required by the target role's trust policy. */
-  readonly externalId: string;
+export interface ReplicationTargetProps extends TargetTableProps {
   /** Which stream records this target receives. @default every change, TTL deletes included (the `targetFilterSchema` defaults) */
   readonly filter?: z.input<typeof targetFilterSchema>;
   /** Attributes this target must not see in clear (PUT images only; never keys). @default none */

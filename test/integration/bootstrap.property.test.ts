@@ -1,10 +1,9 @@
 import fc from 'fast-check';
 import { localBootstrapPorts } from '../../cli/bootstrap/local-ports';
 import { runBootstrap } from '../../cli/bootstrap/orchestrator';
-import { itemsEqual } from '../../local/compare';
 import { startLocalSession, type LocalSession } from '../../local/session';
 import { applyOps } from '../../local/workload';
-import { itemsOf, keySchema, namespaceKeys, opArb, toOps } from './support/op-arbitraries';
+import { expectNamespaceConverged, keySchema, opArb, toOps } from './support/op-arbitraries';
 
 /**
  * `local --bootstrap`'s sequence as a property: random seed items, then the bootstrap (pause the
@@ -66,10 +65,7 @@ it(
             ports.close();
           }
           await session.waitForDrain({ timeoutMs: 60_000 });
-          const keys = namespaceKeys(namespace);
-          const [source, target] = await Promise.all([itemsOf(session.sourceClient, session.sourceTableName, keys), itemsOf(session.targetClient, session.targetTableName, keys)]);
-          expect([...target.keys()].sort()).toEqual([...source.keys()].sort());
-          for (const [key, item] of source) expect(itemsEqual(item, target.get(key)!)).toBe(true);
+          await expectNamespaceConverged(session, namespace);
           runs += 1;
         },
       ),

@@ -3,7 +3,9 @@ import fc from 'fast-check';
 import { canonicalKey, toSdkAttributeMap, toWireAttributeMap } from '../../../handlers/core/attribute-value';
 import { ReplicationError } from '../../../handlers/core/errors';
 import type { KeySchema } from '../../../handlers/core/key-schema';
+import { itemsEqual } from '../../../local/compare';
 import type { WorkloadOp } from '../../../local/input';
+import type { LocalSession } from '../../../local/session';
 import type { AttributeMapWire, AttributeValueWire } from '../../../schemas/attribute-value';
 
 /**
@@ -74,4 +76,12 @@ export async function itemsOf(client: DynamoDBClient, tableName: string, keys: A
 /** Every key of a run's namespace. */
 export function namespaceKeys(namespace: string): AttributeMapWire[] {
   return PARTITIONS.flatMap((pk) => SORT_KEYS.map((sk) => absoluteKey(namespace, { pk, sk })));
+}
+
+/** After a drain: this run's items in the target are exactly those in the source. */
+export async function expectNamespaceConverged(session: LocalSession, namespace: string): Promise<void> {
+  const keys = namespaceKeys(namespace);
+  const [source, target] = await Promise.all([itemsOf(session.sourceClient, session.sourceTableName, keys), itemsOf(session.targetClient, session.targetTableName, keys)]);
+  expect([...target.keys()].sort()).toEqual([...source.keys()].sort());
+  for (const [key, item] of source) expect(itemsEqual(item, target.get(key)!)).toBe(true);
 }
