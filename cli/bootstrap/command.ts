@@ -135,9 +135,15 @@ async function awsPorts(config: ReplicationConfig, target: TargetConfig, opts: B
   }
 }
 
+// SIGTERM too (kill, a CI runner's timeout), as withInterrupt does: by default it would kill the
+// process with the mapping still disabled.
 function onSigint(handler: () => void): () => void {
   process.on('SIGINT', handler);
-  return () => process.off('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 async function confirmOnTerminal(question: string): Promise<boolean> {

@@ -98,8 +98,9 @@ function describe(r: VerifyResult, name: string, selector: string, repaired: num
     ? `source ${r.sourceItems} items, target ${r.targetItems} items`
     : `sample of ${r.checked} of ${r.sourceItems} source items (fraction ${r.sample}); items only in the target are not checked in sample mode`;
   const lines = [`verify target ${name}: ${scope}${r.interrupted ? ' (interrupted: incomplete)' : ''}`];
+  // Interrupted: "equal" would be a false verdict — only part of the tables was compared.
   lines.push(differing === 0
-    ? 'target equals source ✓'
+    ? (r.interrupted ? 'no differences in the part compared before the interruption; run verify again for a verdict' : 'target equals source ✓')
     : `${differing} differences: ${r.missing} missing in the target, ${r.extra} extra in the target, ${r.different} different`);
   if (r.resolvedOnRecheck > 0) lines.push(`(${r.resolvedOnRecheck} more differed during the scan but matched when read again: changes in flight)`);
   if (r.diffs.length > 0) {

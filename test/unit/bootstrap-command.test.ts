@@ -135,3 +135,15 @@ test('through main(): bad engine, bad segments, a missing config file are exit 2
   expect(await main(argv('--target', 'dr', '--config', join(dir, 'missing.json'), '--dry-run'), io)).toBe(EXIT.badInput);
   expect(out.stderr).toMatch(/missing\.json does not exist/);
 });
+
+test('SIGTERM (kill, a CI timeout) stops like Ctrl-C: the copy is stopped and the mapping enabled again', async () => {
+  const fake = fakePorts((call) => {
+    if (call === 0) process.emit('SIGTERM');
+  });
+  // The real signal handlers (default onInterrupt); process.emit only calls listeners, it kills nothing.
+  const error = await run({ yes: true }, { ports: async () => ({ ports: fake.ports, close: () => undefined }), onInterrupt: undefined }).catch((e: unknown) => e) as CliError;
+  expect(error).toBeInstanceOf(CliError);
+  expect(error.exitCode).toBe(EXIT.interrupted);
+  expect(fake.calls).toEqual(['disable', 'startCopy', 'cancel', 'enable']);
+  expect(process.listenerCount('SIGTERM')).toBe(0);
+});

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { DescribePipeCommand, PipesClient } from '@aws-sdk/client-pipes';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -248,5 +248,20 @@ describe('replay in AWS', () => {
     expect(sent).toMatchObject({ QueueUrl: QUEUE, MessageGroupId: 'g1', MessageDeduplicationId: 'replay-pGG0cstBqew97lyQz45KeCUsnYIxmt91gwAxuMMJv8Y' });
     expect(JSON.parse(sent.MessageBody!)).toMatchObject({ v: 1, op: 'RESYNC', table: 'orders', keys: { pk: { S: 'k' }, sk: { S: '1' } }, groupId: 'g1', origin: 'replay', seq: '', eventId: sent.MessageDeduplicationId });
     expect(sqs.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input)).toEqual([{ QueueUrl: DLQ, ReceiptHandle: 'r-1' }]);
+  });
+});
+
+describe('verify in AWS', () => {
+  it('interrupted before anything was compared: does not claim the target equals the source', async () => {
+    deployed();
+    // Ctrl-C during the first page of the source scan; the scan stops before the target is read.
+    ddb.on(ScanCommand).callsFake(() => {
+      process.emit('SIGINT');
+      return { Items: [{ pk: { S: 'k' }, sk: { S: '1' } }], LastEvaluatedKey: { pk: { S: 'k' }, sk: { S: '1' } } };
+    });
+    const result = await run('verify', '--config', CONFIG, '--target', 'dr', '--segments', '1');
+    expect(result.code).toBe(130);
+    expect(result.stdout).toContain('(interrupted: incomplete)');
+    expect(result.stdout).not.toContain('target equals source');
   });
 });
