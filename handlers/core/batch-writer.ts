@@ -54,9 +54,14 @@ const RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
 
 export function isRetryableWriteError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { name, $metadata } = error as { name?: unknown; $metadata?: { httpStatusCode?: number } };
+  const { name } = error as { name?: unknown };
   if (typeof name === 'string' && RETRYABLE_ERRORS.has(name)) return true;
-  return ($metadata?.httpStatusCode ?? 0) >= 500;
+  return (httpStatusOf(error) ?? 0) >= 500;
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  return (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
 function requestKey(request: WriteRequest, names: readonly string[]): string {
@@ -91,8 +96,10 @@ export async function writeItems(client: DynamoDBClient, tableName: string, requ
   const names = keyAttributeNames(opts.keySchema);
 
   const result: WriteItemsResult = { written: [], unprocessed: [], failures: [], attempts: 0, throttles: 0 };
-  for (let start = 0; start < requests.length; start += BATCH_WRITE_MAX_ITEMS) {
-    let pending = requests.slice(start, start + BATCH_WRITE_MAX_ITEMS);
+  const chunks: WriteRequest[][] = [];
+  for (let start = 0; start < requests.length; start += BATCH_WRITE_MAX_ITEMS) chunks.push(requests.slice(start, start + BATCH_WRITE_MAX_ITEMS));
+  for (let chunk = chunks.shift(); chunk !== undefined; chunk = chunks.shift()) {
+    let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) {
         const delay = Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
@@ -110,6 +117,14 @@ export async function writeItems(client: DynamoDBClient, tableName: string, requ
         if (isRetryableWriteError(error)) {
           result.throttles++;
           continue;
+        }
+        if (pending.length > 1 && httpStatusOf(error) === 400) {
+          // One bad request (an item over 400 KB, a wrong key type) makes DynamoDB reject the whole
+          // call with a 400: retry each alone, so that only it fails, not the other groups' changes
+          // with it. (Errors without a response, e.g. network, are not split: the SDK retried them.)
+          chunks.unshift(...pending.map((request) => [request]));
+          pending = [];
+          break;
         }
         result.failures.push({ requests: pending, cause: error });
         break;

@@ -80,7 +80,7 @@ function isAttributeValue(value: unknown): boolean {
     case 'NS': return isNonEmptyArrayOf(inner, (s) => typeof s === 'string' && NUMBER_PATTERN.test(s));
     case 'BS': return isNonEmptyArrayOf(inner, (s) => typeof s === 'string' && BASE64_PATTERN.test(s));
     case 'M': return isAttributeMap(inner);
-    case 'L': return Array.isArray(inner) && inner.every(isAttributeValue);
+    case 'L': return Array.isArray(inner) && everyElement(inner, isAttributeValue);
     case 'NULL': return inner === true;
     case 'BOOL': return typeof inner === 'boolean';
     default: return false;
@@ -88,5 +88,11 @@ function isAttributeValue(value: unknown): boolean {
 }
 
 function isNonEmptyArrayOf(value: unknown, element: (item: unknown) => boolean): boolean {
-  return Array.isArray(value) && value.length > 0 && value.every(element);
+  return Array.isArray(value) && value.length > 0 && everyElement(value, element);
+}
+
+// Not Array.prototype.every: it skips the holes of a sparse array, which the schema rejects.
+function everyElement(array: readonly unknown[], element: (item: unknown) => boolean): boolean {
+  for (let i = 0; i < array.length; i++) if (!element(array[i])) return false;
+  return true;
 }

@@ -167,7 +167,8 @@ export function decodeEnvelope(body: string): ChangeEnvelope {
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      // A key inside an M value can be customer data (an email used as a map key): never print it.
+      const path = issue.path.length > 0 ? issue.path.map((segment, i) => (i > 0 && issue.path[i - 1] === 'M' ? '<map key>' : String(segment))).join('.') : '(root)';
       // The only unions in an envelope are AttributeValues; zod's own message is just "Invalid input".
       const message = issue.code === 'invalid_union' ? 'not an AttributeValue (exactly one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)' : issue.message;
       return `${path}: ${message}`;

@@ -40,14 +40,12 @@ export function compileRedaction(redaction: TargetRedaction | undefined, keySche
   if (touched.length > 0) throw new ConfigurationError(`redaction names key attribute(s) ${touched.join(', ')}; keys are always replicated as they are`);
   const exclude = new Set(redaction.exclude);
   const redact = new Set(redaction.redact);
-  return (image) => {
-    const out: AttributeMapWire = {};
-    for (const [name, value] of Object.entries(image)) {
-      if (exclude.has(name)) continue;
-      out[name] = redact.has(name) ? redactedValue(value, redaction.redactWith) : value;
-    }
-    return out;
-  };
+  // Object.fromEntries defines "__proto__" as an own attribute; `out[name] =` would set the prototype and lose it.
+  return (image) => Object.fromEntries(
+    Object.entries(image)
+      .filter(([name]) => !exclude.has(name))
+      .map(([name, value]) => [name, redact.has(name) ? redactedValue(value, redaction.redactWith) : value]),
+  );
 }
 
 /** The record with its NewImage redacted (the only image an envelope carries); other records unchanged. */

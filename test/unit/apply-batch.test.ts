@@ -216,7 +216,26 @@ describe('applyBatch', () => {
     ddb.on(BatchWriteItemCommand).rejects(new DynamoDBServiceException({ name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Item size has exceeded the maximum allowed size' }));
     const response = await applyBatch([messageOf('a1', change('PUT', 'a', '1')), messageOf('b1', change('PUT', 'b', '1'))], 60_000, deps);
     expect(failedIds(response)).toEqual(['a1', 'b1']);
-    expect(logs.find((l) => l.message === 'write rejected')?.fields[0]).toMatchObject({ messages: ['a1', 'b1'], errorName: 'ValidationException' });
+    // Rejected together, then retried one by one (so that one bad change cannot fail the others).
+    expect(logs.filter((l) => l.message === 'write rejected').map((l) => l.fields[0])).toEqual([
+      expect.objectContaining({ messages: ['a1'], errorName: 'ValidationException' }),
+      expect.objectContaining({ messages: ['b1'], errorName: 'ValidationException' }),
+    ]);
+  });
+
+  it('fails only the group whose change DynamoDB rejects as invalid, never the other groups in the batch', async () => {
+    const { deps } = setup();
+    ddb.on(BatchWriteItemCommand).callsFake((input: { RequestItems: Record<string, WriteRequest[]> }) => {
+      if ((input.RequestItems.target ?? []).some((r) => pkOf(r) === 'a')) {
+        throw new DynamoDBServiceException({ name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Item size has exceeded the maximum allowed size' });
+      }
+      return {};
+    });
+    const records = [messageOf('b1', change('PUT', 'b', '1')), messageOf('a1', change('PUT', 'a', '1')), messageOf('c1', change('PUT', 'c', '1')), messageOf('a2', change('PUT', 'a', '2'))];
+
+    const response = await applyBatch(records, 60_000, deps);
+
+    expect(failedIds(response)).toEqual(['a1', 'a2']);
   });
 
   it('fails every message without writing when the remaining time is within the safety margin', async () => {

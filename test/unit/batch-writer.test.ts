@@ -93,14 +93,44 @@ describe('writeItems', () => {
   it('fails a chunk on a non-retryable error, with the cause, and goes on with the next chunk', async () => {
     const requests = Array.from({ length: 30 }, (_, i) => put(i));
     const validation = awsError('ValidationException', 400);
-    ddb.on(BatchWriteItemCommand).rejectsOnce(validation).resolvesOnce({});
+    // p0 is invalid: the first chunk is rejected whole, then retried one request per call.
+    ddb.on(BatchWriteItemCommand).callsFake((input: { RequestItems: Record<string, WriteRequest[]> }) => {
+      if ((input.RequestItems[TABLE] ?? []).some((r) => r.PutRequest?.Item?.pk?.S === 'p0')) throw validation;
+      return {};
+    });
 
     const result = await writeItems(client, TABLE, requests, fakeTime(60_000));
 
-    expect(result.failures).toEqual([{ requests: requests.slice(0, 25), cause: validation }]);
-    expect(result.unprocessed).toEqual(requests.slice(0, 25));
-    expect(result.written).toEqual(requests.slice(25));
-    expect(result.attempts).toBe(2);
+    expect(result.failures).toEqual([{ requests: [requests[0]], cause: validation }]);
+    expect(result.unprocessed).toEqual([requests[0]]);
+    expect(result.written).toEqual(requests.slice(1));
+    expect(result.attempts).toBe(1 + 25 + 1);
+  });
+
+  it('isolates a non-retryable error to the one request that causes it; the others of the chunk are written', async () => {
+    const requests = [put(1), put(2), put(3)];
+    const validation = awsError('ValidationException', 400);
+    // DynamoDB rejects the whole call for one bad request (e.g. an item over 400 KB).
+    ddb.on(BatchWriteItemCommand).callsFake((input: { RequestItems: Record<string, WriteRequest[]> }) => {
+      if ((input.RequestItems[TABLE] ?? []).some((r) => r.PutRequest?.Item?.pk?.S === 'p2')) throw validation;
+      return {};
+    });
+
+    const result = await writeItems(client, TABLE, requests, fakeTime(60_000));
+
+    expect(result.written).toEqual([requests[0], requests[2]]);
+    expect(result.unprocessed).toEqual([requests[1]]);
+    expect(result.failures).toEqual([{ requests: [requests[1]], cause: validation }]);
+  });
+
+  it('does not split a chunk on an error without a response (network): the SDK has retried it already', async () => {
+    const requests = [put(1), put(2)];
+    const network = Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
+    ddb.on(BatchWriteItemCommand).rejects(network);
+
+    const result = await writeItems(client, TABLE, requests, fakeTime(60_000));
+
+    expect(result).toMatchObject({ written: [], unprocessed: requests, failures: [{ requests, cause: network }], attempts: 1 });
   });
 
   it('writes in chunks of 25', async () => {

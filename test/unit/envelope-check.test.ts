@@ -79,6 +79,15 @@ describe('isPlainEnvelopeV1 (fast path of envelope validation)', () => {
     expect(() => decodeEnvelope(JSON.stringify(withProto))).toThrow(/__proto__/);
   });
 
+  it('refuses sparse arrays (holes the schema rejects; JSON never makes them, a built record can)', () => {
+    const holey = (at: number, value: unknown): unknown[] => { const a: unknown[] = []; a.length = 2; a[at] = value; return a; };
+    for (const attribute of [{ L: holey(1, { S: 'x' }) }, { NS: holey(0, '1') }, { SS: holey(0, 'a') }, { BS: holey(1, 'AA==') }]) {
+      const candidate = { v: 1, op: 'PUT', table: 'tbl', keys: { pk: { S: 'a' } }, image: { pk: { S: 'a' }, a: attribute }, seq: '1', at: 1, eventId: 'e', groupId: 'g', origin: 'user' };
+      expect(changeEnvelopeV1Schema.safeParse(candidate).success).toBe(false);
+      expect(isPlainEnvelopeV1(candidate)).toBe(false);
+    }
+  });
+
   it('agrees with the schema on every fixture', () => {
     const root = join(__dirname, '..', '..', 'schemas', 'fixtures');
     const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json'));

@@ -37,6 +37,16 @@ describe('encodeEnvelope / decodeEnvelope', () => {
     }
   });
 
+  it('never prints a key inside a map value (it can be customer data), only its position', () => {
+    const secret = 'alice@example.com';
+    const body = JSON.stringify({
+      v: 1, op: 'PUT', table: 'orders', keys: { pk: { S: 'a' } }, image: { pk: { S: 'a' }, contacts: { M: { [secret]: { N: 'not a number' } } } },
+      seq: '1', at: 0, eventId: 'e1', groupId: 'g1', origin: 'user',
+    });
+    expect(() => decodeEnvelope(body)).toThrow('image.contacts.M.<map key>');
+    expect(() => decodeEnvelope(body)).not.toThrow(secret);
+  });
+
   it('refuses an attribute named "__proto__" (zod would drop it silently)', () => {
     const [, text] = fixtureTexts(join(ENVELOPE_FIXTURES_DIR, 'v1')).find(([f]) => f === 'put-unicode-key.json') as [string, string];
     const body = text.replace('"név"', '"__proto__"');

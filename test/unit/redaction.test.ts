@@ -21,6 +21,15 @@ describe('redaction', () => {
     expect(Object.keys(out).sort()).toEqual(Object.keys(image).filter((n) => n !== 'avatar').sort());
   });
 
+  it('keeps an attribute named "__proto__" as an attribute (JSON.parse makes it an own property), never as the prototype', () => {
+    const redact = compileRedaction(redaction({ exclude: ['avatar'], redact: [] }), keySchema);
+    const image = JSON.parse('{"pk":{"S":"a"},"sk":{"N":"1"},"__proto__":{"S":"kept"},"avatar":{"S":"x"}}') as Record<string, never>;
+    const out = redact?.(image) ?? {};
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out)).toEqual(['pk', 'sk', '__proto__']);
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toEqual({ S: 'kept' });
+  });
+
   it('uses a custom token', () => {
     expect(redactedValue({ S: 'x' }, { token: '***' })).toEqual({ S: '***' });
   });
