@@ -5,7 +5,8 @@ import * as z from 'zod';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import { encodeEnvelope, envelopeFromStreamRecord, type EnvelopeContext } from './envelope';
-import { AttachedDeliveryError, ConfigurationError } from './errors';
+import { parseJsonEnv } from './env';
+import { AttachedDeliveryError } from './errors';
 import type { KeySchema } from './key-schema';
 import { redactRecord } from './redaction';
 import { compileTargetPolicy, type TargetPolicy } from './target-policy';
@@ -58,17 +59,8 @@ export interface CompiledAttachedTarget {
 }
 
 export function parseAttachedTargets(json: string, keySchema: KeySchema, variable: string): CompiledAttachedTarget[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (cause) {
-    throw new ConfigurationError(`${variable} is not JSON`, { cause });
-  }
-  const parsed = attachedTargetsSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new ConfigurationError(`${variable} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: parsed.error });
-  }
-  return parsed.data.map((t) => ({
+  const targets = parseJsonEnv(variable, json, attachedTargetsSchema);
+  return targets.map((t) => ({
     targetName: t.targetName,
     queueUrl: t.queueUrl,
     policy: compileTargetPolicy(t, keySchema),

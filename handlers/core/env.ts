@@ -59,7 +59,11 @@ export const METRICS_NAMESPACE_DEFAULT = 'DynamoDBCrossAccountReplication' as co
 /** A JSON variable parsed with its schema; undefined when unset. */
 export function jsonEnv<S extends z.ZodType>(name: EnvName, schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> | undefined {
   const text = optionalEnv(name, '', env);
-  if (text === '') return undefined;
+  return text === '' ? undefined : parseJsonEnv(name, text, schema);
+}
+
+/** JSON text of the environment variable `name`, parsed with `schema`; a ConfigurationError names the variable and the failing paths. */
+export function parseJsonEnv<S extends z.ZodType>(name: string, text: string, schema: S): z.output<S> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

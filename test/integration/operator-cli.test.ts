@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
-import { main, type CliIo } from '../../cli/index';
+import { runCli as run } from '../support/run-cli';
 import { queueDepth, totalDepth } from '../../cli/ops/queues';
 import { runReplay } from '../../cli/ops/replay';
 import { localTarget } from '../../cli/targets/local';
@@ -48,13 +48,6 @@ afterAll(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } };
-  const code = await main(['node', 'ddb-replicate', ...args], io);
-  return { code, stdout, stderr };
-}
 
 const put = (item: Record<string, AttributeValue>, table = session.sourceTableName) => session.sourceClient.send(new PutItemCommand({ TableName: table, Item: item }));
 /** Items a..h share one partition (one FIFO group); the others each have their own. */

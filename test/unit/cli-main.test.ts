@@ -1,19 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main, type CliIo } from '../../cli/index';
+import { runCli as run } from '../support/run-cli';
 
 /** Runs the CLI in-process. Every case here fails before any emulator starts (no I/O beyond tmp files). */
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-  };
-  const code = await main(['node', 'ddb-replicate', ...args], io);
-  return { code, stdout, stderr };
-}
 
 describe('ddb-replicate', () => {
   let dir: string;

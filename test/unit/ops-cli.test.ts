@@ -6,7 +6,7 @@ import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCom
 import { DescribePipeCommand, PipesClient } from '@aws-sdk/client-pipes';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { main, type CliIo } from '../../cli/index';
+import { runCli as run } from '../support/run-cli';
 
 /**
  * The operator commands over AWS, with every AWS client mocked (aws-sdk-client-mock): argument
@@ -27,13 +27,6 @@ const ddb = mockClient(DynamoDBClient);
 const cloudWatch = mockClient(CloudWatchClient);
 const awsError = (name: string, message: string) => Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
 
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } };
-  const code = await main(['node', 'ddb-replicate', ...args], io);
-  return { code, stdout, stderr };
-}
 
 function deployed(): void {
   cfn.on(DescribeStacksCommand, { StackName: 'Ddbrepl-orders' }).resolves({
