@@ -144,11 +144,17 @@ export const targetAlarmsSchema = z.strictObject({
 }).refine((alarms) => !(alarms.createTopic && alarms.topicArn !== undefined), { message: 'set either topicArn or createTopic, not both', path: ['createTopic'] });
 export type TargetAlarms = z.infer<typeof targetAlarmsSchema>;
 
+/** EventBridge Pipes: a pipe's batch size may not exceed its target's; an SQS queue target takes 10 (docs/aws-contracts.md). */
+export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = 10 as const;
+
 export const targetOptionsSchema = z.strictObject({
   /** Where the pipe starts reading the stream on first deploy. @default 'TRIM_HORIZON' */
   startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('TRIM_HORIZON'),
-  /** Stream records per enrichment call. @default 100 */
-  pipeBatchSize: z.number().int().min(1).max(10000).default(100),
+  /**
+   * Stream records per pipe batch (one enrichment call). At most 10: a pipe's batch may not exceed what
+   * its target takes, and an SQS queue takes 10 (docs/aws-contracts.md). @default 10
+   */
+  pipeBatchSize: z.number().int().min(1).max(PIPE_MAX_BATCH_SIZE_SQS_TARGET, `at most ${PIPE_MAX_BATCH_SIZE_SQS_TARGET}: the pipe's target is an SQS queue, which takes at most ${PIPE_MAX_BATCH_SIZE_SQS_TARGET} records per batch`).default(PIPE_MAX_BATCH_SIZE_SQS_TARGET),
   /** SQS messages per apply invocation (FIFO event sources allow at most 10). @default 10 */
   applyBatchSize: z.number().int().min(1).max(10).default(10),
   /** Cap on concurrent apply invocations (the SQS event source's maximumConcurrency, 2-1000). @default 10 */

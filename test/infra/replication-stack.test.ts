@@ -18,14 +18,14 @@ describe('pipe', () => {
       SourceParameters: {
         DynamoDBStreamParameters: {
           StartingPosition: 'TRIM_HORIZON',
-          BatchSize: 100,
+          BatchSize: 10,
           MaximumRetryAttempts: 10,
           OnPartialBatchItemFailure: 'AUTOMATIC_BISECT',
           DeadLetterConfig: { Arn: getAtt(id('AWS::SQS::Queue', 'ReplicationdrPipeDeadLetterQueue')) },
         },
       },
     });
-    expect(pipeOf('euanalytics').SourceParameters.DynamoDBStreamParameters).toMatchObject({ StartingPosition: 'LATEST', BatchSize: 50 });
+    expect(pipeOf('euanalytics').SourceParameters.DynamoDBStreamParameters).toMatchObject({ StartingPosition: 'LATEST', BatchSize: 5 });
   });
 
   test('a filtered target has the compiled filter pattern; an unfiltered one has no FilterCriteria', () => {
