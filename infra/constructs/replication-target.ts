@@ -237,6 +237,10 @@ export class ReplicationTarget extends Construct {
       });
 
       if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+      // CloudFormation may otherwise create the pipe before its role's policy (and the KMS grants in
+      // it) exists, and the create fails (aws-cdk#31211). A dependency on the role covers its default
+      // policy, every grant made to it, whenever made.
+      (this.pipe.node.defaultChild as CfnResource).node.addDependency(this.pipe.pipeRole);
     }
 
     // Apply ----------------------------------------------------------------------------------------

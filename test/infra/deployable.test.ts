@@ -42,3 +42,17 @@ describe('pipe batch size (an SQS target takes at most 10 records per batch)', (
     })).toThrow('ReplicationTarget "dr": options.pipeBatchSize: at most 10: the pipe\'s target is an SQS queue, which takes at most 10 records per batch');
   });
 });
+
+describe('creation order (aws-cdk#31211: a pipe created before its role\'s policy fails to create)', () => {
+  test('every pipe depends on the default policy of its role', () => {
+    const template = Template.fromStack(fastApp().replicationStack);
+    const pipes = Object.entries(template.findResources('AWS::Pipes::Pipe'));
+    expect(pipes).toHaveLength(2);
+    for (const [pipeId, pipe] of pipes) {
+      const roleRef = pipe.Properties.RoleArn['Fn::GetAtt'][0] as string;
+      const policies = Object.keys(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleRef }] } }));
+      expect({ pipeId, policies: policies.length }).toEqual({ pipeId, policies: 1 });
+      expect({ pipeId, dependsOn: pipe.DependsOn }).toEqual({ pipeId, dependsOn: expect.arrayContaining([policies[0], roleRef]) });
+    }
+  });
+});
