@@ -32,11 +32,8 @@ describe('pipe', () => {
     expect(pipeOf('dr').SourceParameters.FilterCriteria).toBeUndefined();
     const filters = pipeOf('euanalytics').SourceParameters.FilterCriteria.Filters as { Pattern: string }[];
     expect(filters).toHaveLength(1);
-    expect(JSON.parse(filters[0]!.Pattern)).toEqual({
-      eventName: ['INSERT', 'REMOVE'],
-      userIdentity: { principalId: [{ exists: false }] },
-      dynamodb: { Keys: { pk: { S: [{ prefix: 'EU#' }, { prefix: 'FR#' }] } } },
-    });
+    // Only `dynamodb` fields: its event names and the TTL exclusion are applied by the enrichment.
+    expect(JSON.parse(filters[0]!.Pattern)).toEqual({ dynamodb: { Keys: { pk: { S: [{ prefix: 'EU#' }, { prefix: 'FR#' }] } } } });
   });
 
   test('enriches with the target\'s enrich function and sends to its FIFO queue with groupId / eventId', () => {
