@@ -240,6 +240,13 @@ export const replicationConfigSchema = z.strictObject({
     /** The table's current stream ARN (DescribeTable → LatestStreamArn). The stream must be NEW_AND_OLD_IMAGES. */
     tableStreamArn: z.string().regex(/^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/[a-zA-Z0-9_.-]+\/stream\/.+$/, 'a DynamoDB stream ARN (arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)'),
     keySchema: keySchemaSchema,
+    // Issue 12 §1g: a source table under a customer managed key.
+    /**
+     * The source table's customer managed KMS key, when it has one (a key of the source Region): the
+     * pipe (stream reads), apply (RESYNC GetItem) and initial-load roles get kms:Decrypt on it, nothing
+     * else. @default none (AWS owned or AWS managed key: no grant needed)
+     */
+    kmsKeyArn: kmsKeyArnSchema.optional(),
   }),
   targets: z.array(targetConfigSchema).min(1, 'at least one target'),
 }).superRefine((cfg, ctx) => {
@@ -262,6 +269,9 @@ export const replicationConfigSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['targets', i, ...path], message });
     }
   });
+  if (cfg.source.kmsKeyArn !== undefined && !cfg.source.kmsKeyArn.includes(`:kms:${cfg.source.region}:`)) {
+    ctx.addIssue({ code: 'custom', path: ['source', 'kmsKeyArn'], message: `must be a key in the source Region ${cfg.source.region} (a table is encrypted with a key of its own Region)` });
+  }
   const tableArnPrefix = `:${cfg.source.region}:${cfg.source.account}:table/${cfg.source.tableName}/stream/`;
   if (!cfg.source.tableStreamArn.includes(tableArnPrefix)) {
     ctx.addIssue({ code: 'custom', path: ['source', 'tableStreamArn'], message: `must be a stream of table ${cfg.source.tableName} in ${cfg.source.region}/${cfg.source.account}` });

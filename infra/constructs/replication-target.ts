@@ -23,7 +23,7 @@ import {
 } from '../../schemas/replication-config';
 import { LambdaEnrichment } from './enrichment';
 import { TargetAlarms } from './target-alarms';
-import type { TargetTableProps } from './target-table-props';
+import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 
 /** Repository root, so handler entries resolve the same from the CLI, from tsx and from jest. */
 const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -237,6 +237,8 @@ export class ReplicationTarget extends Construct {
       });
 
       if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+      // Stream records of a table under a customer managed key are decrypted with it.
+      grantSourceTableDecrypt(props, this.pipe.pipeRole);
       // CloudFormation may otherwise create the pipe before its role's policy (and the KMS grants in
       // it) exists, and the create fails (aws-cdk#31211). A dependency on the role covers its default
       // policy, every grant made to it, whenever made.
@@ -278,6 +280,7 @@ export class ReplicationTarget extends Construct {
     // Cross-account writes go through the target role only; RESYNC re-reads the source item.
     Role.fromRoleArn(this, 'TargetRole', props.targetRoleArn, { mutable: false }).grantAssumeRole(this.applyRole);
     props.sourceTable.grant(this.applyRole, 'dynamodb:GetItem', 'dynamodb:DescribeTable');
+    grantSourceTableDecrypt(props, this.applyRole);
     this.queue.grantConsumeMessages(this.applyRole);
     // An EventSourceMapping (not SqsEventSource) so the construct, and its UUID, is a public seam.
     this.eventSourceMapping = new EventSourceMapping(this, 'ApplyEventSource', {

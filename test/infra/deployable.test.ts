@@ -1,9 +1,9 @@
-import { Template } from 'aws-cdk-lib/assertions';
-import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { ReplicationTarget } from '../../infra/constructs/replication-target';
 import { parseReplicationConfig, InvalidReplicationConfigError } from '../../schemas/replication-config';
-import { FAST_APP_PROPS, fastApp, SOURCE_STREAM_ARN, testConfig, testConfigInput } from './support';
+import { FAST_APP_PROPS, fastApp, logicalIdOf, SOURCE_STREAM_ARN, testConfig, testConfigInput } from './support';
 
 /**
  * Issue 12 §1: what AWS documents and the templates broke. Each test here failed before its fix
@@ -53,6 +53,61 @@ describe('creation order (aws-cdk#31211: a pipe created before its role\'s polic
       const policies = Object.keys(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleRef }] } }));
       expect({ pipeId, policies: policies.length }).toEqual({ pipeId, policies: 1 });
       expect({ pipeId, dependsOn: pipe.DependsOn }).toEqual({ pipeId, dependsOn: expect.arrayContaining([policies[0], roleRef]) });
+    }
+  });
+});
+
+describe('source table with a customer managed KMS key (source.kmsKeyArn)', () => {
+  const SOURCE_KEY_ARN = 'arn:aws:kms:eu-west-1:111111111111:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+  const withKey = testConfig((input) => { (input.source as Record<string, unknown>).kmsKeyArn = SOURCE_KEY_ARN; });
+  const keyed = Template.fromStack(fastApp(withKey).replicationStack);
+  const plain = Template.fromStack(fastApp().replicationStack);
+
+  /** Every statement of every policy attached to the role whose logical id is `<prefix><hash>`. */
+  const statementsOf = (template: Template, rolePrefix: string) => {
+    const role = logicalIdOf(template, 'AWS::IAM::Role', rolePrefix);
+    return Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: Match.arrayWith([{ Ref: role }]) } }))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+  };
+  const kmsStatements = (template: Template, rolePrefix: string) => statementsOf(template, rolePrefix).filter((s) => JSON.stringify(s.Action).includes('kms:'));
+  const readers = ['ReplicationdrPipeRole', 'ReplicationeuanalyticsPipeRole', 'ReplicationdrApplyRole', 'ReplicationeuanalyticsApplyRole', 'InitialLoadDrRole', 'InitialLoadEuAnalyticsRole'];
+
+  test('the config takes a KMS key ARN of the source Region only', () => {
+    expect(withKey.source.kmsKeyArn).toBe(SOURCE_KEY_ARN);
+    const input = testConfigInput();
+    (input.source as Record<string, unknown>).kmsKeyArn = 'arn:aws:kms:us-east-1:111111111111:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    expect(() => parseReplicationConfig(input)).toThrow('source.kmsKeyArn: must be a key in the source Region eu-west-1 (a table is encrypted with a key of its own Region)');
+    (input.source as Record<string, unknown>).kmsKeyArn = 'arn:aws:kms:eu-west-1:111111111111:alias/orders';
+    expect(() => parseReplicationConfig(input)).toThrow(/source\.kmsKeyArn: a KMS key ARN/);
+  });
+
+  test('each pipe role (stream reads), apply role (RESYNC GetItem) and initial-load role gets exactly kms:Decrypt on that key', () => {
+    for (const role of readers) {
+      const decrypts = kmsStatements(keyed, role).filter((s) => s.Resource === SOURCE_KEY_ARN);
+      expect({ role, decrypts }).toEqual({ role, decrypts: [{ Effect: 'Allow', Action: 'kms:Decrypt', Resource: SOURCE_KEY_ARN }] });
+    }
+  });
+
+  test('the enrichment gets nothing of the key (it never reads the table)', () => {
+    for (const role of ['ReplicationdrEnrichRole', 'ReplicationeuanalyticsEnrichRole']) expect(kmsStatements(keyed, role)).toEqual([]);
+  });
+
+  test('each pipe depends on the policy that holds its grant', () => {
+    for (const [pipeId, pipe] of Object.entries(keyed.findResources('AWS::Pipes::Pipe'))) {
+      const roleRef = pipe.Properties.RoleArn['Fn::GetAtt'][0] as string;
+      const [policyId] = Object.entries(keyed.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleRef }] } }))
+        .find(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes(SOURCE_KEY_ARN))!;
+      expect({ pipeId, dependsOn: pipe.DependsOn }).toEqual({ pipeId, dependsOn: expect.arrayContaining([policyId]) });
+    }
+  });
+
+  test('without source.kmsKeyArn no reader gets a KMS grant: pipe and apply have none, initial load only its own job key', () => {
+    for (const role of readers.filter((r) => !r.startsWith('InitialLoad'))) expect({ role, kms: kmsStatements(plain, role) }).toEqual({ role, kms: [] });
+    for (const role of readers.filter((r) => r.startsWith('InitialLoad'))) {
+      const ownKey = logicalIdOf(plain, 'AWS::KMS::Key', `${role.replace(/Role$/, '')}Key`);
+      expect(kmsStatements(plain, role).map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [ownKey, 'Arn'] }]);
+      expect(kmsStatements(keyed, role)).toHaveLength(2);
+      expect(kmsStatements(keyed, role)).toEqual(expect.arrayContaining([...kmsStatements(plain, role), { Effect: 'Allow', Action: 'kms:Decrypt', Resource: SOURCE_KEY_ARN }]));
     }
   });
 });
