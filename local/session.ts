@@ -158,6 +158,8 @@ export interface LocalSession {
 }
 
 export const LOCAL_REGION = 'us-east-1';
+/** The replication name local mode gives the handlers (the metrics' Replication dimension). */
+export const LOCAL_REPLICATION_NAME = 'local';
 export const LOCAL_TARGET = {
   name: 'local',
   roleArn: 'arn:aws:iam::222222222222:role/ddbrepl-local-target',
@@ -341,6 +343,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsLocal.endpoint,
       AWS_ENDPOINT_URL_STS: sts.endpoint,
+      [ENV.replicationName]: LOCAL_REPLICATION_NAME,
       [ENV.targetName]: owner.name,
       [ENV.sourceTableName]: SOURCE_TABLE,
       [ENV.sourceRegion]: LOCAL_REGION,

@@ -260,6 +260,7 @@ export class ReplicationTarget extends Construct {
       description: `Applies change envelopes to ${props.targetTableName} (${props.targetRegion}) for target ${this.targetName}`,
       role: this.applyRole,
       environment: {
+        [ENV.replicationName]: props.replicationName,
         [ENV.targetName]: this.targetName,
         [ENV.sourceTableName]: props.sourceTable.tableName,
         [ENV.sourceRegion]: Stack.of(this).region,
@@ -304,6 +305,7 @@ export class ReplicationTarget extends Construct {
     }
     this.alarms = new TargetAlarms(this, 'Alarms', {
       baseName,
+      replicationName: props.replicationName,
       targetName: this.targetName,
       queue: this.queue,
       deadLetterQueue: this.deadLetterQueue,

@@ -126,6 +126,8 @@ describe('apply', () => {
       LoggingConfig: { LogGroup: { Ref: id('AWS::Logs::LogGroup', 'ReplicationeuanalyticsApplyLogGroup') } },
       Environment: {
         Variables: Match.exact({
+          // The metrics' Replication dimension (handlers/core/metrics.ts).
+          REPLICATION_NAME: 'orders',
           TARGET_NAME: 'eu-analytics',
           SOURCE_TABLE_NAME: 'orders',
           SOURCE_REGION: 'eu-west-1',
