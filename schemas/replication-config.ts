@@ -146,6 +146,14 @@ export type TargetAlarms = z.infer<typeof targetAlarmsSchema>;
 
 /** EventBridge Pipes: a pipe's batch size may not exceed its target's; an SQS queue target takes 10 (docs/aws-contracts.md). */
 export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = 10 as const;
+/** SendMessageBatch: the sum of the batched messages' sizes is at most 1 MiB (docs/aws-contracts.md). */
+export const SQS_MAX_BATCH_PAYLOAD_BYTES = 1_048_576 as const;
+
+/** Why a target's options could make the pipe's SendMessageBatch exceed its payload limit; undefined when they cannot. */
+export function pipeBatchPayloadProblem(options: { pipeBatchSize: number; resyncThresholdBytes: number }): string | undefined {
+  if (options.pipeBatchSize * options.resyncThresholdBytes <= SQS_MAX_BATCH_PAYLOAD_BYTES) return undefined;
+  return `pipeBatchSize (${options.pipeBatchSize}) × resyncThresholdBytes (${options.resyncThresholdBytes}) must be at most ${SQS_MAX_BATCH_PAYLOAD_BYTES}: the pipe sends a batch's envelopes in one SendMessageBatch, whose total payload is at most 1 MiB; lower either`;
+}
 
 export const targetOptionsSchema = z.strictObject({
   /** Where the pipe starts reading the stream on first deploy. @default 'TRIM_HORIZON' */
@@ -161,8 +169,11 @@ export const targetOptionsSchema = z.strictObject({
   maximumConcurrency: z.number().int().min(2).max(1000).default(10),
   /** Receives before a message moves to the DLQ. @default 5 */
   maxReceiveCount: z.number().int().min(1).max(1000).default(5),
-  /** Envelopes larger than this are sent as RESYNC with keys only. @default 200000 */
-  resyncThresholdBytes: z.number().int().min(1024).max(240_000).default(200_000),
+  /**
+   * Envelopes larger than this are sent as RESYNC with keys only. pipeBatchSize × this must fit one
+   * SendMessageBatch (1 MiB): the pipe sends a batch's envelopes in one call. @default 100000
+   */
+  resyncThresholdBytes: z.number().int().min(1024).max(240_000).default(100_000),
   /** Apply function memory. @default 512 */
   applyMemoryMb: z.number().int().min(128).max(10240).default(512),
   /** Apply function timeout; the FIFO queue's visibility timeout is six times this. @default 60 */
@@ -259,6 +270,9 @@ export const replicationConfigSchema = z.strictObject({
     if (excludedKeys.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['targets', i, 'initialLoad', 'excludeAttributes'], message: `key attribute(s) ${excludedKeys.join(', ')} cannot be excluded; key attributes are always copied` });
     }
+    // Issue 12: the pipe target's SendMessageBatch payload limit.
+    const payloadProblem = pipeBatchPayloadProblem(t.options);
+    if (payloadProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['targets', i, 'options', 'resyncThresholdBytes'], message: payloadProblem });
     if (t.options.kmsKeyArn !== undefined && !t.options.kmsKeyArn.includes(`:kms:${cfg.source.region}:`)) {
       ctx.addIssue({ code: 'custom', path: ['targets', i, 'options', 'kmsKeyArn'], message: `must be a key in the source Region ${cfg.source.region} (SQS encrypts with a key of its own Region)` });
     }

@@ -18,7 +18,7 @@ import type { AttachedTarget } from '../../handlers/core/attached-delivery';
 import { toPipesFilterPatterns, unionPipesFilterPatterns, type PipesFilterPattern } from '../../handlers/core/filter';
 import type { KeySchema } from '../../handlers/core/key-schema';
 import {
-  roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, targetPolicyProblems, targetRedactionSchema,
+  pipeBatchPayloadProblem, roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, targetPolicyProblems, targetRedactionSchema,
   type TargetFilter, type TargetOptions, type TargetRedaction,
 } from '../../schemas/replication-config';
 import { LambdaEnrichment } from './enrichment';
@@ -121,6 +121,9 @@ export class ReplicationTarget extends Construct {
     if (props.attachTo !== undefined && props.attachTo.attachedTo !== undefined) {
       throw new ConfigurationError(`${label}: cannot attach to target "${props.attachTo.targetName}", which is itself attached to "${props.attachTo.attachedTo.targetName}"; attach to a target that has its own pipe`);
     }
+    // Only a pipe owner's envelopes travel through the pipe's SendMessageBatch.
+    const payloadProblem = props.attachTo === undefined ? pipeBatchPayloadProblem(this.options) : undefined;
+    if (payloadProblem !== undefined) throw new ConfigurationError(`${label}: options.resyncThresholdBytes: ${payloadProblem}`);
     const pipeMaximumRetryAttempts = props.pipeMaximumRetryAttempts ?? 10;
     if (!Number.isInteger(pipeMaximumRetryAttempts) || pipeMaximumRetryAttempts < 0 || pipeMaximumRetryAttempts > 10000) {
       throw new ConfigurationError(`${label}: pipeMaximumRetryAttempts must be an integer from 0 to 10000 (finite, so a poison record reaches the pipe DLQ), got ${pipeMaximumRetryAttempts}`);

@@ -111,3 +111,20 @@ describe('source table with a customer managed KMS key (source.kmsKeyArn)', () =
     }
   });
 });
+
+describe('SendMessageBatch payload (the pipe sends each enrichment result to the queue in one batch of ≤ 1 MiB)', () => {
+  const ONE_MIB = 1_048_576;
+
+  test('the defaults fit: pipeBatchSize × resyncThresholdBytes ≤ 1 MiB', () => {
+    const { options } = testConfig().targets[0]!;
+    expect(options.pipeBatchSize * options.resyncThresholdBytes).toBeLessThanOrEqual(ONE_MIB);
+  });
+
+  test('a config whose full batch of envelopes could exceed 1 MiB fails with the field path and the reason', () => {
+    const input = testConfigInput();
+    targetOptions(input, 0).resyncThresholdBytes = 200_000;
+    expect(() => parseReplicationConfig(input)).toThrow('targets.0.options.resyncThresholdBytes: pipeBatchSize (10) × resyncThresholdBytes (200000) must be at most 1048576: the pipe sends a batch\'s envelopes in one SendMessageBatch, whose total payload is at most 1 MiB; lower either');
+    targetOptions(input, 0).pipeBatchSize = 5;
+    expect(parseReplicationConfig(input).targets[0]!.options.resyncThresholdBytes).toBe(200_000);
+  });
+});
