@@ -48,7 +48,7 @@ function fourTargetConfig(): ReplicationConfig {
     },
     {
       name: 'fourth', account: '555555555555', region: 'eu-north-1', tableName: 'orders-audit', externalId: 'orders-audit-0a9b8c',
-      filter: { replicateTtlDeletes: false },
+      filter: { replicateTtlDeletes: false, partitionKeyPrefixes: ['AUDIT#'] },
       redaction: { exclude: ['notes'] },
     },
   ];
@@ -91,6 +91,9 @@ describe.each(synths)('$name', ({ replication, targetAccess, config }) => {
     expect(Object.keys(queues)).toHaveLength(config.targets.length * 2 + pipes.length);
     expect(mappings).toHaveLength(config.targets.length);
     expect(targetAccess).toHaveLength(config.targets.length);
+    // The four-target config's `eu` pipe filters with the union of its and `fourth`'s patterns, so the filter checks below bite.
+    const filtered = pipes.filter(([, p]) => (p.Properties.SourceParameters as Json).FilterCriteria !== undefined);
+    expect(filtered).toHaveLength(config.targets.some((t) => t.filter.partitionKeyPrefixes.length > 0) ? 1 : 0);
   });
 
   test('DynamoDB Streams: at most two pipes read one stream', () => {
