@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { replicationStackName } from '../../infra/stacks/replication-stack';
+import { targetAccessStackName } from '../../infra/stacks/target-access-stack';
+import { INTEG } from './replication-integ-app';
+
+/**
+ * `npm run test:aws`: deploys test/aws/integ.replication.ts with the project's own CDK CLI and the
+ * caller's credentials, reads the assertion results, runs the replay phase (the integ manifest's
+ * postDeploy hook), and destroys every stack whatever happened. It does the integ-runner workflow
+ * itself because the newest @aws-cdk/integ-runner on the registry (2.197.10) reads cloud assembly
+ * schema ≤ 53, and aws-cdk-lib 2.276.0 writes 55 (README "Proving it on AWS").
+ */
+const ROOT = join(__dirname, '..', '..');
+const APP = 'npx tsx test/aws/integ.replication.ts';
+const TESTED_STACKS = [INTEG.fixturesStack, targetAccessStackName(INTEG.replicationName, INTEG.targetName), replicationStackName(INTEG.replicationName)];
+
+function run(command: string, args: readonly string[], cwd = ROOT): boolean {
+  process.stderr.write(`\n$ ${command} ${args.join(' ')}\n`);
+  return spawnSync(command, args, { cwd, stdio: 'inherit', env: process.env }).status === 0;
+}
+
+function cdk(...args: string[]): boolean {
+  return run('npx', ['cdk', '--app', APP, '--output', join(outDir, 'cdk.out'), '--require-approval', 'never', ...args]);
+}
+
+const outDir = mkdtempSync(join(tmpdir(), 'ddbrepl-integ-'));
+const started = Date.now();
+const failures: string[] = [];
+try {
+  if (!cdk('deploy', ...TESTED_STACKS)) {
+    failures.push('deploying the stacks under test failed');
+  } else {
+    // As integ-runner does: no rollback, so every assertion runs and reports instead of the first failure undoing the rest.
+    const outputs = join(outDir, 'assertion-results.json');
+    if (!cdk('deploy', INTEG.assertionStack, '--no-rollback', '--outputs-file', outputs)) failures.push('the assertion stack failed (an assertion timed out: see its custom resource events)');
+    failures.push(...assertionFailures(outputs));
+    if (failures.length === 0 && !run('npx', ['tsx', 'replay-phase.ts'], join(ROOT, 'test', 'aws'))) failures.push('replay phase failed');
+  }
+} finally {
+  if (!cdk('destroy', '--all', '--force')) failures.push(`destroy failed: delete the stacks ${[...TESTED_STACKS, INTEG.assertionStack].join(', ')} by hand`);
+}
+const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+process.stderr.write(failures.length === 0 ? `\nreal-AWS test passed in ${minutes} min ✓\n` : `\nreal-AWS test FAILED in ${minutes} min:\n  ${failures.join('\n  ')}\n`);
+process.exitCode = failures.length === 0 ? 0 : 1;
+
+/** integ-tests writes each assertion's result as an `AssertionResults…` output: `{"status":"fail","message":…}`. */
+function assertionFailures(file: string): string[] {
+  let outputs: Record<string, Record<string, string>>;
+  try {
+    outputs = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  } catch {
+    return [`no assertion results in ${file}`];
+  }
+  const results = Object.entries(outputs[INTEG.assertionStack] ?? {}).filter(([id]) => id.startsWith('AssertionResults'));
+  if (results.length === 0) return ['the assertion stack reported no results'];
+  return results.flatMap(([id, raw]) => {
+    const result = JSON.parse(raw.replace(/\n/g, '\\n')) as { status?: string; message?: string };
+    return result.status === 'success' ? [] : [`${id}: ${result.message ?? raw}`];
+  });
+}
