@@ -4,9 +4,10 @@ import { CommanderError, type Command } from 'commander';
 import { buildProgram, type CommandContext } from '../../cli/index';
 
 /**
- * Every `ddb-replicate …` command line in README.md and docs/*.md parses with the CLI's real
- * commander program (cli/index.ts buildProgram): known subcommand, no unknown flag, no missing
- * required option, option values accepted by their parsers. Actions are replaced, never run.
+ * Every `ddb-replicate …` command line in README.md, docs/*.md and the commands' `--help` examples
+ * parses with the CLI's real commander program (cli/index.ts buildProgram): known subcommand, no
+ * unknown flag, no missing required option, option values accepted by their parsers. Actions are
+ * replaced, never run.
  */
 
 const ROOT = join(__dirname, '..', '..');
@@ -98,15 +99,31 @@ function problemsOf(commands: readonly DocCommand[]): string[] {
   });
 }
 
-const documented = DOCS.flatMap((file) => extractCommands(file, readFileSync(join(ROOT, file), 'utf8')));
+/** The `$ ddb-replicate …` examples of every command's --help, as commander prints them. */
+function helpExamples(): DocCommand[] {
+  let text = '';
+  const out = { write: (chunk: string) => (text += chunk) };
+  const program = buildProgram({ io: { stdout: out, stderr: out }, exitCode: 0, debug: false });
+  return (program.commands as Command[]).flatMap((command) => {
+    text = '';
+    command.outputHelp();
+    // A fence around the help text: its example lines then read like a markdown code block.
+    return extractCommands(`ddb-replicate ${command.name()} --help`, `\`\`\`\n${text}\n\`\`\``);
+  });
+}
 
-describe('ddb-replicate command lines in README.md and docs/*.md', () => {
+const documented = [...DOCS.flatMap((file) => extractCommands(file, readFileSync(join(ROOT, file), 'utf8'))), ...helpExamples()];
+
+describe('ddb-replicate command lines in README.md, docs/*.md and --help examples', () => {
   it('finds the documented commands (README deploy steps and the operator walkthrough)', () => {
     const texts = documented.map((c) => c.text);
     expect(texts).toEqual(expect.arrayContaining([
       'npx ddb-replicate bootstrap --target dr',
       expect.stringMatching(/^npx ddb-replicate verify --target dr --target-profile \S+$/),
       expect.stringMatching(/^ddb-replicate local --key-schema .* \[--json\]$/),
+      // --help examples, continuation lines joined
+      '$ ddb-replicate verify --local --repair',
+      expect.stringMatching(/^\$ ddb-replicate local --key-schema pk:S,sk:N --seed-items items.jsonl +--ops ops.jsonl .* --json$/),
     ]));
     for (const command of ['local', 'bootstrap', 'replay', 'verify', 'status', 'pause', 'resume']) {
       expect(documented.some((c) => commandArgs(c.text)[0] === command)).toBe(true);
