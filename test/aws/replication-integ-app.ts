@@ -31,6 +31,9 @@ export interface IntegEnvironment {
 }
 export const OFFLINE_ENVIRONMENT: IntegEnvironment = { account: '123456789012', region: 'us-east-1' };
 
+/** App context of the integ app: the stacks reference each other with plain exports, destroyed in reverse order. */
+export const INTEG_APP_CONTEXT = { '@aws-cdk/core:defaultCrossStackReferences': 'strong' } as const;
+
 /** Item keys the phases write (sort key always "a"). */
 export const KEYS = {
   change: 'it#change',

@@ -26,19 +26,32 @@ function cdk(...args: string[]): boolean {
   return run('npx', ['cdk', '--app', APP, '--output', join(outDir, 'cdk.out'), '--require-approval', 'never', ...args]);
 }
 
+if (process.env.AWS_REGION === undefined) {
+  process.stderr.write('set AWS_REGION to the Region of your sandbox account (CDK bootstrapped there), e.g. AWS_REGION=eu-west-1 npm run test:aws\n');
+  process.exit(2);
+}
+// Ctrl-C stops the running step (the child gets it too), then the stacks are still destroyed; a second Ctrl-C leaves them.
+let interrupted = false;
+process.on('SIGINT', () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  process.stderr.write('\ninterrupted: destroying the stacks (Ctrl-C again to leave them deployed)\n');
+});
+
 const outDir = mkdtempSync(join(tmpdir(), 'ddbrepl-integ-'));
 const started = Date.now();
 const failures: string[] = [];
 try {
   if (!cdk('deploy', ...TESTED_STACKS)) {
     failures.push('deploying the stacks under test failed');
-  } else {
+  } else if (!interrupted) {
     // As integ-runner does: no rollback, so every assertion runs and reports instead of the first failure undoing the rest.
     const outputs = join(outDir, 'assertion-results.json');
     if (!cdk('deploy', INTEG.assertionStack, '--no-rollback', '--outputs-file', outputs)) failures.push('the assertion stack failed (an assertion timed out: see its custom resource events)');
     failures.push(...assertionFailures(outputs));
-    if (failures.length === 0 && !run('npx', ['tsx', 'replay-phase.ts'], join(ROOT, 'test', 'aws'))) failures.push('replay phase failed');
+    if (failures.length === 0 && !interrupted && !run('npx', ['tsx', 'replay-phase.ts'], join(ROOT, 'test', 'aws'))) failures.push('replay phase failed');
   }
+  if (interrupted) failures.push('interrupted');
 } finally {
   if (!cdk('destroy', '--all', '--force')) failures.push(`destroy failed: delete the stacks ${[...TESTED_STACKS, INTEG.assertionStack].join(', ')} by hand`);
 }

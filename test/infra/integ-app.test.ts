@@ -5,7 +5,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { decodeEnvelope } from '../../handlers/core/envelope';
 import { groupIdFor } from '../../handlers/core/group-id';
-import { buildReplicationIntegApp, expectedGroupId, INTEG, integConfig, KEYS, OFFLINE_ENVIRONMENT, poisonEnvelope } from '../aws/replication-integ-app';
+import { buildReplicationIntegApp, expectedGroupId, INTEG, INTEG_APP_CONTEXT, integConfig, KEYS, OFFLINE_ENVIRONMENT, poisonEnvelope } from '../aws/replication-integ-app';
 
 /**
  * The integ snapshot check of `npm test`: the opt-in real-AWS test app (test/aws/, README "Proving it
@@ -15,7 +15,7 @@ import { buildReplicationIntegApp, expectedGroupId, INTEG, integConfig, KEYS, OF
 const outdir = mkdtempSync(join(tmpdir(), 'ddbrepl-integ-synth-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+const app = new App({ outdir, context: { ...INTEG_APP_CONTEXT, 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
 const { replicationStack } = buildReplicationIntegApp(app, OFFLINE_ENVIRONMENT);
 const assembly = app.synth();
 const integManifest = JSON.parse(readFileSync(join(assembly.directory, 'integ.json'), 'utf8')) as { testCases: Record<string, { stacks: string[]; assertionStack: string; hooks: { postDeploy: string[] } }> };
