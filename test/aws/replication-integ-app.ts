@@ -192,6 +192,8 @@ export function buildReplicationIntegApp(app: App, env: IntegEnvironment): Repli
     wait(a.awsApiCall('SQS', 'receiveMessage', {
       QueueUrl: replication.queue.queueUrl,
       MessageSystemAttributeNames: ['MessageGroupId', 'MessageDeduplicationId'],
+      // The deprecated name too, in case the assertion provider's SDK predates MessageSystemAttributeNames.
+      AttributeNames: ['MessageGroupId', 'MessageDeduplicationId'],
       MaxNumberOfMessages: 10,
       VisibilityTimeout: 0,
       WaitTimeSeconds: 5,
