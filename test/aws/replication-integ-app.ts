@@ -126,8 +126,9 @@ export function buildReplicationIntegApp(app: App, env: IntegEnvironment): Repli
   source.grantReadWriteData(largeItem);
   target.grantReadData(largeItem);
 
+  if (source.tableStreamArn === undefined) throw new Error('the source table has no stream');
   const parsed = integConfig(env);
-  const config: ReplicationConfig = { ...parsed, source: { ...parsed.source, tableStreamArn: source.tableStreamArn as string } };
+  const config: ReplicationConfig = { ...parsed, source: { ...parsed.source, tableStreamArn: source.tableStreamArn } };
   const [targetConfig] = config.targets;
   if (targetConfig === undefined) throw new Error('integ config has no target');
   const access = new TargetAccessStack(app, targetAccessStackName(config.replicationName, targetConfig.name), {
