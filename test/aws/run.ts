@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { replicationStackName } from '../../infra/stacks/replication-stack';
 import { targetAccessStackName } from '../../infra/stacks/target-access-stack';
+import { assertionFailures } from './assertion-results';
 import { INTEG } from './replication-integ-app';
 
 /**
@@ -48,7 +49,7 @@ try {
     // As integ-runner does: no rollback, so every assertion runs and reports instead of the first failure undoing the rest.
     const outputs = join(outDir, 'assertion-results.json');
     if (!cdk('deploy', INTEG.assertionStack, '--no-rollback', '--outputs-file', outputs)) failures.push('the assertion stack failed (an assertion timed out: see its custom resource events)');
-    failures.push(...assertionFailures(outputs));
+    failures.push(...assertionFailures(outputs, INTEG.assertionStack));
     if (failures.length === 0 && !interrupted && !run('npx', ['tsx', 'replay-phase.ts'], join(ROOT, 'test', 'aws'))) failures.push('replay phase failed');
   }
   if (interrupted) failures.push('interrupted');
@@ -58,19 +59,3 @@ try {
 const minutes = ((Date.now() - started) / 60_000).toFixed(1);
 process.stderr.write(failures.length === 0 ? `\nreal-AWS test passed in ${minutes} min ✓\n` : `\nreal-AWS test FAILED in ${minutes} min:\n  ${failures.join('\n  ')}\n`);
 process.exitCode = failures.length === 0 ? 0 : 1;
-
-/** integ-tests writes each assertion's result as an `AssertionResults…` output: `{"status":"fail","message":…}`. */
-function assertionFailures(file: string): string[] {
-  let outputs: Record<string, Record<string, string>>;
-  try {
-    outputs = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
-  } catch {
-    return [`no assertion results in ${file}`];
-  }
-  const results = Object.entries(outputs[INTEG.assertionStack] ?? {}).filter(([id]) => id.startsWith('AssertionResults'));
-  if (results.length === 0) return ['the assertion stack reported no results'];
-  return results.flatMap(([id, raw]) => {
-    const result = JSON.parse(raw.replace(/\n/g, '\\n')) as { status?: string; message?: string };
-    return result.status === 'success' ? [] : [`${id}: ${result.message ?? raw}`];
-  });
-}
