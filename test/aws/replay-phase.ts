@@ -7,7 +7,7 @@ import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/c
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { replicationStackName, targetOutputId } from '../../infra/stacks/replication-stack';
-import { INTEG, integConfig, itemKey, KEYS } from './replication-integ-app';
+import { deployedConfigJson, INTEG, itemKey, KEYS, replayArgs } from './replication-integ-app';
 
 /**
  * Phase 2 of the real-AWS test, after the assertion stack has run (integ.json names it as the
@@ -26,15 +26,13 @@ async function main(): Promise<void> {
   const dynamodb = new DynamoDBClient({ region });
   const sqs = new SQSClient({ region });
 
-  // The operator's config for what was deployed: the test config with the real stream ARN.
   const { Table: table } = await dynamodb.send(new DescribeTableCommand({ TableName: INTEG.sourceTable }));
-  const config = integConfig({ account, region });
-  const dir = mkdtempSync(join(tmpdir(), 'ddbrepl-integ-'));
-  const configFile = join(dir, 'replication.config.json');
-  writeFileSync(configFile, JSON.stringify({ ...config, source: { ...config.source, tableStreamArn: table?.LatestStreamArn } }, null, 2));
+  if (table?.LatestStreamArn === undefined) throw new Error(`table ${INTEG.sourceTable} has no stream: was the test deployed in ${region}?`);
+  const configFile = join(mkdtempSync(join(tmpdir(), 'ddbrepl-integ-')), 'replication.config.json');
+  writeFileSync(configFile, deployedConfigJson({ account, region }, table.LatestStreamArn));
 
   const cli = join(__dirname, '..', '..', 'bin', 'ddb-replicate.js');
-  const replay = execFileSync(process.execPath, [cli, 'replay', '--target', INTEG.targetName, '--config', configFile, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const replay = execFileSync(process.execPath, [cli, ...replayArgs(configFile)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   process.stdout.write(`ddb-replicate replay: ${replay}`);
   const result = JSON.parse(replay) as { replayed?: number };
   if (result.replayed !== 1) throw new Error(`replay sent ${String(result.replayed)} RESYNCs; expected 1 (the poison message)`);

@@ -55,6 +55,17 @@ export function expectedGroupId(pk: string): string {
   return createHash('sha256').update(JSON.stringify(['S', pk]), 'utf8').digest('base64url');
 }
 
+/** The operator's config file for what was deployed: the test config with the table's real stream ARN. */
+export function deployedConfigJson(env: IntegEnvironment, tableStreamArn: string): string {
+  const config = integConfig(env);
+  return JSON.stringify({ ...config, source: { ...config.source, tableStreamArn } }, null, 2);
+}
+
+/** The operator command the replay phase runs (after `ddb-replicate`), against the deployed stacks. */
+export function replayArgs(configFile: string): string[] {
+  return ['replay', '--target', INTEG.targetName, '--config', configFile, '--json'];
+}
+
 /**
  * A well-formed v1 envelope that apply cannot write: its image gives the partition key the wrong
  * type, so DynamoDB rejects the put (ValidationException) every time and the message dead-letters.

@@ -5,7 +5,10 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { decodeEnvelope } from '../../handlers/core/envelope';
 import { groupIdFor } from '../../handlers/core/group-id';
-import { buildReplicationIntegApp, expectedGroupId, INTEG, INTEG_APP_CONTEXT, integConfig, KEYS, OFFLINE_ENVIRONMENT, poisonEnvelope } from '../aws/replication-integ-app';
+import type { Command } from 'commander';
+import { buildProgram } from '../../cli/index';
+import { parseReplicationConfig } from '../../schemas/replication-config';
+import { buildReplicationIntegApp, deployedConfigJson, expectedGroupId, INTEG, INTEG_APP_CONTEXT, integConfig, KEYS, OFFLINE_ENVIRONMENT, poisonEnvelope, replayArgs } from '../aws/replication-integ-app';
 
 /**
  * The integ snapshot check of `npm test`: the opt-in real-AWS test app (test/aws/, README "Proving it
@@ -53,5 +56,21 @@ describe('the real-AWS integ app (offline synth)', () => {
     expect(envelope.keys).toEqual({ pk: { S: KEYS.poison }, sk: { S: 'a' } });
     expect(envelope.groupId).toBe(expectedGroupId(KEYS.poison));
     expect(envelope.image?.pk).toEqual({ N: '1' });
+  });
+
+  it('runs a replay command the real CLI accepts (parsed with its commander program, not run)', () => {
+    const sink = { write: () => true };
+    const program = buildProgram({ io: { stdout: sink, stderr: sink }, exitCode: 0, debug: false });
+    const parsed: Record<string, unknown>[] = [];
+    for (const command of program.commands as Command[]) command.action(function record(this: Command) { parsed.push({ command: this.name(), ...this.opts() }); });
+    program.parse(['node', 'ddb-replicate', ...replayArgs('/tmp/replication.config.json')], { from: 'node' });
+    expect(parsed).toEqual([expect.objectContaining({ command: 'replay', target: INTEG.targetName, config: '/tmp/replication.config.json', json: true })]);
+  });
+
+  it('writes the replay phase a config file that validates like an operator\'s', () => {
+    const streamArn = `arn:aws:dynamodb:eu-west-1:210987654321:table/${INTEG.sourceTable}/stream/2026-12-01T00:00:00.000`;
+    const config = parseReplicationConfig(JSON.parse(deployedConfigJson({ account: '210987654321', region: 'eu-west-1' }, streamArn)));
+    expect(config.source).toMatchObject({ account: '210987654321', region: 'eu-west-1', tableStreamArn: streamArn });
+    expect(config.targets[0]).toMatchObject({ name: INTEG.targetName, tableName: INTEG.targetTable, options: { maxReceiveCount: 2, applyTimeoutSeconds: 10 } });
   });
 });
