@@ -88,7 +88,8 @@ export function poisonEnvelope(): string {
 
 /**
  * The config the test deploys, validated like an operator's. Fast failure settings so the DLQ phase
- * takes minutes, not half an hour: visibility = 6 × 10 s, dead-lettered after 2 receives.
+ * takes minutes, not half an hour: visibility = 6 × 10 s, dead-lettered after 3 receives. Not fewer:
+ * phase 3 receives one message itself, and a first AssumeRole may fail while IAM propagates.
  */
 export function integConfig({ account, region }: IntegEnvironment): ReplicationConfig {
   // The stream ARN is known only once the table exists: a placeholder here, the table's token in the stack.
@@ -107,7 +108,7 @@ export function integConfig({ account, region }: IntegEnvironment): ReplicationC
       region,
       tableName: INTEG.targetTable,
       externalId: 'ddbrepl-integ-test',
-      options: { applyTimeoutSeconds: 10, maxReceiveCount: 2 },
+      options: { applyTimeoutSeconds: 10, maxReceiveCount: 3 },
     }],
   }, 'integ test config');
 }

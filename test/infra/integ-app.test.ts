@@ -71,6 +71,6 @@ describe('the real-AWS integ app (offline synth)', () => {
     const streamArn = `arn:aws:dynamodb:eu-west-1:210987654321:table/${INTEG.sourceTable}/stream/2026-12-01T00:00:00.000`;
     const config = parseReplicationConfig(JSON.parse(deployedConfigJson({ account: '210987654321', region: 'eu-west-1' }, streamArn)));
     expect(config.source).toMatchObject({ account: '210987654321', region: 'eu-west-1', tableStreamArn: streamArn });
-    expect(config.targets[0]).toMatchObject({ name: INTEG.targetName, tableName: INTEG.targetTable, options: { maxReceiveCount: 2, applyTimeoutSeconds: 10 } });
+    expect(config.targets[0]).toMatchObject({ name: INTEG.targetName, tableName: INTEG.targetTable, options: { maxReceiveCount: 3, applyTimeoutSeconds: 10 } });
   });
 });
