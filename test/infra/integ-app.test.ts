@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { decodeEnvelope } from '../../handlers/core/envelope';
 import { groupIdFor } from '../../handlers/core/group-id';
@@ -72,5 +72,16 @@ describe('the real-AWS integ app (offline synth)', () => {
     const config = parseReplicationConfig(JSON.parse(deployedConfigJson({ account: '210987654321', region: 'eu-west-1' }, streamArn)));
     expect(config.source).toMatchObject({ account: '210987654321', region: 'eu-west-1', tableStreamArn: streamArn });
     expect(config.targets[0]).toMatchObject({ name: INTEG.targetName, tableName: INTEG.targetTable, options: { maxReceiveCount: 3, applyTimeoutSeconds: 10 } });
+  });
+
+  it('observes and poisons the main queue, and waits on the DLQ (stack exports of the target under test)', () => {
+    const [target] = replicationStack.replication.targets;
+    const logicalId = (element: unknown) => replicationStack.getLogicalId(element as CfnElement);
+    const queueUrlOf = (type: string) => JSON.stringify((Object.values(assertions.Resources).find((r) => r.Type.endsWith(type))?.Properties.parameters as Record<string, unknown>).QueueUrl);
+    const queue = logicalId(target?.queue.node.defaultChild);
+    const dlq = logicalId(target?.deadLetterQueue.node.defaultChild);
+    expect(queueUrlOf('SQSreceiveMessage')).toContain(`ExportsOutputRef${queue}`);
+    expect(queueUrlOf('SQSsendMessage')).toContain(`ExportsOutputRef${queue}`);
+    expect(queueUrlOf('SQSgetQueueAttributes')).toContain(`ExportsOutputRef${dlq}`);
   });
 });
