@@ -3,6 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { applyBatch, applyConfigFromEnv, type ApplyDeps } from './core/apply-batch';
 import { targetCredentials } from './core/credentials';
 import { createLogger } from './core/logger';
+import { keepProtoAttributes } from './core/proto-attributes';
 import { createReplicationMetrics, metricsNamespaceFromEnv, metricsSinkFromEnv } from './core/metrics';
 
 // Module scope: config, clients and the credential provider live as long as the execution
@@ -11,7 +12,7 @@ const config = applyConfigFromEnv();
 const logger = createLogger('ddb-replication-apply');
 const deps: ApplyDeps = {
   config,
-  sourceClient: new DynamoDBClient({ region: config.sourceRegion }),
+  sourceClient: keepProtoAttributes(new DynamoDBClient({ region: config.sourceRegion })),
   targetClient: new DynamoDBClient({
     region: config.targetRegion,
     credentials: targetCredentials({

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ReplicationError } from '../handlers/core/errors';
-import { itemSizeBytes } from '../handlers/core/attribute-value';
+import { itemSizeBytes, ownValue, setOwn } from '../handlers/core/attribute-value';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import { attributeMapSchema, type AttributeMapWire, type AttributeValueWire } from '../schemas/attribute-value';
 import { keySchemaSchema } from '../schemas/replication-config';
@@ -112,7 +112,7 @@ export function parseOpLine(text: string, keySchema: KeySchema, file?: string, l
 export function opKey(op: WorkloadOp, keySchema: KeySchema): AttributeMapWire {
   if (op.op !== 'put') return op.key;
   const key: AttributeMapWire = {};
-  for (const name of keyAttributeNames(keySchema)) key[name] = op.item[name]!;
+  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, op.item[name]!);
   return key;
 }
 
@@ -206,7 +206,7 @@ function emptyNameInList(list: AttributeValueWire[], path: string): string | und
 function checkKeyAttributes(map: AttributeMapWire, keySchema: KeySchema, what: string, exact: boolean, file: string | undefined, line: number | undefined): void {
   const attributes = keySchema.sortKey ? [keySchema.partitionKey, keySchema.sortKey] : [keySchema.partitionKey];
   for (const { name, type } of attributes) {
-    const value = map[name];
+    const value = ownValue(map, name);
     if (value === undefined) throw new InvalidInputError(`${what} lacks key attribute "${name}" (${type})`, file, line);
     const actual = Object.keys(value)[0];
     if (actual !== type) throw new InvalidInputError(`key attribute "${name}" must be of type ${type}, got ${actual}`, file, line);

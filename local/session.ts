@@ -31,6 +31,7 @@ import { FaultInjector, type FaultRates } from './faults';
 import { PipeEmulator } from './pipe-emulator';
 import { createReplicationQueues, startSqsLocal, type ReplicationQueues, type SqsLocal } from './sqs-local';
 import { startStsLocal, type StsLocal } from './sts-local';
+import { keepProtoAttributes } from '../handlers/core/proto-attributes';
 
 export { parseFaults, type FaultRates } from './faults';
 export { InvalidFaultSpecError } from './errors';
@@ -303,8 +304,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     stoppers.push(() => proxy.stop());
 
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint });
-    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: ddb.endpoint });
+    const dynamodb = keepProtoAttributes(new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint }));
+    const streams = keepProtoAttributes(new DynamoDBStreamsClient({ ...clientConfig, endpoint: ddb.endpoint }));
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsLocal.endpoint });
     stoppers.push(async () => [dynamodb, streams, sqs].forEach((c) => c.destroy()));
 

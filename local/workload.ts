@@ -1,6 +1,6 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canonicalKey, toSdkAttributeMap, toSdkAttributeValue } from '../handlers/core/attribute-value';
+import { canonicalKey, setOwn, toSdkAttributeMap, toSdkAttributeValue } from '../handlers/core/attribute-value';
 import { ReplicationError } from '../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import type { AttributeMapWire, AttributeValueWire } from '../schemas/attribute-value';
@@ -129,7 +129,7 @@ function laneOf(canonical: string, lanes: number): number {
 
 function keyOf(item: AttributeMapWire, keySchema: KeySchema): AttributeMapWire {
   const key: AttributeMapWire = {};
-  for (const name of keyAttributeNames(keySchema)) key[name] = item[name] as AttributeValueWire;
+  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, item[name] as AttributeValueWire);
   return key;
 }
 
