@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { applyBatch, applyConfigFromEnv, type ApplyDeps } from './core/apply-batch';
 import { targetCredentials } from './core/credentials';
@@ -22,6 +23,8 @@ const deps: ApplyDeps = {
       sessionName: `ddbrepl-apply-${config.targetName}`,
     }),
   }),
+  // Its own queue: failed messages get a visibility backoff (core/visibility-backoff.ts).
+  sqsClient: new SQSClient({}),
   metrics: createReplicationMetrics({ namespace: metricsNamespaceFromEnv(), target: config.targetName, sink: metricsSinkFromEnv() }),
   logger,
 };

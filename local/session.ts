@@ -353,6 +353,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       [ENV.resyncThresholdBytes]: opts.resyncThresholdBytes === undefined ? undefined : String(opts.resyncThresholdBytes),
       [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',
       [ENV.metricsSink]: 'off',
+      // Backoff never beyond the local queues' short visibility timeout (handlers/core/visibility-backoff.ts).
+      [ENV.visibilityBackoffMaxSeconds]: String(visibilityTimeoutSeconds),
       // As the construct sets it, on both functions: enrichment filters again, apply's RESYNC writes the target's view.
       [ENV.targetFilter]: JSON.stringify(owner.filter),
       // Fan-out: the owner's enrichment filters and redacts for itself and delivers to the others' queues.
