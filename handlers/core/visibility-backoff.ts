@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { errorRef, type StructuredLogger } from './logger';
 
@@ -30,15 +30,26 @@ export function visibilityBackoffSeconds(receiveCount: number, backoff: Visibili
 }
 
 /**
- * The queue URL for a queue ARN (`arn:<partition>:sqs:<region>:<account>:<name>`): on the endpoint
- * the SDK is pointed at (AWS_ENDPOINT_URL_SQS, as in local mode) or the Region's SQS endpoint.
+ * The queue's URL, asked of SQS once per queue ARN (`arn:<partition>:sqs:<region>:<account>:<name>`)
+ * and kept for the life of the execution environment: URL forms differ between endpoints (local
+ * emulators included), and the apply role may call GetQueueUrl on its queue already.
  */
-export function queueUrlFromArn(arn: string, endpoint: string | undefined = process.env.AWS_ENDPOINT_URL_SQS): string {
-  const parts = arn.split(':');
-  if (parts.length !== 6 || parts[2] !== 'sqs') throw new Error(`not an SQS queue ARN: ${arn}`);
-  const [, , , region, account, name] = parts as [string, string, string, string, string, string];
-  const base = endpoint !== undefined && endpoint !== '' ? endpoint.replace(/\/+$/, '') : `https://sqs.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
-  return `${base}/${account}/${name}`;
+const queueUrls = new Map<string, Promise<string>>();
+
+export function queueUrlFor(sqs: SQSClient, queueArn: string): Promise<string> {
+  let url = queueUrls.get(queueArn);
+  if (url === undefined) {
+    const parts = queueArn.split(':');
+    if (parts.length !== 6 || parts[2] !== 'sqs') return Promise.reject(new Error(`not an SQS queue ARN: ${queueArn}`));
+    url = sqs.send(new GetQueueUrlCommand({ QueueName: parts[5], QueueOwnerAWSAccountId: parts[4] })).then((out) => {
+      if (out.QueueUrl === undefined) throw new Error(`GetQueueUrl returned no URL for ${queueArn}`);
+      return out.QueueUrl;
+    });
+    // A failed lookup is not kept: the next failed batch asks again.
+    url.catch(() => queueUrls.delete(queueArn));
+    queueUrls.set(queueArn, url);
+  }
+  return url;
 }
 
 /**
@@ -55,7 +66,7 @@ export async function shortenVisibility(sqs: SQSClient, failed: readonly SQSReco
       const chunk = records.slice(i, i + 10);
       try {
         const out = await sqs.send(new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: queueUrlFromArn(queueArn),
+          QueueUrl: await queueUrlFor(sqs, queueArn),
           Entries: chunk.map((record, j) => ({
             Id: String(j),
             ReceiptHandle: record.receiptHandle,

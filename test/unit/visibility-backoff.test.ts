@@ -1,16 +1,17 @@
 import { BatchWriteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ChangeMessageVisibilityBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { applyBatch } from '../../handlers/core/apply-batch';
 import type { StructuredLogger } from '../../handlers/core/logger';
 import { createReplicationMetrics, MemoryMetricsSink } from '../../handlers/core/metrics';
-import { queueUrlFromArn, shortenVisibility, visibilityBackoffSeconds } from '../../handlers/core/visibility-backoff';
+import { queueUrlFor, shortenVisibility, visibilityBackoffSeconds } from '../../handlers/core/visibility-backoff';
 import { change, keySchema, messageOf } from './support/sqs';
 
 const sqs = mockClient(SQSClient);
 const ddb = mockClient(DynamoDBClient);
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-2:111111111111:ddbrepl-dr.fifo';
+const QUEUE_URL = 'https://sqs.eu-west-2.amazonaws.com/111111111111/ddbrepl-dr.fifo';
 
 function recordingLogger(): { logger: StructuredLogger; warnings: { message: string; fields: unknown }[] } {
   const warnings: { message: string; fields: unknown }[] = [];
@@ -24,6 +25,7 @@ beforeEach(() => {
   sqs.reset();
   ddb.reset();
   sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+  sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: QUEUE_URL });
 });
 
 describe('visibilityBackoffSeconds', () => {
@@ -41,12 +43,14 @@ describe('visibilityBackoffSeconds', () => {
   });
 });
 
-describe('queueUrlFromArn', () => {
-  it('builds the Regional queue URL, or one on the configured SQS endpoint (local mode)', () => {
-    expect(queueUrlFromArn(QUEUE_ARN, undefined)).toBe('https://sqs.eu-west-2.amazonaws.com/111111111111/ddbrepl-dr.fifo');
-    expect(queueUrlFromArn('arn:aws-cn:sqs:cn-north-1:111111111111:q.fifo', undefined)).toBe('https://sqs.cn-north-1.amazonaws.com.cn/111111111111/q.fifo');
-    expect(queueUrlFromArn(QUEUE_ARN, 'http://127.0.0.1:4566/')).toBe('http://127.0.0.1:4566/111111111111/ddbrepl-dr.fifo');
-    expect(() => queueUrlFromArn('arn:aws:sns:eu-west-2:1:topic', undefined)).toThrow('not an SQS queue ARN');
+describe('queueUrlFor', () => {
+  it('asks SQS once per queue (name and owner from the ARN) and refuses what is not a queue ARN', async () => {
+    const client = new SQSClient({ region: 'eu-west-2' });
+    const other = 'arn:aws:sqs:eu-west-2:222222222222:other.fifo';
+    await expect(queueUrlFor(client, other)).resolves.toBe(QUEUE_URL);
+    await expect(queueUrlFor(client, other)).resolves.toBe(QUEUE_URL);
+    expect(sqs.commandCalls(GetQueueUrlCommand).map((c) => c.args[0].input)).toEqual([{ QueueName: 'other.fifo', QueueOwnerAWSAccountId: '222222222222' }]);
+    await expect(queueUrlFor(client, 'arn:aws:sns:eu-west-2:1:topic')).rejects.toThrow('not an SQS queue ARN');
   });
 });
 
@@ -59,7 +63,7 @@ describe('shortenVisibility', () => {
     const calls = sqs.commandCalls(ChangeMessageVisibilityBatchCommand);
     expect(calls).toHaveLength(1);
     expect(calls[0]?.args[0].input).toEqual({
-      QueueUrl: queueUrlFromArn(QUEUE_ARN),
+      QueueUrl: QUEUE_URL,
       Entries: [{ Id: '0', ReceiptHandle: 'rh-m1', VisibilityTimeout: 2 }, { Id: '1', ReceiptHandle: 'rh-m2', VisibilityTimeout: 8 }],
     });
   });
