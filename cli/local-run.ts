@@ -49,6 +49,8 @@ interface Plan {
   ops: () => AsyncIterable<WorkloadOp> | Iterable<WorkloadOp>;
   /** One line saying what the data is, for the summary. */
   description: string;
+  /** file:line of an op read from a file. */
+  locate?: (op: WorkloadOp) => string | undefined;
 }
 
 const DIFF_EXAMPLES = 10;
@@ -115,6 +117,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     const writeOps = (): Promise<number> =>
       applyOps(session!, plan.ops(), {
         keySchema: plan.keySchema,
+        ...(plan.locate === undefined ? {} : { locate: plan.locate }),
         signal: interrupt.signal,
         onWritten: (n) => {
           progress.addWritten(n);
@@ -276,18 +279,23 @@ async function preparePlan(opts: LocalRunOptions, seed: number): Promise<Plan> {
   const opsFile = opts.ops;
   const seedCount = seedFile === undefined ? 0 : await countValid(readItems(seedFile, keySchema));
   const opCount = opsFile === undefined ? 0 : await countValid(readOps(opsFile, keySchema));
+  const opLocations = new WeakMap<WorkloadOp, string>();
   return {
     keySchema,
     seedCount,
     opCount,
     seedItems: () => (seedFile === undefined ? [] : values(readItems(seedFile, keySchema))),
-    ops: () => (opsFile === undefined ? [] : values(readOps(opsFile, keySchema))),
+    ops: () => (opsFile === undefined ? [] : values(readOps(opsFile, keySchema), (op, line) => opLocations.set(op, `${opsFile}:${line}`))),
+    locate: (op) => opLocations.get(op),
     description: `${seedCount} seed items${seedFile === undefined ? '' : ` from ${seedFile}`}, ${opCount} ops${opsFile === undefined ? '' : ` from ${opsFile}`}`,
   };
 }
 
-async function* values<T>(lines: AsyncIterable<JsonlLine<T>>): AsyncGenerator<T> {
-  for await (const { value } of lines) yield value;
+async function* values<T>(lines: AsyncIterable<JsonlLine<T>>, onLine?: (value: T, line: number) => void): AsyncGenerator<T> {
+  for await (const { value, line } of lines) {
+    onLine?.(value, line);
+    yield value;
+  }
 }
 
 function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined): string {

@@ -30,6 +30,8 @@ export interface DriverOptions {
   onWritten?: (count: number) => void;
   /** Stops between chunks; the driver then throws an AbortError-like ReplicationError. */
   signal?: AbortSignal;
+  /** Where an op comes from ("ops.jsonl:12"), for the error when the table refuses it. @default its position */
+  locate?: (op: WorkloadOp) => string | undefined;
 }
 
 /** A write of the driver that DynamoDB refused; names the op by its position, never by its values. */
@@ -51,7 +53,7 @@ export async function applyOps(sink: WorkloadSink, ops: Source<WorkloadOp>, opts
   return runInRounds(ops, lanes, opts, (op) => opKey(op, opts.keySchema), async (laneOps) => {
     for (const op of laneOps) {
       const position = index++;
-      await writeOp(sink, op, opts.keySchema, position);
+      await writeOp(sink, op, opts.keySchema, position, opts.locate?.(op));
       opts.onWritten?.(1);
     }
   });
@@ -134,14 +136,16 @@ function keyOf(item: AttributeMapWire, keySchema: KeySchema): AttributeMapWire {
 }
 
 /** Writes one op. Exported for tests that drive writes one by one. */
-export async function writeOp(sink: WorkloadSink, op: WorkloadOp, keySchema: KeySchema, position = 0): Promise<void> {
+export async function writeOp(sink: WorkloadSink, op: WorkloadOp, keySchema: KeySchema, position = 0, location?: string): Promise<void> {
   const key = opKey(op, keySchema);
   // Noted just before the request: the stream record cannot exist earlier, so lag is never negative.
   sink.noteWrite(key, Date.now());
   try {
     await send(sink, op);
   } catch (cause) {
-    throw new WorkloadWriteError(`op #${position + 1} (${op.op}) was rejected by the source table: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    // Some refusals only the table can make (an update growing an item past 400 KB): name the line.
+    const where = location === undefined ? `op #${position + 1} (${op.op})` : `${location}: the ${op.op} op`;
+    throw new WorkloadWriteError(`${where} was rejected by the source table: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 
