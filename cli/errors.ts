@@ -1,4 +1,6 @@
 import { ReplicationError } from '../handlers/core/errors';
+import { InvalidFaultSpecError } from '../local/errors';
+import { InvalidInputError } from '../local/input';
 
 /** Exit codes of every `ddb-replicate` command. */
 export const EXIT = {
@@ -12,6 +14,12 @@ export const EXIT = {
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The exit code main() reports for an error a command threw. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof CliError) return error.exitCode;
+  return error instanceof InvalidInputError || error instanceof InvalidFaultSpecError ? EXIT.badInput : EXIT.failure;
+}
 
 /** An error the CLI reports as one plain line and maps to an exit code. */
 export class CliError extends ReplicationError {

@@ -9,7 +9,7 @@ import { localBootstrapPorts } from './bootstrap/local-ports';
 import { runBootstrap } from './bootstrap/orchestrator';
 import { applyOps, demoWorkload, writeSeedItems } from '../local/workload';
 import type { AttributeMapWire } from '../schemas/attribute-value';
-import { CliError, EXIT } from './errors';
+import { CliError, EXIT, exitCodeFor } from './errors';
 import type { CliIo } from './index';
 
 /** Options of `ddb-replicate local`, as commander hands them over. */
@@ -60,12 +60,23 @@ const STOP_GRACE_MS = 3000;
 export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number> {
   const startedAt = Date.now();
   const seed = opts.seed ?? randomInt(0, 2 ** 31);
+  // --json promises one line on stdout, failures included: the error, the exit code, the counts known.
+  const failed = (error: unknown, counts: Record<string, number> = {}): unknown => {
+    if (opts.json === true) io.stdout.write(`${JSON.stringify({ error: error instanceof Error ? error.message : String(error), exitCode: exitCodeFor(error), ...counts })}\n`);
+    return error;
+  };
   // Everything is validated before anything starts: bad input costs nothing and writes nothing.
-  const plan = await preparePlan(opts, seed);
-  const faults: FaultRates = opts.faults === undefined ? {} : parseFaults(opts.faults);
+  let plan: Plan;
+  let faults: FaultRates;
   const targetCount = opts.targets ?? 1;
-  if (targetCount > 1 && opts.bootstrap === true) {
-    throw new CliError('--bootstrap copies into one target table; run it without --targets (or with --targets 1)', EXIT.badInput);
+  try {
+    plan = await preparePlan(opts, seed);
+    faults = opts.faults === undefined ? {} : parseFaults(opts.faults);
+    if (targetCount > 1 && opts.bootstrap === true) {
+      throw new CliError('--bootstrap copies into one target table; run it without --targets (or with --targets 1)', EXIT.badInput);
+    }
+  } catch (error) {
+    throw failed(error);
   }
 
   const showProgress = opts.json !== true || io.stderr.isTTY === true;
@@ -78,6 +89,11 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
   const setPhase = (text: string, label: string): void => {
     phase = text;
     progress.setPhase(label);
+  };
+
+  const knownCounts = (): Record<string, number> => {
+    const stats = session?.stats();
+    return { seeded, ops: opsWritten, ...(stats === undefined ? {} : { applied: stats.messagesApplied, dlq: stats.deadLettered }) };
   };
 
   const interrupt = new AbortController();
@@ -213,9 +229,10 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
       if (stats !== undefined) state.push(`applied ${stats.messagesApplied}`, `queue ${stats.queueDepth}`, `in flight ${stats.inFlight}`, `DLQ ${stats.deadLettered}`);
       // Said before stopping (which can take a few seconds), so the user sees at once where it was.
       io.stderr.write(`error: ${state.join('; ')}. Stopping the emulators…\n`);
+      failed(new CliError(`${reason.message} while ${phase}`, reason.exitCode), knownCounts());
       return reason.exitCode;
     }
-    throw new CliError(`local run failed while ${phase}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure, { cause: error });
+    throw failed(new CliError(`local run failed while ${phase}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure, { cause: error }), knownCounts());
   } finally {
     clearTimeout(timeoutTimer);
     clearInterval(ticker);

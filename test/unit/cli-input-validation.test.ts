@@ -50,6 +50,7 @@ it('exits 2 on invalid UTF-8 and on a byte-order mark after the first line, nami
   const bad = await runCli('local', '--key-schema', 'pk:S', '--ops', latin1, '--json');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain(`${latin1}:2: the line is not valid UTF-8`);
+  expect(JSON.parse(bad.stdout)).toEqual({ error: expect.stringContaining(`${latin1}:2: the line is not valid UTF-8`), exitCode: 2 });
   const bom = join(dir, 'bom.jsonl');
   writeFileSync(bom, Buffer.concat([Buffer.from('{"pk":{"S":"a"}}\n'), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"pk":{"S":"b"}}\n')]));
   const refused = await runCli('local', '--key-schema', 'pk:S', '--seed-items', bom);
