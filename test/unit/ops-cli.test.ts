@@ -198,7 +198,7 @@ describe('pause and resume in AWS', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`event source mapping ${UUID}: Disabling`);
     expect(result.stdout).toContain(`apply of target dr is paused (event source mapping ${UUID}: Disabled).`);
-    expect(result.stdout).toContain('the oldest is 2 days 0 h old, so it can buffer for another 12 days 0 h before SQS drops changes');
+    expect(result.stdout).toContain('the oldest is 2 days old, so it can buffer for another 12 days before SQS drops changes');
     expect(result.stdout).toContain('Resume with `ddb-replicate resume --target dr`.');
     expect(lambda.commandCalls(UpdateEventSourceMappingCommand)[0]!.args[0].input).toEqual({ UUID, Enabled: false });
   });
