@@ -11,6 +11,8 @@ export const EXIT = {
   badInput: 2,
   /** Interrupted (SIGINT), as shells report 128 + 2. */
   interrupted: 130,
+  /** Terminated (SIGTERM, or the parent process went away), as shells report 128 + 15. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -6,6 +6,7 @@ import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, typ
 import { formatMs, formatTable, lagPercentiles, ProgressLine } from '../local/progress';
 import { startLocalSession, type LocalSession, type LocalStats } from '../local/session';
 import { localBootstrapPorts } from './bootstrap/local-ports';
+import { watchParent } from '../local/cleanup';
 import { runBootstrap } from './bootstrap/orchestrator';
 import { applyOps, demoWorkload, writeSeedItems } from '../local/workload';
 import type { AttributeMapWire } from '../schemas/attribute-value';
@@ -97,11 +98,14 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
   };
 
   const interrupt = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: NodeJS.Signals | 'parent exited'): void => {
+    const code = signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
     // A second Ctrl-C while stopping: stop waiting. local/cleanup.ts kills the emulators on exit.
-    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
-    interrupt.abort(new CliError(`interrupted (${signal})`, EXIT.interrupted));
+    if (interrupt.signal.aborted) process.exit(code);
+    interrupt.abort(new CliError(signal === 'parent exited' ? 'stopped (the parent process exited)' : `interrupted (${signal})`, code));
   };
+  // Orphaned (e.g. `npm run demo` got SIGTERM and exited at once): shut down as on a signal.
+  const unwatchParent = watchParent(() => onSignal('parent exited'));
   // `on`, not `once`: local/cleanup.ts re-raises a signal nobody else listens for, and a `once`
   // listener is gone by the time it looks — we would die before reporting.
   process.on('SIGINT', onSignal);
@@ -238,12 +242,14 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    unwatchParent();
     if (interrupt.signal.aborted) {
       // The work may still be starting the session or writing: stop the session once it settles too
       // (its outcome was already reported as the interruption).
       void work.then(() => session?.stop(), () => session?.stop());
     }
-    if ((interrupt.signal.reason as CliError | undefined)?.exitCode === EXIT.interrupted) {
+    const stoppedBy = (interrupt.signal.reason as CliError | undefined)?.exitCode;
+    if (stoppedBy === EXIT.interrupted || stoppedBy === EXIT.terminated) {
       // On a signal local/cleanup.ts has already killed the emulators, and a graceful stop can hang on
       // work in flight against them: wait briefly, then leave (bin/ddb-replicate.js exits on 130).
       const stopped = session?.stop().then(() => true, () => true) ?? Promise.resolve(true);
