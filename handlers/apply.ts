@@ -24,7 +24,8 @@ const deps: ApplyDeps = {
     }),
   }),
   // Its own queue: failed messages get a visibility backoff (core/visibility-backoff.ts).
-  sqsClient: new SQSClient({}),
+  // QueueUrl comes from GetQueueUrl; requests go to the configured endpoint (an emulator's URLs name another host).
+  sqsClient: new SQSClient({ useQueueUrlAsEndpoint: false }),
   metrics: createReplicationMetrics({ namespace: metricsNamespaceFromEnv(), target: config.targetName, sink: metricsSinkFromEnv() }),
   logger,
 };

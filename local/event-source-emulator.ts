@@ -225,10 +225,13 @@ export class EventSourceEmulator {
     const groups = new Set(messages.map(groupOf));
     for (const g of groups) this.groupsInFlight.add(g);
     this.inFlight += messages.length;
-    const heartbeat = this.startHeartbeat(messages);
     // Apply may shorten a failed message's visibility (its backoff) just before returning; a
-    // heartbeat after that would undo it, so it stops as soon as the invocation has returned.
-    const stopHeartbeat = (): void => clearInterval(heartbeat);
+    // heartbeat after that would undo it, so from then on only the messages still in hand beat.
+    let beating = messages;
+    const heartbeat = this.startHeartbeat(() => beating);
+    const releaseFailed = (failed: ReadonlySet<string>): void => {
+      beating = beating.filter((m) => !failed.has(m.MessageId ?? ''));
+    };
     // Deleting a message unlocks its group in SQS at once, so our own lock must go before that.
     let released = false;
     const release = (): void => {
@@ -238,16 +241,18 @@ export class EventSourceEmulator {
       for (const g of groups) this.groupsInFlight.delete(g);
     };
     try {
-      await this.invoke(messages, release, stopHeartbeat);
+      await this.invoke(messages, release, releaseFailed);
     } finally {
       release();
       this.inFlight -= messages.length;
     }
   }
 
-  private startHeartbeat(messages: Message[]): NodeJS.Timeout {
+  private startHeartbeat(inHand: () => Message[]): NodeJS.Timeout {
     const everyMs = Math.max(200, (this.opts.visibilityTimeoutSeconds * 1000) / 2);
     const timer = setInterval(() => {
+      const messages = inHand();
+      if (messages.length === 0) return;
       this.opts.sqs.send(new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.opts.queueUrl,
         Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: this.opts.visibilityTimeoutSeconds })),
@@ -288,12 +293,11 @@ export class EventSourceEmulator {
     }
   }
 
-  private async invoke(messages: Message[], releaseGroups: () => void, stopHeartbeat: () => void): Promise<void> {
+  private async invoke(messages: Message[], releaseGroups: () => void, releaseFailed: (failed: ReadonlySet<string>) => void): Promise<void> {
     const records = messages.map((m) => toSqsRecord(m, this.opts.queueArn, this.opts.region));
     let failedIds: Set<string>;
     try {
       const response = await this.call(records);
-      stopHeartbeat();
       failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       const known = new Set(records.map((r) => r.messageId));
       // Lambda treats a failure naming no message of the batch as a failure of the whole batch.
@@ -309,6 +313,7 @@ export class EventSourceEmulator {
       return;
     }
     this.counters.applyFailures += failedIds.size;
+    releaseFailed(failedIds);
     this.record('fail', records.filter((r) => failedIds.has(r.messageId)));
     const succeeded = records.filter((r) => !failedIds.has(r.messageId));
     if (succeeded.length > 0 && this.opts.faults.fires('duplicateDelivery')) {

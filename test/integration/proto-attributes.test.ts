@@ -24,7 +24,8 @@ let dir: string;
 let file: string;
 
 beforeAll(async () => {
-  session = await startLocalSession({ keySchema, seed: 3 });
+  // A low RESYNC threshold: the big variant of the item goes as a RESYNC (apply re-reads the source).
+  session = await startLocalSession({ keySchema, seed: 3, resyncThresholdBytes: 4096 });
   await session.startReplication();
   control = await startControlServer(session);
   dir = mkdtempSync(join(tmpdir(), 'proto-attributes-'));
@@ -66,7 +67,11 @@ it('replicates an item with __proto__, constructor and toString attributes exact
     TableName: session.sourceTableName, Key: { pk: { S: 'proto' } },
     UpdateExpression: 'SET #t = :t', ExpressionAttributeNames: { '#t': 'toString' }, ExpressionAttributeValues: { ':t': { S: 'updated' } },
   }));
+  // The same names through RESYNC: too big for an envelope, so apply's GetItem on the source carries them.
+  const big = JSON.parse(ITEM_JSON.replace('"pk":{"S":"proto"}', '"pk":{"S":"proto-resync"}')) as Record<string, never>;
+  await session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: toSdkAttributeMap({ ...big, pad: { S: 'x'.repeat(8192) } }) }));
   await session.waitForDrain({ timeoutMs: 60_000 });
+  expect(sortedJson(await rawItem(session.targetTableName, 'proto-resync'))).toBe(sortedJson(await rawItem(session.sourceTableName, 'proto-resync')));
 
   const source = await rawItem(session.sourceTableName, 'proto');
   const target = await rawItem(session.targetTableName, 'proto');
