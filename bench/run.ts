@@ -7,6 +7,7 @@ import { runBundleBench } from './sections/bundle';
 import { runCpuBench } from './sections/cpu';
 import { runE2eBench } from './sections/e2e';
 import { runLoadBench } from './sections/load';
+import { runRecoveryBench } from './sections/recovery';
 import { formatTable, type Row, type SectionResult } from './lib/report';
 
 /**
@@ -14,7 +15,7 @@ import { formatTable, type Row, type SectionResult } from './lib/report';
  * Prints a table (metric, ours, baseline, ratio, target, pass/miss) and writes every measurement
  * with its repetitions to bench/results/latest.json (or --out). Method: docs/performance.md.
  */
-export const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e'] as const;
+export const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 interface Args {
@@ -23,7 +24,7 @@ interface Args {
   out: string;
 }
 
-const USAGE = 'usage: npm run bench -- [--quick] [--only apply,cpu,bundle,e2e,load] [--out results.json]';
+const USAGE = 'usage: npm run bench -- [--quick] [--only apply,cpu,bundle,e2e,load,recovery] [--out results.json]';
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, only: [...SECTIONS], out: resolve(__dirname, 'results', 'latest.json') };
@@ -104,6 +105,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   await timed('e2e', () => runE2eBench({ ...p.e2e, itemBytes: ITEM_BYTES, log }));
+  await timed('recovery', () => runRecoveryBench({ visibilityTimeoutSeconds: args.quick ? 4 : 10, reps: args.quick ? 1 : 3, log }));
 
   const rows: Row[] = args.only.flatMap((name) => results[name]?.rows ?? []);
   const cpuInfo = cpus();

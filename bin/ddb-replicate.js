@@ -3,7 +3,8 @@
 // Both tsx hooks, as the `tsx` command registers them: `require` (CJS) and `import()` (ESM loader). The
 // ESM API is imported, not required: its CJS build resolves its loader against the wrong directory.
 require('tsx/cjs');
-const INTERRUPTED = 130;
+// Interrupted (SIGINT) or terminated (SIGTERM, parent gone).
+const STOPPED = new Set([130, 143]);
 import('tsx/esm/api')
   .then((tsx) => {
     tsx.register();
@@ -13,7 +14,7 @@ import('tsx/esm/api')
     (code) => {
       process.exitCode = code;
       // Interrupted: work abandoned in flight must not keep the process alive (its emulators are gone).
-      if (code === INTERRUPTED) process.exit(code);
+      if (STOPPED.has(code)) process.exit(code);
     },
     (err) => { console.error(err instanceof Error ? err.message : String(err)); process.exitCode = 1; },
   );

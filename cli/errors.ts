@@ -1,4 +1,6 @@
 import { ReplicationError } from '../handlers/core/errors';
+import { InvalidFaultSpecError } from '../local/errors';
+import { InvalidInputError } from '../local/input';
 
 /** Exit codes of every `ddb-replicate` command. */
 export const EXIT = {
@@ -9,9 +11,17 @@ export const EXIT = {
   badInput: 2,
   /** Interrupted (SIGINT), as shells report 128 + 2. */
   interrupted: 130,
+  /** Terminated (SIGTERM, or the parent process went away), as shells report 128 + 15. */
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The exit code main() reports for an error a command threw. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof CliError) return error.exitCode;
+  return error instanceof InvalidInputError || error instanceof InvalidFaultSpecError ? EXIT.badInput : EXIT.failure;
+}
 
 /** An error the CLI reports as one plain line and maps to an exit code. */
 export class CliError extends ReplicationError {

@@ -1,6 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { InvalidInputError } from '../local/input';
-import { InvalidFaultSpecError } from '../local/errors';
 import { registerBootstrap } from './commands/bootstrap';
 import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
@@ -8,7 +6,7 @@ import { registerReplay } from './commands/replay';
 import { registerResume } from './commands/resume';
 import { registerStatus } from './commands/status';
 import { registerVerify } from './commands/verify';
-import { CliError, EXIT } from './errors';
+import { EXIT, exitCodeFor } from './errors';
 
 /**
  * `ddb-replicate`: one commander program, one file per command under cli/commands/. Commands never
@@ -93,7 +91,7 @@ function reportError(error: unknown, io: CliIo, debug: boolean): number {
     // commander has already printed its message (help, version or the usage error).
     return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
   }
-  const code = error instanceof CliError ? error.exitCode : error instanceof InvalidInputError || error instanceof InvalidFaultSpecError ? EXIT.badInput : EXIT.failure;
+  const code = exitCodeFor(error);
   io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
   if (debug && error instanceof Error) io.stderr.write(`${describeWithCauses(error)}\n`);
   return code;

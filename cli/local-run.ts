@@ -6,10 +6,11 @@ import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, typ
 import { formatMs, formatTable, lagPercentiles, ProgressLine } from '../local/progress';
 import { startLocalSession, type LocalSession, type LocalStats } from '../local/session';
 import { localBootstrapPorts } from './bootstrap/local-ports';
+import { watchParent } from '../local/cleanup';
 import { runBootstrap } from './bootstrap/orchestrator';
 import { applyOps, demoWorkload, writeSeedItems } from '../local/workload';
 import type { AttributeMapWire } from '../schemas/attribute-value';
-import { CliError, EXIT } from './errors';
+import { CliError, EXIT, exitCodeFor } from './errors';
 import type { CliIo } from './index';
 
 /** Options of `ddb-replicate local`, as commander hands them over. */
@@ -49,6 +50,8 @@ interface Plan {
   ops: () => AsyncIterable<WorkloadOp> | Iterable<WorkloadOp>;
   /** One line saying what the data is, for the summary. */
   description: string;
+  /** file:line of an op read from a file. */
+  locate?: (op: WorkloadOp) => string | undefined;
 }
 
 const DIFF_EXAMPLES = 10;
@@ -58,12 +61,23 @@ const STOP_GRACE_MS = 3000;
 export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number> {
   const startedAt = Date.now();
   const seed = opts.seed ?? randomInt(0, 2 ** 31);
+  // --json promises one line on stdout, failures included: the error, the exit code, the counts known.
+  const failed = (error: unknown, counts: Record<string, number> = {}): unknown => {
+    if (opts.json === true) io.stdout.write(`${JSON.stringify({ error: error instanceof Error ? error.message : String(error), exitCode: exitCodeFor(error), ...counts })}\n`);
+    return error;
+  };
   // Everything is validated before anything starts: bad input costs nothing and writes nothing.
-  const plan = await preparePlan(opts, seed);
-  const faults: FaultRates = opts.faults === undefined ? {} : parseFaults(opts.faults);
+  let plan: Plan;
+  let faults: FaultRates;
   const targetCount = opts.targets ?? 1;
-  if (targetCount > 1 && opts.bootstrap === true) {
-    throw new CliError('--bootstrap copies into one target table; run it without --targets (or with --targets 1)', EXIT.badInput);
+  try {
+    plan = await preparePlan(opts, seed);
+    faults = opts.faults === undefined ? {} : parseFaults(opts.faults);
+    if (targetCount > 1 && opts.bootstrap === true) {
+      throw new CliError('--bootstrap copies into one target table; run it without --targets (or with --targets 1)', EXIT.badInput);
+    }
+  } catch (error) {
+    throw failed(error);
   }
 
   const showProgress = opts.json !== true || io.stderr.isTTY === true;
@@ -78,12 +92,20 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     progress.setPhase(label);
   };
 
-  const interrupt = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // A second Ctrl-C while stopping: stop waiting. local/cleanup.ts kills the emulators on exit.
-    if (interrupt.signal.aborted) process.exit(EXIT.interrupted);
-    interrupt.abort(new CliError(`interrupted (${signal})`, EXIT.interrupted));
+  const knownCounts = (): Record<string, number> => {
+    const stats = session?.stats();
+    return { seeded, ops: opsWritten, ...(stats === undefined ? {} : { applied: stats.messagesApplied, dlq: stats.deadLettered }) };
   };
+
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals | 'parent exited'): void => {
+    const code = signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+    // A second Ctrl-C while stopping: stop waiting. local/cleanup.ts kills the emulators on exit.
+    if (interrupt.signal.aborted) process.exit(code);
+    interrupt.abort(new CliError(signal === 'parent exited' ? 'stopped (the parent process exited)' : `interrupted (${signal})`, code));
+  };
+  // Orphaned (e.g. `npm run demo` got SIGTERM and exited at once): shut down as on a signal.
+  const unwatchParent = watchParent(() => onSignal('parent exited'));
   // `on`, not `once`: local/cleanup.ts re-raises a signal nobody else listens for, and a `once`
   // listener is gone by the time it looks — we would die before reporting.
   process.on('SIGINT', onSignal);
@@ -115,6 +137,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     const writeOps = (): Promise<number> =>
       applyOps(session!, plan.ops(), {
         keySchema: plan.keySchema,
+        ...(plan.locate === undefined ? {} : { locate: plan.locate }),
         signal: interrupt.signal,
         onWritten: (n) => {
           progress.addWritten(n);
@@ -210,20 +233,23 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
       if (stats !== undefined) state.push(`applied ${stats.messagesApplied}`, `queue ${stats.queueDepth}`, `in flight ${stats.inFlight}`, `DLQ ${stats.deadLettered}`);
       // Said before stopping (which can take a few seconds), so the user sees at once where it was.
       io.stderr.write(`error: ${state.join('; ')}. Stopping the emulators…\n`);
+      failed(new CliError(`${reason.message} while ${phase}`, reason.exitCode), knownCounts());
       return reason.exitCode;
     }
-    throw new CliError(`local run failed while ${phase}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure, { cause: error });
+    throw failed(new CliError(`local run failed while ${phase}: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure, { cause: error }), knownCounts());
   } finally {
     clearTimeout(timeoutTimer);
     clearInterval(ticker);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    unwatchParent();
     if (interrupt.signal.aborted) {
       // The work may still be starting the session or writing: stop the session once it settles too
       // (its outcome was already reported as the interruption).
       void work.then(() => session?.stop(), () => session?.stop());
     }
-    if ((interrupt.signal.reason as CliError | undefined)?.exitCode === EXIT.interrupted) {
+    const stoppedBy = (interrupt.signal.reason as CliError | undefined)?.exitCode;
+    if (stoppedBy === EXIT.interrupted || stoppedBy === EXIT.terminated) {
       // On a signal local/cleanup.ts has already killed the emulators, and a graceful stop can hang on
       // work in flight against them: wait briefly, then leave (bin/ddb-replicate.js exits on 130).
       const stopped = session?.stop().then(() => true, () => true) ?? Promise.resolve(true);
@@ -276,18 +302,23 @@ async function preparePlan(opts: LocalRunOptions, seed: number): Promise<Plan> {
   const opsFile = opts.ops;
   const seedCount = seedFile === undefined ? 0 : await countValid(readItems(seedFile, keySchema));
   const opCount = opsFile === undefined ? 0 : await countValid(readOps(opsFile, keySchema));
+  const opLocations = new WeakMap<WorkloadOp, string>();
   return {
     keySchema,
     seedCount,
     opCount,
     seedItems: () => (seedFile === undefined ? [] : values(readItems(seedFile, keySchema))),
-    ops: () => (opsFile === undefined ? [] : values(readOps(opsFile, keySchema))),
+    ops: () => (opsFile === undefined ? [] : values(readOps(opsFile, keySchema), (op, line) => opLocations.set(op, `${opsFile}:${line}`))),
+    locate: (op) => opLocations.get(op),
     description: `${seedCount} seed items${seedFile === undefined ? '' : ` from ${seedFile}`}, ${opCount} ops${opsFile === undefined ? '' : ` from ${opsFile}`}`,
   };
 }
 
-async function* values<T>(lines: AsyncIterable<JsonlLine<T>>): AsyncGenerator<T> {
-  for await (const { value } of lines) yield value;
+async function* values<T>(lines: AsyncIterable<JsonlLine<T>>, onLine?: (value: T, line: number) => void): AsyncGenerator<T> {
+  for await (const { value, line } of lines) {
+    onLine?.(value, line);
+    yield value;
+  }
 }
 
 function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined): string {

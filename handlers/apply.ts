@@ -1,8 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { applyBatch, applyConfigFromEnv, type ApplyDeps } from './core/apply-batch';
 import { targetCredentials } from './core/credentials';
 import { createLogger } from './core/logger';
+import { keepProtoAttributes } from './core/proto-attributes';
 import { createReplicationMetrics, metricsNamespaceFromEnv, metricsSinkFromEnv } from './core/metrics';
 
 // Module scope: config, clients and the credential provider live as long as the execution
@@ -11,7 +13,7 @@ const config = applyConfigFromEnv();
 const logger = createLogger('ddb-replication-apply');
 const deps: ApplyDeps = {
   config,
-  sourceClient: new DynamoDBClient({ region: config.sourceRegion }),
+  sourceClient: keepProtoAttributes(new DynamoDBClient({ region: config.sourceRegion })),
   targetClient: new DynamoDBClient({
     region: config.targetRegion,
     credentials: targetCredentials({
@@ -21,6 +23,9 @@ const deps: ApplyDeps = {
       sessionName: `ddbrepl-apply-${config.targetName}`,
     }),
   }),
+  // Its own queue: failed messages get a visibility backoff (core/visibility-backoff.ts).
+  // QueueUrl comes from GetQueueUrl; requests go to the configured endpoint (an emulator's URLs name another host).
+  sqsClient: new SQSClient({ useQueueUrlAsEndpoint: false }),
   metrics: createReplicationMetrics({ namespace: metricsNamespaceFromEnv(), replication: config.replicationName, target: config.targetName, sink: metricsSinkFromEnv() }),
   logger,
 };

@@ -44,6 +44,22 @@ function uninstall(): void {
   for (const signal of SIGNALS) process.off(signal, onSignal);
 }
 
+/**
+ * Calls `onOrphaned` once when the process that started this one has gone — `npm run demo` killed
+ * with SIGTERM exits at once and leaves us running — seen as a change of the parent pid (the orphan
+ * is re-parented to init or a subreaper). Polled, since no signal says so. Returns the unwatch.
+ */
+export function watchParent(onOrphaned: () => void, everyMs = 500): () => void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onOrphaned();
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Registers a synchronous cleanup; returns the function that unregisters it (call it from a graceful stop). */
 export function registerCleanup(cleanup: Cleanup): () => void {
   cleanups.add(cleanup);

@@ -1,4 +1,4 @@
-import { canonicalNumber } from '../handlers/core/attribute-value';
+import { canonicalNumber, ownValue } from '../handlers/core/attribute-value';
 import type { AttributeMapWire, AttributeValueWire } from '../schemas/attribute-value';
 
 /**
@@ -34,7 +34,7 @@ export function itemsEqual(a: AttributeMapWire, b: AttributeMapWire): boolean {
   const namesA = Object.keys(a);
   if (namesA.length !== Object.keys(b).length) return false;
   return namesA.every((name) => {
-    const other = b[name];
+    const other = ownValue(b, name);
     return other !== undefined && attributeValuesEqual(a[name] as AttributeValueWire, other);
   });
 }

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -246,6 +246,22 @@ export function removeSessionFile(file: string, token: string): void {
     return; // already gone or replaced by something unreadable: not ours to delete
   }
   rmSync(resolve(file), { force: true });
+  removeEmptySessionDir(file);
+}
+
+/** The default directory goes too once it holds nothing but the .gitignore writeSessionFile put there. */
+export function removeEmptySessionDir(file: string): void {
+  if (resolve(file) !== resolve(DEFAULT_SESSION_FILE)) return;
+  const dir = dirname(resolve(file));
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return; // already gone
+  }
+  if (entries.length === 1 && entries[0] === '.gitignore' && readFileSync(join(dir, '.gitignore'), 'utf8') === '*\n') rmSync(join(dir, '.gitignore'));
+  else if (entries.length > 0) return; // someone else's files: leave them
+  rmdirSync(dir);
 }
 
 /** A client of the control API, for `--local` commands in other processes. */

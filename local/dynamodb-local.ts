@@ -71,6 +71,10 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
   const workDir = mkdtempSync(join(tmpdir(), 'ddb-local-'));
   const args = [
     `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+    // Its own temp dir (the libsqlite4java copy lands there and goes with it) and no hsperfdata file
+    // in /tmp: a killed JVM leaves nothing behind.
+    `-Djava.io.tmpdir=${workDir}`,
+    '-XX:-UsePerfData',
     '-jar', join(dir, 'DynamoDBLocal.jar'),
     '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port),
   ];

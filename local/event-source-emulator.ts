@@ -45,7 +45,25 @@ export interface EventSourceEmulatorOptions {
   functionName?: string;
   /** Called for every message deleted after a successful apply (first delivery only). */
   onApplied?: (record: SQSRecord) => void;
+  /**
+   * Event log: every receive (with its ApproximateReceiveCount), failure and deletion, stamped by
+   * `now`. A message's next receive after a failure is when SQS made it visible again — whether
+   * after the visibility timeout or after the shorter backoff apply set (ChangeMessageVisibility,
+   * which fauxqs honours as SQS does). @default none
+   */
+  onEvent?: (event: EventSourceEvent) => void;
+  /** Clock of the event log. @default Date.now */
+  now?: () => number;
   onLog?: (line: string) => void;
+}
+
+export interface EventSourceEvent {
+  type: 'receive' | 'fail' | 'delete';
+  messageId: string;
+  groupId: string;
+  /** ApproximateReceiveCount of this delivery. */
+  receiveCount: number;
+  at: number;
 }
 
 export interface EventSourceStats {
@@ -197,6 +215,7 @@ export class EventSourceEmulator {
     }));
     let messages = out.Messages ?? [];
     if (messages.length === 0) return;
+    this.record('receive', messages.map((m) => toSqsRecord(m, this.opts.queueArn, this.opts.region)));
     // SQS FIFO never hands out a group that is in flight; guard anyway, since two batches of one
     // group applied concurrently could reorder it. Such messages simply reappear later.
     const groupOf = (m: Message) => m.Attributes?.MessageGroupId ?? '';
@@ -206,7 +225,13 @@ export class EventSourceEmulator {
     const groups = new Set(messages.map(groupOf));
     for (const g of groups) this.groupsInFlight.add(g);
     this.inFlight += messages.length;
-    const heartbeat = this.startHeartbeat(messages);
+    // Apply may shorten a failed message's visibility (its backoff) just before returning; a
+    // heartbeat after that would undo it, so from then on only the messages still in hand beat.
+    let beating = messages;
+    const heartbeat = this.startHeartbeat(() => beating);
+    const releaseFailed = (failed: ReadonlySet<string>): void => {
+      beating = beating.filter((m) => !failed.has(m.MessageId ?? ''));
+    };
     // Deleting a message unlocks its group in SQS at once, so our own lock must go before that.
     let released = false;
     const release = (): void => {
@@ -216,16 +241,18 @@ export class EventSourceEmulator {
       for (const g of groups) this.groupsInFlight.delete(g);
     };
     try {
-      await this.invoke(messages, release);
+      await this.invoke(messages, release, releaseFailed);
     } finally {
       release();
       this.inFlight -= messages.length;
     }
   }
 
-  private startHeartbeat(messages: Message[]): NodeJS.Timeout {
+  private startHeartbeat(inHand: () => Message[]): NodeJS.Timeout {
     const everyMs = Math.max(200, (this.opts.visibilityTimeoutSeconds * 1000) / 2);
     const timer = setInterval(() => {
+      const messages = inHand();
+      if (messages.length === 0) return;
       this.opts.sqs.send(new ChangeMessageVisibilityBatchCommand({
         QueueUrl: this.opts.queueUrl,
         Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: this.opts.visibilityTimeoutSeconds })),
@@ -258,7 +285,15 @@ export class EventSourceEmulator {
     }
   }
 
-  private async invoke(messages: Message[], releaseGroups: () => void): Promise<void> {
+  private record(type: EventSourceEvent['type'], records: readonly SQSRecord[]): void {
+    if (this.opts.onEvent === undefined) return;
+    const at = (this.opts.now ?? Date.now)();
+    for (const r of records) {
+      this.opts.onEvent({ type, messageId: r.messageId, groupId: r.attributes.MessageGroupId ?? '', receiveCount: Number(r.attributes.ApproximateReceiveCount), at });
+    }
+  }
+
+  private async invoke(messages: Message[], releaseGroups: () => void, releaseFailed: (failed: ReadonlySet<string>) => void): Promise<void> {
     const records = messages.map((m) => toSqsRecord(m, this.opts.queueArn, this.opts.region));
     let failedIds: Set<string>;
     try {
@@ -274,9 +309,12 @@ export class EventSourceEmulator {
       this.counters.applyErrors += 1;
       this.counters.applyFailures += records.length;
       this.log(`[event-source] apply threw, the batch of ${records.length} will reappear: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      this.record('fail', records);
       return;
     }
     this.counters.applyFailures += failedIds.size;
+    releaseFailed(failedIds);
+    this.record('fail', records.filter((r) => failedIds.has(r.messageId)));
     const succeeded = records.filter((r) => !failedIds.has(r.messageId));
     if (succeeded.length > 0 && this.opts.faults.fires('duplicateDelivery')) {
       // SQS is at-least-once: the same batch again, before its deletion, while its groups are still locked.
@@ -290,6 +328,7 @@ export class EventSourceEmulator {
     }
     releaseGroups();
     await this.deleteAll(succeeded);
+    this.record('delete', succeeded);
     this.counters.messagesApplied += succeeded.length;
     for (const record of succeeded) this.opts.onApplied?.(record);
   }

@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { ReplicationError } from '../handlers/core/errors';
-import { itemSizeBytes } from '../handlers/core/attribute-value';
+import { canonicalNumber, itemSizeBytes, ownValue, safeParseKeepingProto, setOwn } from '../handlers/core/attribute-value';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
-import { attributeMapSchema, type AttributeMapWire, type AttributeValueWire } from '../schemas/attribute-value';
+import { attributeMapSchema, NUMBER_PATTERN, type AttributeMapWire } from '../schemas/attribute-value';
 import { keySchemaSchema } from '../schemas/replication-config';
 
 /**
@@ -112,7 +111,7 @@ export function parseOpLine(text: string, keySchema: KeySchema, file?: string, l
 export function opKey(op: WorkloadOp, keySchema: KeySchema): AttributeMapWire {
   if (op.op !== 'put') return op.key;
   const key: AttributeMapWire = {};
-  for (const name of keyAttributeNames(keySchema)) key[name] = op.item[name]!;
+  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, op.item[name]!);
   return key;
 }
 
@@ -123,30 +122,61 @@ export interface JsonlLine<T> {
 
 /**
  * Streams a JSONL file line by line (files may be large), parsing each non-blank line with `parse`.
- * Blank lines are skipped but counted, so line numbers match an editor's.
+ * Blank lines are skipped but counted, so line numbers match an editor's. The file is read as bytes
+ * and each line decoded as strict UTF-8, so invalid UTF-8 is refused with its line instead of
+ * becoming U+FFFD in the data. A UTF-8 byte-order mark is accepted at the start of the file (editors
+ * write one) and refused, by name, anywhere else.
  */
 export async function* readJsonl<T>(file: string, parse: (text: string, line: number) => T): AsyncGenerator<JsonlLine<T>> {
-  const input = createReadStream(file, { encoding: 'utf8' });
+  const input = createReadStream(file);
   const opened = new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
     input.once('error', (cause: NodeJS.ErrnoException) => reject(new InvalidInputError(`cannot read file (${cause.code ?? cause.message})`, file, undefined, { cause })));
   });
   await opened;
-  const lines = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
+  let pending: Buffer = Buffer.alloc(0);
+  const next = (bytes: Buffer): JsonlLine<T> | undefined => {
+    line += 1;
+    const text = decodeLine(bytes, file, line);
+    return text.trim() === '' ? undefined : { line, value: parse(text, line) };
+  };
   try {
-    for await (const text of lines) {
-      line += 1;
-      if (text.trim() === '') continue;
-      yield { line, value: parse(text, line) };
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let start = 0;
+      for (let newline = pending.indexOf(0x0a); newline !== -1; newline = pending.indexOf(0x0a, start)) {
+        const parsed = next(pending.subarray(start, newline));
+        start = newline + 1;
+        if (parsed !== undefined) yield parsed;
+      }
+      pending = pending.subarray(start);
+    }
+    if (pending.length > 0) {
+      const parsed = next(pending);
+      if (parsed !== undefined) yield parsed;
     }
   } catch (cause) {
     if (cause instanceof InvalidInputError) throw cause;
     // A read error after opening (e.g. a directory, EISDIR) is still bad input, not a crash.
     throw new InvalidInputError(`cannot read file (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, file, line + 1, { cause });
   } finally {
-    lines.close();
     input.destroy();
+  }
+}
+
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+function decodeLine(raw: Buffer, file: string, line: number): string {
+  let bytes = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.subarray(0, -1) : raw;
+  if (bytes.subarray(0, 3).equals(UTF8_BOM)) {
+    if (line !== 1) throw new InvalidInputError('a UTF-8 byte-order mark (U+FEFF) starts this line; only the start of the file may carry one', file, line);
+    bytes = bytes.subarray(3);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch (cause) {
+    throw new InvalidInputError('the line is not valid UTF-8 (DynamoDB strings are UTF-8); fix the file\'s encoding', file, line, { cause });
   }
 }
 
@@ -173,40 +203,98 @@ function parseJson(text: string, file: string | undefined, line: number | undefi
 
 function parseAttributeMap(raw: unknown, what: string, file: string | undefined, line: number | undefined): AttributeMapWire {
   if (!isPlainObject(raw)) throw new InvalidInputError(`${what} must be a DynamoDB-JSON object such as {"pk":{"S":"a"}}`, file, line);
-  const result = attributeMapSchema.safeParse(raw);
+  // DynamoDB's own rules first, so that an empty set or a duplicate gets its own message.
+  const problem = mapProblem(raw, '');
+  if (problem !== undefined) throw new InvalidInputError(`${what} ${problem}`, file, line);
+  // Keeps attributes named "__proto__" (zod alone drops them).
+  const result = safeParseKeepingProto(attributeMapSchema, raw);
   if (!result.success) {
     // Attribute names only, never values: the input may hold real data.
     const issue = result.error.issues[0]!;
     const where = issue.path.length > 0 ? ` at ${issue.path.map(String).join('.')}` : '';
     throw new InvalidInputError(`${what} is not a valid DynamoDB-JSON AttributeValue map${where}: ${issue.code === 'invalid_union' ? 'expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL with a value of that type' : issue.message}`, file, line);
   }
-  const empty = emptyNamePath(result.data);
-  if (empty !== undefined) throw new InvalidInputError(`${what} has an empty attribute name${empty === '' ? '' : ` in ${empty}`} (DynamoDB rejects it)`, file, line);
   return result.data;
 }
 
-/** Path of the first map with an empty attribute name ('' for the top level), or undefined. */
-function emptyNamePath(map: AttributeMapWire, path = ''): string | undefined {
-  for (const [name, value] of Object.entries(map)) {
-    if (name === '') return path;
-    const inner = 'M' in value ? emptyNamePath(value.M, path === '' ? name : `${path}.${name}`) : 'L' in value ? emptyNameInList(value.L, path === '' ? name : `${path}.${name}`) : undefined;
-    if (inner !== undefined) return inner;
+/** DynamoDB's limits on numbers (docs/aws-contracts.md, "Input validation"). */
+const MAX_NUMBER_DIGITS = 38;
+const MAX_NUMBER_EXPONENT = 125; // 9.9999999999999999999999999999999999999E+125
+const MIN_NUMBER_EXPONENT = -130; // 1E-130
+const MAX_NAME_BYTES = 64 * 1024;
+
+/**
+ * What DynamoDB would refuse in an attribute map (names, numbers, sets), as "path: reason", or
+ * undefined. Values are never quoted. Anything not shaped like an AttributeValue is left to the schema.
+ */
+function mapProblem(map: Record<string, unknown>, path: string): string | undefined {
+  for (const name of Object.keys(map)) {
+    if (name === '') return `has an empty attribute name${path === '' ? '' : ` in ${path}`} (DynamoDB rejects it)`;
+    const at = path === '' ? name : `${path}.${name}`;
+    if (Buffer.byteLength(name, 'utf8') >= MAX_NAME_BYTES) return `has an attribute name of 64 KB or more${path === '' ? '' : ` in ${path}`} (DynamoDB's limit)`;
+    const problem = valueProblem(map[name], at);
+    if (problem !== undefined) return problem;
   }
   return undefined;
 }
 
-function emptyNameInList(list: AttributeValueWire[], path: string): string | undefined {
-  for (const [i, value] of list.entries()) {
-    const inner = 'M' in value ? emptyNamePath(value.M, `${path}.${i}`) : 'L' in value ? emptyNameInList(value.L, `${path}.${i}`) : undefined;
-    if (inner !== undefined) return inner;
+function valueProblem(value: unknown, at: string): string | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const tags = Object.keys(value);
+  if (tags.length !== 1) return undefined;
+  const tag = tags[0]!;
+  const inner = value[tag];
+  switch (tag) {
+    case 'N': return typeof inner === 'string' ? numberProblem(inner, at) : undefined;
+    case 'SS':
+    case 'NS':
+    case 'BS': {
+      if (!Array.isArray(inner)) return undefined;
+      if (inner.length === 0) return `at ${at}: an empty ${tag} set; DynamoDB does not store empty sets (leave the attribute out)`;
+      if (!inner.every((element) => typeof element === 'string')) return undefined;
+      const elements = inner as string[];
+      if (tag === 'NS') {
+        for (const n of elements) {
+          const problem = numberProblem(n, `${at} (an element)`);
+          if (problem !== undefined) return problem;
+        }
+        if (!elements.every((n) => NUMBER_PATTERN.test(n))) return undefined;
+      }
+      const identity = tag === 'NS' ? canonicalNumber : tag === 'BS' ? (b: string) => Buffer.from(b, 'base64').toString('base64') : (s: string) => s;
+      if (new Set(elements.map(identity)).size !== elements.length) {
+        return `at ${at}: the ${tag} set holds the same element twice${tag === 'NS' ? ' (numbers compare by value: 1 and 1.0 are one)' : ''}; DynamoDB refuses duplicates in a set`;
+      }
+      return undefined;
+    }
+    case 'M': return isPlainObject(inner) ? mapProblem(inner, at) : undefined;
+    case 'L':
+      if (!Array.isArray(inner)) return undefined;
+      for (const [i, element] of inner.entries()) {
+        const problem = valueProblem(element, `${at}.${i}`);
+        if (problem !== undefined) return problem;
+      }
+      return undefined;
+    default: return undefined;
   }
+}
+
+/** DynamoDB numbers: at most 38 significant digits, magnitude 1E-130 to 9.99…E+125 (either sign), or zero. */
+export function numberProblem(n: string, at: string): string | undefined {
+  if (!NUMBER_PATTERN.test(n)) return undefined;
+  const canonical = canonicalNumber(n);
+  if (canonical === '0') return undefined;
+  const [mantissa = '', exponent = '0'] = canonical.replace(/^-/, '').split('E');
+  if (mantissa.length > MAX_NUMBER_DIGITS) return `at ${at}: a number with ${mantissa.length} significant digits; DynamoDB keeps at most ${MAX_NUMBER_DIGITS} (store it as a string)`;
+  const magnitude = mantissa.length - 1 + Number.parseInt(exponent, 10);
+  if (magnitude > MAX_NUMBER_EXPONENT) return `at ${at}: a number larger in magnitude than DynamoDB's largest, 9.9999999999999999999999999999999999999E+125`;
+  if (magnitude < MIN_NUMBER_EXPONENT) return `at ${at}: a number smaller in magnitude than DynamoDB's smallest non-zero number, 1E-130`;
   return undefined;
 }
 
 function checkKeyAttributes(map: AttributeMapWire, keySchema: KeySchema, what: string, exact: boolean, file: string | undefined, line: number | undefined): void {
   const attributes = keySchema.sortKey ? [keySchema.partitionKey, keySchema.sortKey] : [keySchema.partitionKey];
   for (const { name, type } of attributes) {
-    const value = map[name];
+    const value = ownValue(map, name);
     if (value === undefined) throw new InvalidInputError(`${what} lacks key attribute "${name}" (${type})`, file, line);
     const actual = Object.keys(value)[0];
     if (actual !== type) throw new InvalidInputError(`key attribute "${name}" must be of type ${type}, got ${actual}`, file, line);

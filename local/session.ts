@@ -31,6 +31,7 @@ import { FaultInjector, type FaultRates } from './faults';
 import { PipeEmulator } from './pipe-emulator';
 import { createReplicationQueues, startSqsLocal, type ReplicationQueues, type SqsLocal } from './sqs-local';
 import { startStsLocal, type StsLocal } from './sts-local';
+import { keepProtoAttributes } from '../handlers/core/proto-attributes';
 
 export { parseFaults, type FaultRates } from './faults';
 export { InvalidFaultSpecError } from './errors';
@@ -305,8 +306,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     stoppers.push(() => proxy.stop());
 
     const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint });
-    const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: ddb.endpoint });
+    const dynamodb = keepProtoAttributes(new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint }));
+    const streams = keepProtoAttributes(new DynamoDBStreamsClient({ ...clientConfig, endpoint: ddb.endpoint }));
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsLocal.endpoint });
     stoppers.push(async () => [dynamodb, streams, sqs].forEach((c) => c.destroy()));
 
@@ -355,6 +356,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       [ENV.resyncThresholdBytes]: opts.resyncThresholdBytes === undefined ? undefined : String(opts.resyncThresholdBytes),
       [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',
       [ENV.metricsSink]: 'off',
+      // Backoff never beyond the local queues' short visibility timeout (handlers/core/visibility-backoff.ts).
+      [ENV.visibilityBackoffMaxSeconds]: String(visibilityTimeoutSeconds),
       // As the construct sets it, on both functions: enrichment filters again, apply's RESYNC writes the target's view.
       [ENV.targetFilter]: JSON.stringify(owner.filter),
       // Fan-out: the owner's enrichment filters and redacts for itself and delivers to the others' queues.

@@ -1,6 +1,6 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canonicalKey, toSdkAttributeMap, toSdkAttributeValue } from '../handlers/core/attribute-value';
+import { canonicalKey, setOwn, toSdkAttributeMap, toSdkAttributeValue } from '../handlers/core/attribute-value';
 import { ReplicationError } from '../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import type { AttributeMapWire, AttributeValueWire } from '../schemas/attribute-value';
@@ -30,6 +30,8 @@ export interface DriverOptions {
   onWritten?: (count: number) => void;
   /** Stops between chunks; the driver then throws an AbortError-like ReplicationError. */
   signal?: AbortSignal;
+  /** Where an op comes from ("ops.jsonl:12"), for the error when the table refuses it. @default its position */
+  locate?: (op: WorkloadOp) => string | undefined;
 }
 
 /** A write of the driver that DynamoDB refused; names the op by its position, never by its values. */
@@ -51,7 +53,7 @@ export async function applyOps(sink: WorkloadSink, ops: Source<WorkloadOp>, opts
   return runInRounds(ops, lanes, opts, (op) => opKey(op, opts.keySchema), async (laneOps) => {
     for (const op of laneOps) {
       const position = index++;
-      await writeOp(sink, op, opts.keySchema, position);
+      await writeOp(sink, op, opts.keySchema, position, opts.locate?.(op));
       opts.onWritten?.(1);
     }
   });
@@ -129,19 +131,21 @@ function laneOf(canonical: string, lanes: number): number {
 
 function keyOf(item: AttributeMapWire, keySchema: KeySchema): AttributeMapWire {
   const key: AttributeMapWire = {};
-  for (const name of keyAttributeNames(keySchema)) key[name] = item[name] as AttributeValueWire;
+  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, item[name] as AttributeValueWire);
   return key;
 }
 
 /** Writes one op. Exported for tests that drive writes one by one. */
-export async function writeOp(sink: WorkloadSink, op: WorkloadOp, keySchema: KeySchema, position = 0): Promise<void> {
+export async function writeOp(sink: WorkloadSink, op: WorkloadOp, keySchema: KeySchema, position = 0, location?: string): Promise<void> {
   const key = opKey(op, keySchema);
   // Noted just before the request: the stream record cannot exist earlier, so lag is never negative.
   sink.noteWrite(key, Date.now());
   try {
     await send(sink, op);
   } catch (cause) {
-    throw new WorkloadWriteError(`op #${position + 1} (${op.op}) was rejected by the source table: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    // Some refusals only the table can make (an update growing an item past 400 KB): name the line.
+    const where = location === undefined ? `op #${position + 1} (${op.op})` : `${location}: the ${op.op} op`;
+    throw new WorkloadWriteError(`${where} was rejected by the source table: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   }
 }
 

@@ -4,6 +4,7 @@ import { GlueClient } from '@aws-sdk/client-glue';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { PipesClient } from '@aws-sdk/client-pipes';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { keepProtoAttributes } from '../../handlers/core/proto-attributes';
 
 /**
  * The AWS clients operator commands use, all in one Region with the default credential chain
@@ -21,7 +22,7 @@ export class AwsClients {
   }
 
   get dynamodb(): DynamoDBClient {
-    return this.client('dynamodb', () => new DynamoDBClient({ region: this.region }));
+    return this.client('dynamodb', () => keepProtoAttributes(new DynamoDBClient({ region: this.region })));
   }
 
   get glue(): GlueClient {

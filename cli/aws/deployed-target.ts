@@ -3,6 +3,7 @@ import { fromIni } from '@aws-sdk/credential-providers';
 import type { ReplicationConfig, TargetConfig } from '../../schemas/replication-config';
 import { AwsClients } from './clients';
 import { defaultStackName, resolveTargetOutputs, type TargetStackOutputs } from './stack-outputs';
+import { keepProtoAttributes } from '../../handlers/core/proto-attributes';
 
 export interface DeployedTarget {
   readonly region: string;
@@ -39,5 +40,5 @@ export async function resolveDeployedTarget(config: ReplicationConfig, targetNam
  * default chain): the target role trusts only the apply and Glue roles, not people.
  */
 export function operatorTargetTableClient(target: Pick<TargetConfig, 'region'>, profile: string | undefined): DynamoDBClient {
-  return new DynamoDBClient({ region: target.region, ...(profile === undefined ? {} : { credentials: fromIni({ profile }) }) });
+  return keepProtoAttributes(new DynamoDBClient({ region: target.region, ...(profile === undefined ? {} : { credentials: fromIni({ profile }) }) }));
 }

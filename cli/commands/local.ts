@@ -17,7 +17,7 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
     .option('--ops <file>', 'ops.jsonl: {"op":"put","item":{…}} | {"op":"delete","key":{…}} | {"op":"update","key":{…},"set":{…},"remove":[…]}, run after replication starts')
     .option('--faults <spec>', 'inject faults at these rates (0..1): apply-throttle, apply-crash, duplicate-delivery, enrich-failure, poison-message, e.g. apply-throttle=0.1,apply-crash=0.05')
     .option('--seed <n>', 'PRNG seed for faults and the demo workload, so a run repeats (default: random, printed)', parseSeed)
-    .option('--bootstrap', 'read the stream from "now" and copy the seed items with the initial load (direct engine, apply paused meanwhile), as in AWS')
+    .option('--bootstrap', 'read the stream from "now" and copy the seed items with the initial load (direct engine, apply paused meanwhile), as in AWS; one target only (not with --targets > 1)')
     .option('--json', 'print exactly one JSON line with the results on stdout (progress only if stderr is a terminal)')
     .option('--demo', 'generate the data: a few thousand seed items and a mixed workload (puts, updates, deletes, TTL-style deletes, ~350 KB items, hot keys)')
     .option('--timeout <seconds>', 'give up (exit 1) when the run takes longer than this', parseSeconds, 300)
@@ -38,15 +38,28 @@ Ops are written in file order per key.
 
 Exit codes: 0 target equals source; 1 divergence (the first differing keys are
 printed) or failure; 2 bad input (nothing is started or written: every line of
-both files is validated first).
+both files is validated first); 130 Ctrl-C (SIGINT); 143 SIGTERM.
 
 --json prints one line: {"seeded":n,"ops":n,"applied":n,"dlq":n,"diffs":n,
-"lagP50Ms":n,"lagP99Ms":n,"seconds":n}. With poison-message faults the DLQ holds
+"lagP50Ms":n,"lagP99Ms":n,"seconds":n}; on failure or timeout one line too:
+{"error":"…","exitCode":n, and the counts known so far}. With poison-message faults the DLQ holds
 the poison messages (they name no item); the target must still equal the source.
 
 --targets N replicates to N target tables (t1…tN) with the fan-out of AWS: one
 pipe emulator whose enrichment also delivers to the other targets' queues, and an
-apply per target; every target must equal the source.
+apply per target; every target must equal the source. --bootstrap copies into one
+target, so it is refused with --targets > 1 (exit 2); in AWS, bootstrap each
+target with \`ddb-replicate bootstrap --target <name>\`.
+
+Fault rates count per occasion: apply-throttle and apply-crash per BatchWriteItem,
+duplicate-delivery per apply batch, enrich-failure per enrichment call, and
+poison-message per pipe batch (R = the chance that a batch brings one undecodable
+message along), not per message.
+
+Input is refused as DynamoDB would refuse it (exit 2, file:line): numbers beyond
+38 significant digits or magnitude 1E-130…9.99E+125, empty sets, duplicate set
+elements (numbers by value), empty attribute names, invalid UTF-8. A UTF-8
+byte-order mark is accepted at the start of a file only.
 
 Examples:
   $ ddb-replicate local --demo

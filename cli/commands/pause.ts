@@ -41,9 +41,9 @@ Examples:
         const lines = [`apply of target ${target.name} is ${result.unchanged ? 'already ' : ''}paused (event source mapping ${target.mapping.id}: ${result.state}).`];
         const queued = buffer.queued === null ? 'an unknown number of' : String(buffer.queued);
         lines.push(buffer.queued === 0
-          ? `The queue is empty; it keeps buffering changes for up to ${formatDuration(buffer.retentionSeconds)} each before SQS drops them.`
+          ? `The queue is empty; it buffers the changes that arrive now, keeping each for up to ${formatDuration(buffer.retentionSeconds)} (the queue's retention) before SQS drops it.`
           : buffer.bufferSeconds === null
-          ? `The queue keeps buffering changes (${queued} queued now) for up to ${formatDuration(buffer.retentionSeconds)} per message; the oldest message's age is unknown${buffer.unreachable.length > 0 ? ` (${buffer.unreachable.join('; ')})` : ''}.`
+          ? `The queue keeps buffering changes (${queued} queued now), each for up to ${formatDuration(buffer.retentionSeconds)} (the queue's retention); the oldest message's age is unknown${buffer.unreachable.length > 0 ? ` (${buffer.unreachable.join('; ')})` : ''}.`
           : `The queue keeps buffering changes (${queued} queued now): the oldest is ${formatDuration(buffer.oldestMessageAgeSeconds ?? 0)} old, so it can buffer for another ${formatDuration(buffer.bufferSeconds)} before SQS drops changes (retention ${formatDuration(buffer.retentionSeconds)}).`);
         lines.push(`Resume with \`ddb-replicate resume ${target.selector}\`.`);
         ctx.io.stdout.write(`${lines.join('\n')}\n`);

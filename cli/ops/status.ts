@@ -91,7 +91,8 @@ export function statusWarnings(status: Omit<TargetStatus, 'warnings'>, target: P
   }
   if (dlq !== null && totalDepth(dlq) > 0) {
     const n = totalDepth(dlq);
-    warnings.push({ severity: 'error', code: 'dlq-not-empty', text: `DLQ has ${n} message${n === 1 ? '' : 's'}: run \`ddb-replicate replay ${sel}\`` });
+    // Replay re-reads each message's item; a message it cannot decode names no item, so it stays (listed by id).
+    warnings.push({ severity: 'error', code: 'dlq-not-empty', text: `DLQ has ${n} message${n === 1 ? '' : 's'}: run \`ddb-replicate replay ${sel}\`; any it cannot decode stay in the DLQ, listed by message id: they name no item, so inspect them (\`aws sqs receive-message\`), then delete them` });
   }
   // A FIFO message that keeps failing holds its group for up to maxReceiveCount × visibility timeout. No
   // read-only way names the group from SQS (receiving a FIFO message locks its group and counts as a
@@ -118,5 +119,6 @@ export function formatDuration(seconds: number): string {
   if (minutes < 90) return `${minutes} min`;
   const hours = Math.floor(seconds / 3600);
   if (hours < 48) return `${hours} h ${Math.round((seconds % 3600) / 60)} min`;
-  return `${Math.floor(hours / 24)} days ${hours % 24} h`;
+  const days = Math.floor(hours / 24);
+  return `${days} day${days === 1 ? '' : 's'}${hours % 24 === 0 ? '' : ` ${hours % 24} h`}`;
 }

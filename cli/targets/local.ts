@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { controlClient, DEFAULT_SESSION_FILE, LocalSessionFileError, readSessionFile, type ControlClient } from '../../local/control';
 import { CliError, EXIT } from '../errors';
 import type { OperatorTarget, PipelineHealth } from './types';
+import { keepProtoAttributes } from '../../handlers/core/proto-attributes';
 
 const RETENTION_SECONDS = 1_209_600; // createReplicationQueues sets 14 days, as the stack does
 
@@ -29,7 +30,7 @@ export function localTarget(opts: { sessionFile?: string; targetName?: string })
   }
   const control = controlClient(file, sessionFile);
   const clientConfig = { region: file.region, credentials: file.credentials };
-  const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: file.endpoints.dynamodb });
+  const dynamodb = keepProtoAttributes(new DynamoDBClient({ ...clientConfig, endpoint: file.endpoints.dynamodb }));
   const sqs = new SQSClient({ ...clientConfig, endpoint: file.endpoints.sqs });
   const shownFile = shownPath(sessionFile);
   const isDefault = resolve(sessionFile) === resolve(DEFAULT_SESSION_FILE);

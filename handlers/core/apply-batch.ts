@@ -1,15 +1,17 @@
 import type { DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { canonicalKey, toSdkAttributeMap } from './attribute-value';
 import { writeItems, type WriteItemsOptions } from './batch-writer';
 import { coalesceChanges } from './coalesce';
 import { decodeEnvelope, type ChangeEnvelope } from './envelope';
-import { ENV, requireEnv } from './env';
+import { ENV, intEnv, requireEnv } from './env';
 import { parseKeySchema, type KeySchema } from './key-schema';
 import { changeRef, errorRef, type StructuredLogger } from './logger';
 import type { ReplicationMetrics } from './metrics';
 import { resyncWriteRequest } from './resync';
 import { targetPolicyFromEnv, type TargetPolicy } from './target-policy';
+import { DEFAULT_VISIBILITY_BACKOFF, shortenVisibility, type VisibilityBackoff } from './visibility-backoff';
 
 export interface ApplyConfig {
   /** The metrics' Replication dimension. */
@@ -27,6 +29,8 @@ export interface ApplyConfig {
    * view for this target, never the raw source item. Unset = every item, as is.
    */
   policy?: TargetPolicy;
+  /** How soon a failed message is retried (ChangeMessageVisibility). @default DEFAULT_VISIBILITY_BACKOFF */
+  visibilityBackoff?: VisibilityBackoff;
 }
 
 export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyConfig {
@@ -42,15 +46,18 @@ export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyC
     targetExternalId: requireEnv(ENV.targetExternalId, env),
     keySchema,
     policy: targetPolicyFromEnv(keySchema, env),
+    visibilityBackoff: { ...DEFAULT_VISIBILITY_BACKOFF, maxSeconds: intEnv(ENV.visibilityBackoffMaxSeconds, DEFAULT_VISIBILITY_BACKOFF.maxSeconds, env) },
   };
 }
 
 export interface ApplyDeps {
-  config: Pick<ApplyConfig, 'sourceTableName' | 'targetTableName' | 'keySchema' | 'policy'>;
+  config: Pick<ApplyConfig, 'sourceTableName' | 'targetTableName' | 'keySchema' | 'policy' | 'visibilityBackoff'>;
   /** Writes to the target table (assumed-role credentials). */
   targetClient: DynamoDBClient;
   /** Reads the source table for RESYNCs (the function's own credentials, source Region). */
   sourceClient: DynamoDBClient;
+  /** Shortens failed messages' visibility (the function's own role, its own queue); unset = no backoff. */
+  sqsClient?: SQSClient;
   metrics: ReplicationMetrics;
   logger: StructuredLogger;
   /** @default Date.now */
@@ -160,6 +167,8 @@ export async function applyBatch(records: readonly SQSRecord[], remainingTimeMs:
     writeAttempts: result.attempts,
     throttles: result.throttles,
   });
+  // Failures are reported whatever happens here: shortenVisibility logs its own trouble and never throws.
+  if (failed.length > 0 && deps.sqsClient !== undefined) await shortenVisibility(deps.sqsClient, failed.map((m) => m.record), logger, config.visibilityBackoff);
   return { batchItemFailures: failed.map((m) => ({ itemIdentifier: m.record.messageId })) };
 }
 

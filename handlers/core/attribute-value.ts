@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { z } from 'zod';
 import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
 import { ReplicationError } from './errors';
 
@@ -33,14 +34,11 @@ export function toSdkAttributeValue(value: AttributeValueWire): AttributeValue {
   throw new ReplicationError(`unknown AttributeValue type ${describeType(value)}`);
 }
 
-// A plain loop (this runs for every attribute of every applied item); "__proto__" is defined as an
-// own property, as Object.fromEntries would, so it stays an attribute instead of setting the prototype.
+// A plain loop (this runs for every attribute of every applied item); setOwn keeps "__proto__" an attribute.
 export function toSdkAttributeMap(map: AttributeMapWire): AttributeMapSdk {
   const out: AttributeMapSdk = {};
   for (const name of Object.keys(map)) {
-    const value = toSdkAttributeValue(map[name] as AttributeValueWire);
-    if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = value;
+    setOwn(out, name, toSdkAttributeValue(map[name] as AttributeValueWire));
   }
   return out;
 }
@@ -64,19 +62,62 @@ export function toWireAttributeMap(map: Record<string, AttributeValue>): Attribu
 }
 
 /**
- * Path of the first map key "__proto__" in a wire map, if any. zod (4.6) silently drops such keys
- * when it parses a record, so envelopes refuse them loudly instead of losing an attribute.
+ * Sets `map[name] = value` as an own data property. Plain assignment would call Object.prototype's
+ * `__proto__` setter for an attribute named "__proto__" (which DynamoDB allows) and lose it.
  */
-export function findProtoAttributeName(map: unknown, path = ''): string | undefined {
-  if (typeof map !== 'object' || map === null) return undefined;
-  for (const [name, value] of Object.entries(map)) {
-    if (name === '__proto__') return `${path}${name}`;
-    if (typeof value !== 'object' || value === null) continue;
-    const nested = (value as { M?: unknown; L?: unknown[] }).M ?? (value as { L?: unknown[] }).L;
-    const found = nested === undefined ? undefined : findProtoAttributeName(nested, `${path}${name}.`);
-    if (found !== undefined) return found;
+export function setOwn<T>(map: Record<string, T>, name: string, value: T): void {
+  if (name === '__proto__') Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true });
+  else map[name] = value;
+}
+
+/** `map[name]` if it is the map's own attribute; a plain lookup of "__proto__" or "toString" would find Object.prototype's. */
+export function ownValue<T>(map: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(map, name) ? map[name] : undefined;
+}
+
+/** True when any object in `value` (at any depth) has an own key "__proto__". */
+export function hasProtoKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  for (const name of Object.keys(value)) {
+    if (name === '__proto__' || hasProtoKey((value as Record<string, unknown>)[name])) return true;
   }
-  return undefined;
+  return false;
+}
+
+/**
+ * `schema.safeParse(value)` that also validates and keeps keys named "__proto__": zod (4.6) drops
+ * them from a record's output without validating their values. Such keys are renamed to unused
+ * placeholders for validation, and error paths name them "__proto__" again; on success the input
+ * itself is returned — right only for schemas that validate without transforming, as the
+ * AttributeValue and envelope schemas do.
+ */
+export function safeParseKeepingProto<T>(schema: z.ZodType<T>, value: unknown): z.ZodSafeParseResult<T> {
+  if (!hasProtoKey(value)) return schema.safeParse(value);
+  const placeholders = new Set<string>();
+  const renamed = renameProtoKeys(value, placeholders);
+  const parsed = schema.safeParse(renamed);
+  if (parsed.success) return { success: true, data: value as T };
+  for (const issue of parsed.error.issues) {
+    (issue as { path: PropertyKey[] }).path = issue.path.map((segment) => (typeof segment === 'string' && placeholders.has(segment) ? '__proto__' : segment));
+  }
+  return parsed;
+}
+
+function renameProtoKeys(value: unknown, placeholders: Set<string>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((element) => renameProtoKeys(element, placeholders));
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(value)) {
+    let key = name;
+    if (name === '__proto__') {
+      key = '__proto__#';
+      while (Object.hasOwn(value, key)) key += '#';
+      placeholders.add(key);
+    }
+    out[key] = renameProtoKeys((value as Record<string, unknown>)[name], placeholders);
+  }
+  return out;
 }
 
 /** The type tag(s) of a value, for error messages — never the value itself. */

@@ -1,5 +1,5 @@
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { canonicalKey, toWireAttributeMap } from './attribute-value';
+import { canonicalKey, ownValue, setOwn, toWireAttributeMap } from './attribute-value';
 import { ReplicationError } from './errors';
 import { keyAttributeNames, type KeySchema } from './key-schema';
 
@@ -69,9 +69,9 @@ function requestKey(request: WriteRequest, names: readonly string[]): string {
   if (source === undefined) throw new ReplicationError('a WriteRequest holds neither PutRequest.Item nor DeleteRequest.Key');
   const key: Record<string, NonNullable<typeof source>[string]> = {};
   for (const name of names) {
-    const value = source[name];
+    const value = ownValue(source, name);
     if (value === undefined) throw new ReplicationError(`a WriteRequest lacks key attribute "${name}"`);
-    key[name] = value;
+    setOwn(key, name, value);
   }
   return canonicalKey(toWireAttributeMap(key));
 }

@@ -30,6 +30,8 @@ export const ENV = {
   metricsNamespace: 'METRICS_NAMESPACE',
   /** Where EMF metrics go: 'stdout' (default; CloudWatch extracts them from the function's log) or 'off' (local mode). */
   metricsSink: 'METRICS_SINK',
+  /** Cap of apply's visibility backoff in seconds (handlers/core/visibility-backoff.ts); at most the queue's visibility timeout. @default 60 */
+  visibilityBackoffMaxSeconds: 'VISIBILITY_BACKOFF_MAX_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

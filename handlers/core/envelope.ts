@@ -2,7 +2,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { z } from 'zod';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { changeEnvelopeV1Schema, ENVELOPE_VERSION_1, type ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
-import { encodedSizeAtMost, findProtoAttributeName } from './attribute-value';
+import { encodedSizeAtMost, ownValue, safeParseKeepingProto } from './attribute-value';
 import { isPlainEnvelopeV1 } from './envelope-check';
 import { InvalidEnvelopeError, UnencodableRecordError, UnknownEnvelopeVersionError } from './errors';
 import { isTtlDelete } from './filter';
@@ -82,9 +82,7 @@ export function envelopeFromStreamRecord(record: DynamoDBRecord, ctx: EnvelopeCo
   // The fast check settles the common case; anything it refuses gets the schema and its messages.
   let envelope = candidate;
   if (!isPlainEnvelopeV1(candidate)) {
-    const protoPath = findProtoAttributeName(keys) ?? findProtoAttributeName(image);
-    if (protoPath !== undefined) fail(`attribute name "__proto__" (at ${protoPath}) is not supported`);
-    const parsed = changeEnvelopeV1Schema.safeParse(candidate);
+    const parsed = safeParseKeepingProto(changeEnvelopeV1Schema, candidate);
     if (!parsed.success) fail(`it does not make a valid envelope: ${describeIssues(parsed.error)}`);
     envelope = (parsed as { data: ChangeEnvelopeV1 }).data;
   }
@@ -100,7 +98,7 @@ export function envelopeFromStreamRecord(record: DynamoDBRecord, ctx: EnvelopeCo
 function checkKeysMatchSchema(keys: AttributeMapWire, keySchema: KeySchema, fail: (reason: string) => never): void {
   const expected = keySchema.sortKey ? [keySchema.partitionKey, keySchema.sortKey] : [keySchema.partitionKey];
   for (const attribute of expected) {
-    const value = keys[attribute.name];
+    const value = ownValue(keys, attribute.name);
     if (value === undefined) fail(`Keys lack key attribute "${attribute.name}"`);
     else if (!(attribute.type in value)) fail(`key attribute "${attribute.name}" is not of type ${attribute.type} as KEY_SCHEMA says`);
   }
@@ -149,9 +147,7 @@ export function decodeEnvelope(body: string): ChangeEnvelope {
     const shown = typeof v === 'number' ? String(v) : `a ${typeof v}`;
     throw new UnknownEnvelopeVersionError(`unknown envelope version ${shown}; this consumer knows v${KNOWN_ENVELOPE_VERSIONS.join(', v')}`);
   }
-  const protoPath = findProtoAttributeName((raw as Record<string, unknown>).keys) ?? findProtoAttributeName((raw as Record<string, unknown>).image);
-  if (protoPath !== undefined) throw new InvalidEnvelopeError(`invalid v${String(v)} envelope: attribute name "__proto__" (at ${protoPath}) is not supported`);
-  const parsed = version.schema.safeParse(raw);
+  const parsed = safeParseKeepingProto(version.schema, raw);
   if (!parsed.success) {
     throw new InvalidEnvelopeError(`invalid v${String(v)} envelope: ${describeIssues(parsed.error)}`, { cause: parsed.error });
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
-import { canonicalKeyValue } from './attribute-value';
+import { canonicalKeyValue, ownValue } from './attribute-value';
 import { ReplicationError } from './errors';
 import type { KeySchema } from './key-schema';
 
@@ -12,7 +12,7 @@ import type { KeySchema } from './key-schema';
  * SQS metadata and logs.
  */
 export function groupIdFor(keys: AttributeMapWire, keySchema: KeySchema): string {
-  const partitionKey = keys[keySchema.partitionKey.name];
+  const partitionKey = ownValue(keys, keySchema.partitionKey.name);
   if (partitionKey === undefined) {
     throw new ReplicationError(`keys lack the partition key attribute "${keySchema.partitionKey.name}"`);
   }

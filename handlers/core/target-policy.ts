@@ -38,7 +38,7 @@ export function compileTargetPolicy(target: TargetPolicyConfig, keySchema: KeySc
   const onItem = compileFilterDecision({ ...target.filter, eventNames: [...STREAM_EVENT_NAMES] }, keySchema);
   const keyNames = keyAttributeNames(keySchema);
   const view = (item: AttributeMapWire): AttributeMapWire | undefined => {
-    const Keys = Object.fromEntries(keyNames.filter((name) => item[name] !== undefined).map((name) => [name, item[name]]));
+    const Keys = Object.fromEntries(keyNames.filter((name) => Object.hasOwn(item, name)).map((name) => [name, item[name]]));
     const record = { eventName: 'INSERT', dynamodb: { Keys, NewImage: item } } as DynamoDBRecord;
     if (onItem(record) !== 'forward') return undefined;
     return redact === undefined ? item : redact(item);

@@ -274,6 +274,8 @@ export class ReplicationTarget extends Construct {
         [ENV.targetExternalId]: props.externalId,
         [ENV.logLevel]: opts.logLevel,
         [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
+        // A failed message's retry backoff never outlasts the queue's own visibility timeout (handlers/core/visibility-backoff.ts).
+        [ENV.visibilityBackoffMaxSeconds]: String(Math.min(60, opts.applyTimeoutSeconds * VISIBILITY_TIMEOUTS_PER_APPLY_TIMEOUT)),
         // A RESYNC re-reads the source item and writes this target's view of it (handlers/core/target-policy.ts).
         [ENV.targetFilter]: JSON.stringify(this.filter),
         ...(this.redaction === undefined ? {} : { [ENV.targetRedaction]: JSON.stringify(this.redaction) }),

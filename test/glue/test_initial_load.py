@@ -254,6 +254,12 @@ class ExportLineTests(unittest.TestCase):
             "m": {"M": {"x": {"L": [{"B": b"\x01"}, {"M": {"y": {"BS": [b"\x01"]}}}, {"N": "12345678901234567890123456789012345678"}]}}},
         })
 
+    def test_names_that_are_javascript_object_properties_are_ordinary_attributes(self):
+        line = '{"Item":{"pk":{"S":"a"},"__proto__":{"M":{"__proto__":{"N":"1"},"constructor":{"S":"c"}}},"toString":{"S":"t"}}}'
+        self.assertEqual(il.parse_export_line(line), {
+            "pk": {"S": "a"}, "__proto__": {"M": {"__proto__": {"N": "1"}, "constructor": {"S": "c"}}}, "toString": {"S": "t"},
+        })
+
     def test_blank_line_is_no_item(self):
         self.assertIsNone(il.parse_export_line("  \n"))
 
@@ -457,6 +463,15 @@ class ScanCopyTests(FakeAwsTestCase):
         self.assertEqual(copied["m"], ALL_TYPES_ITEM["m"])
         self.assertEqual(copied["ünïcödé key"], {"S": "v"})
         self.assertIsInstance(copied["bs"]["BS"][0], bytes)
+
+    def test_attributes_named_proto_constructor_and_tostring_are_copied_exactly(self):
+        source, target = create_table(self.client), create_table(self.client)
+        item = {"pk": {"S": "proto"}, "sk": {"N": "1"}, "__proto__": {"M": {"__proto__": {"S": "in"}, "constructor": {"N": "2"}}},
+                "toString": {"L": [{"M": {"__proto__": {"BOOL": True}}}]}, "prototype": {"S": "p"}}
+        self.client.put_item(TableName=source, Item=item)
+        result = il.copy_segment(self.config(source, target, segments="1"), 0)
+        self.assertEqual((result["scanned"], result["written"]), (1, 1))
+        self.assertEqual(get_raw(self.client, target, key_of(item)), item)
 
     def test_parallel_segments_copy_each_item_exactly_once(self):
         source, target = create_table(self.client), create_table(self.client)

@@ -138,6 +138,8 @@ describe('apply', () => {
           TARGET_EXTERNAL_ID: 'orders-analytics-91be02',
           LOG_LEVEL: 'DEBUG',
           RESYNC_THRESHOLD_BYTES: '100000',
+          // The visibility backoff's cap: min(60 s, the queue's visibility timeout of 6 × 30 s).
+          VISIBILITY_BACKOFF_MAX_SECONDS: '60',
           // A RESYNC writes this target's view of the re-read item (handlers/core/target-policy.ts).
           TARGET_FILTER: JSON.stringify({ eventNames: ['INSERT', 'REMOVE'], replicateTtlDeletes: false, partitionKeyPrefixes: ['EU#', 'FR#'] }),
         }),

@@ -12,7 +12,7 @@ jest.setTimeout(90_000);
 
 const REPO = join(__dirname, '..', '..');
 const RUN = join(REPO, 'bench', 'run.ts');
-const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e'];
+const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery'];
 
 function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

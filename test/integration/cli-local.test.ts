@@ -116,7 +116,9 @@ describe('ddb-replicate local (child process)', () => {
     const run = await cli(['local', '--key-schema', 'pk:S,sk:N', '--seed-items', items, '--json']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${items}:2: key attribute "sk" must be of type N, got S`);
-    expect(run.stdout).toBe('');
+    // --json: exactly one JSON line on stdout, failures included.
+    expect(run.stdout.split('\n')).toHaveLength(2);
+    expect(JSON.parse(run.stdout)).toEqual({ error: `${items}:2: key attribute "sk" must be of type N, got S`, exitCode: 2 });
   });
 
   it('prints help', async () => {

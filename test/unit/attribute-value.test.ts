@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   canonicalKey,
   canonicalNumber,
-  findProtoAttributeName,
+  hasProtoKey,
   itemSizeBytes,
   toSdkAttributeMap,
   toSdkAttributeValue,
@@ -49,8 +49,13 @@ describe('wire ↔ SDK AttributeValue codec', () => {
   it('keeps an attribute named "__proto__" as an attribute, and reports where it is', () => {
     const wire = JSON.parse('{"a":{"M":{"__proto__":{"S":"x"}}}}') as Parameters<typeof toSdkAttributeMap>[0];
     expect(Object.keys(toSdkAttributeMap(wire).a?.M ?? {})).toEqual(['__proto__']);
-    expect(findProtoAttributeName(wire)).toBe('a.__proto__');
-    expect(findProtoAttributeName({ a: { L: [{ S: 'x' }] } })).toBeUndefined();
+    expect(hasProtoKey(wire)).toBe(true);
+    expect(hasProtoKey({ a: { L: [{ M: JSON.parse('{"__proto__":{"S":"x"}}') }] } })).toBe(true);
+    expect(hasProtoKey({ a: { L: [{ S: 'x' }] } })).toBe(false);
+    // The SDK form, too: an own attribute, and the object keeps its ordinary prototype.
+    const sdk = toSdkAttributeMap(JSON.parse('{"__proto__":{"S":"top"}}'));
+    expect(Object.getOwnPropertyDescriptor(sdk, '__proto__')?.value).toEqual({ S: 'top' });
+    expect(Object.getPrototypeOf(sdk)).toBe(Object.prototype);
   });
 
   it('refuses an SDK value of unknown type with its tag, not its value', () => {

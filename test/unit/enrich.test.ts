@@ -25,6 +25,17 @@ describe('envelopeFromStreamRecord', () => {
     });
   });
 
+  it('carries attributes named "__proto__", "constructor" and "toString" (top level and nested) exactly', () => {
+    const record = streamRecord('insert');
+    const image = '"__proto__":{"M":{"__proto__":{"N":"1"},"constructor":{"S":"c"}}},"toString":{"L":[{"M":{"__proto__":{"BOOL":true}}}]},';
+    record.dynamodb = JSON.parse(JSON.stringify(record.dynamodb).replace('"NewImage":{', `"NewImage":{${image}`)) as DynamoDBRecord['dynamodb'];
+    const envelope = envelopeFromStreamRecord(record, ctx);
+    const body = encodeEnvelope(envelope);
+    expect(JSON.parse(body).image).toEqual(JSON.parse(JSON.stringify(record.dynamodb?.NewImage)));
+    expect(body).toContain(`{${image}`);
+    expect(JSON.stringify(decodeEnvelope(body))).toBe(body);
+  });
+
   it('turns a MODIFY into a PUT of the new image, not the old one', () => {
     const record = streamRecord('modify');
     const envelope = envelopeFromStreamRecord(record, ctx);
@@ -63,7 +74,7 @@ describe('envelopeFromStreamRecord', () => {
     ['no sort key', (r: DynamoDBRecord) => { (r.dynamodb as { Keys: unknown }).Keys = { pk: { S: 'x' } }; }, 'Keys lack key attribute "sk"'],
     ['an invalid number', (r: DynamoDBRecord) => { (r.dynamodb?.NewImage as Record<string, unknown>).balance = { N: 'secret-12x' }; }, 'it does not make a valid envelope: image.balance.N: not a DynamoDB number'],
     ['an unknown eventName', (r: DynamoDBRecord) => { (r as { eventName: string }).eventName = 'UPSERT'; }, 'unknown eventName "UPSERT"'],
-    ['an attribute named __proto__', (r: DynamoDBRecord) => { r.dynamodb = JSON.parse(JSON.stringify(r.dynamodb).replace('"name"', '"__proto__"')) as DynamoDBRecord['dynamodb']; }, 'attribute name "__proto__" (at __proto__) is not supported'],
+    ['an attribute named __proto__ holding no AttributeValue', (r: DynamoDBRecord) => { r.dynamodb = JSON.parse(JSON.stringify(r.dynamodb).replace('"name":{"S":"Ada"}', '"__proto__":{"S":"secret","N":"1"}')) as DynamoDBRecord['dynamodb']; }, 'image.__proto__: not an AttributeValue'],
   ])('throws on %s', (_what, mutate, message) => {
     const record = streamRecord('insert');
     mutate(record);

@@ -47,10 +47,17 @@ describe('encodeEnvelope / decodeEnvelope', () => {
     expect(() => decodeEnvelope(body)).not.toThrow(secret);
   });
 
-  it('refuses an attribute named "__proto__" (zod would drop it silently)', () => {
+  it('keeps an attribute named "__proto__" through encode and decode (fast path and schema path)', () => {
     const [, text] = fixtureTexts(join(ENVELOPE_FIXTURES_DIR, 'v1')).find(([f]) => f === 'put-unicode-key.json') as [string, string];
     const body = text.replace('"név"', '"__proto__"');
-    expect(() => decodeEnvelope(body)).toThrow('attribute name "__proto__" (at __proto__) is not supported');
+    const decoded = decodeEnvelope(body);
+    expect(Object.keys(decoded.image ?? {})).toContain('__proto__');
+    expect(Object.getPrototypeOf(decoded.image)).toBe(Object.prototype);
+    expect(JSON.parse(encodeEnvelope(decoded))).toEqual(JSON.parse(body));
+    expect(encodeEnvelope(decoded)).toContain('"__proto__":{"S":"érték"}');
+    // Schema path: an extra top-level field the fast path refuses, still reported by name.
+    const withExtra = body.replace('{', '{"extra":1,');
+    expect(() => decodeEnvelope(withExtra)).toThrow(/extra/);
   });
 });
 

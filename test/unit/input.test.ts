@@ -70,6 +70,45 @@ describe('parseItemLine', () => {
     expect(() => parseItemLine(text, composite, 'f', 1)).toThrow(message);
   });
 
+  // DynamoDB's own refusals, verified on DynamoDB Local 1.25.1 (docs/aws-contracts.md, "Input validation").
+  it.each([
+    ['39 significant digits', '{"N":"1234567890123456789012345678901234567890"}', /at x: a number with 39 significant digits; DynamoDB keeps at most 38/],
+    ['overflow', '{"N":"1E+126"}', /at x: a number larger in magnitude than DynamoDB's largest/],
+    ['negative overflow', '{"N":"-10E+125"}', /larger in magnitude/],
+    ['overflow through the digits', '{"N":"12345678901234567890123456789012345678E+89"}', /larger in magnitude/],
+    ['underflow', '{"N":"9.9E-131"}', /at x: a number smaller in magnitude than DynamoDB's smallest non-zero number, 1E-130/],
+    ['negative underflow', '{"N":"-0.1E-130"}', /smaller in magnitude/],
+    ['a bad number in a set', '{"NS":["1","1E+200"]}', /at x \(an element\): a number larger/],
+    ['an empty NS', '{"NS":[]}', /at x: an empty NS set; DynamoDB does not store empty sets/],
+    ['an empty BS deep inside', '{"L":[{"M":{"y":{"BS":[]}}}]}', /at x\.0\.y: an empty BS set/],
+    ['duplicates in an SS', '{"SS":["a","b","a"]}', /at x: the SS set holds the same element twice; DynamoDB refuses duplicates/],
+    ['duplicates by value in an NS', '{"NS":["1","1.0"]}', /at x: the NS set holds the same element twice \(numbers compare by value: 1 and 1\.0 are one\)/],
+    ['duplicates by value in an NS (exponent)', '{"NS":["150","1.5E2"]}', /NS set holds the same element twice/],
+    ['duplicates in a BS', '{"BS":["AAE=","AAE="]}', /BS set holds the same element twice/],
+  ])('refuses what DynamoDB refuses: %s', (_what, value, message) => {
+    expect(() => parseItemLine(`{"pk":{"S":"a"},"sk":{"N":"1"},"x":${value}}`, composite, 'f', 1)).toThrow(message);
+  });
+
+  it.each([
+    '{"N":"12345678901234567890123456789012345678"}', '{"N":"1' + '0'.repeat(60) + '"}', '{"N":"0.' + '0'.repeat(60) + '1"}',
+    '{"N":"9.9999999999999999999999999999999999999E+125"}', '{"N":"-9.9999999999999999999999999999999999999E+125"}',
+    '{"N":"1E-130"}', '{"N":"-1E-130"}', '{"N":"0E+999"}', '{"NS":["1","2","1.5"]}', '{"SS":["a","A"]}',
+  ])('accepts what DynamoDB accepts: %s', (value) => {
+    expect(parseItemLine(`{"pk":{"S":"a"},"sk":{"N":"1"},"x":${value}}`, composite, 'f', 1).x).toEqual(JSON.parse(value));
+  });
+
+  it('keeps attributes named __proto__, constructor and toString, at the top level and in maps', () => {
+    const text = '{"pk":{"S":"a"},"sk":{"N":"1"},"__proto__":{"M":{"__proto__":{"S":"in"},"constructor":{"N":"2"}}},"toString":{"S":"t"}}';
+    const item = parseItemLine(text, composite, 'f', 1);
+    expect(JSON.stringify(item)).toBe(text);
+    expect(Object.getPrototypeOf(item)).toBe(Object.prototype);
+    // A bad value under "__proto__" is refused and named (zod alone would drop the key unchecked).
+    expect(() => parseItemLine('{"pk":{"S":"a"},"sk":{"N":"1"},"__proto__":{"S":1}}', composite, 'f', 1)).toThrow(/at __proto__/);
+    const op = parseOpLine('{"op":"update","key":{"pk":{"S":"a"},"sk":{"N":"1"}},"set":{"__proto__":{"S":"x"}},"remove":["constructor"]}', composite, 'f', 2);
+    expect(op).toEqual({ op: 'update', key: { pk: { S: 'a' }, sk: { N: '1' } }, set: JSON.parse('{"__proto__":{"S":"x"}}'), remove: ['constructor'] });
+    expect(Object.keys((op as { set: object }).set)).toEqual(['__proto__']);
+  });
+
   it('never echoes attribute values in errors', () => {
     expect(() => parseItemLine('{"pk":{"S":"a"},"sk":{"N":"secret-value"}}', composite)).toThrow(/^(?!.*secret-value)/s);
   });
@@ -137,6 +176,32 @@ describe('readItems / readOps', () => {
     const file = join(dir, 'ops.jsonl');
     writeFileSync(file, '{"op":"delete","key":{"pk":{"S":"a"},"sk":{"N":"1"}}}\n{"op":"delete","key":{"pk":{"S":"a"},"sk":{"N":"x"}}}\n');
     await expect(countValid(readOps(file, composite))).rejects.toThrow(`${file}:2: "key" is not a valid DynamoDB-JSON AttributeValue map at sk`);
+  });
+
+  it('refuses invalid UTF-8 with its line, before parsing anything after it', async () => {
+    const file = join(dir, 'latin1.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from('{"pk":{"S":"a"},"sk":{"N":"1"}}\n{"pk":{"S":"caf'), Buffer.from([0xe9]), Buffer.from('"},"sk":{"N":"2"}}\n')]));
+    await expect(countValid(readItems(file, composite))).rejects.toThrow(`${file}:2: the line is not valid UTF-8 (DynamoDB strings are UTF-8); fix the file's encoding`);
+  });
+
+  it('accepts a UTF-8 byte-order mark at the start of the file and refuses one anywhere else, by name', async () => {
+    const good = join(dir, 'bom.jsonl');
+    writeFileSync(good, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"pk":{"S":"a"},"sk":{"N":"1"}}\r\n')]));
+    const lines = [];
+    for await (const line of readItems(good, composite)) lines.push(line);
+    expect(lines).toEqual([{ line: 1, value: { pk: { S: 'a' }, sk: { N: '1' } } }]);
+    const bad = join(dir, 'bom-later.jsonl');
+    writeFileSync(bad, Buffer.concat([Buffer.from('{"pk":{"S":"a"},"sk":{"N":"1"}}\n'), Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"pk":{"S":"b"},"sk":{"N":"1"}}\n')]));
+    await expect(countValid(readItems(bad, composite))).rejects.toThrow(`${bad}:2: a UTF-8 byte-order mark (U+FEFF) starts this line; only the start of the file may carry one`);
+  });
+
+  it('keeps multi-byte characters split across read chunks intact', async () => {
+    const file = join(dir, 'wide.jsonl');
+    const value = '€'.repeat(40_000); // 120 KB of 3-byte characters: chunk borders fall inside characters
+    writeFileSync(file, `{"pk":{"S":"a"},"sk":{"N":"1"},"v":{"S":"${value}"}}\n`);
+    const lines = [];
+    for await (const line of readItems(file, composite)) lines.push(line);
+    expect(lines[0]?.value.v).toEqual({ S: value });
   });
 
   it('counts a large file without holding it', async () => {

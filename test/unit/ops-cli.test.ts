@@ -198,9 +198,23 @@ describe('pause and resume in AWS', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`event source mapping ${UUID}: Disabling`);
     expect(result.stdout).toContain(`apply of target dr is paused (event source mapping ${UUID}: Disabled).`);
-    expect(result.stdout).toContain('the oldest is 2 days 0 h old, so it can buffer for another 12 days 0 h before SQS drops changes');
+    expect(result.stdout).toContain('the oldest is 2 days old, so it can buffer for another 12 days before SQS drops changes');
     expect(result.stdout).toContain('Resume with `ddb-replicate resume --target dr`.');
     expect(lambda.commandCalls(UpdateEventSourceMappingCommand)[0]!.args[0].input).toEqual({ UUID, Enabled: false });
+  });
+
+  it('pause on an empty queue says how long each change is kept, in plain words', async () => {
+    deployed();
+    lambda.on(GetEventSourceMappingCommand).resolvesOnce({ State: 'Enabled' }).resolves({ State: 'Disabled' });
+    lambda.on(UpdateEventSourceMappingCommand).resolves({ State: 'Disabled' });
+    sqs.on(GetQueueAttributesCommand).resolves(depth(0));
+    pipes.on(DescribePipeCommand).resolves({ CurrentState: 'RUNNING', Source: STREAM });
+    ddb.on(DescribeTableCommand).resolves({ Table: { StreamSpecification: { StreamEnabled: true }, LatestStreamArn: STREAM } });
+    cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'oldest', Values: [] }] });
+    const result = await run('pause', '--config', CONFIG, '--target', 'dr');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("The queue is empty; it buffers the changes that arrive now, keeping each for up to 14 days (the queue's retention) before SQS drops it.");
+    expect(result.stdout).not.toContain('0 h');
   });
 
   it('resume on a running mapping changes nothing', async () => {

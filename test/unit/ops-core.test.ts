@@ -56,12 +56,12 @@ describe('status warnings', () => {
   it('nothing to say about a healthy target', () => expect(warn({})).toEqual([]));
 
   it.each([
-    [{ dlq: { visible: 1, inFlight: 0, delayed: 0 } }, 'dlq-not-empty', 'DLQ has 1 message: run `ddb-replicate replay --target dr`'],
+    [{ dlq: { visible: 1, inFlight: 0, delayed: 0 } }, 'dlq-not-empty', 'DLQ has 1 message: run `ddb-replicate replay --target dr`; any it cannot decode stay in the DLQ, listed by message id: they name no item, so inspect them (`aws sqs receive-message`), then delete them'],
     [{ mapping: { id: 'uuid', state: 'Disabling' } }, 'apply-paused', 'apply is paused: run `ddb-replicate resume --target dr`'],
     [{ mapping: { id: 'uuid', state: 'Enabling' } }, 'mapping-not-enabled', 'the apply\'s event source mapping uuid is Enabling'],
     [{ pipe: { name: 'p', state: 'UPDATING' } }, 'pipe-not-running', 'pipe p is UPDATING: changes are not read from the stream'],
     [{ stream: { enabled: true, pipeStreamArn: 'arn:old', currentStreamArn: 'arn:new' } }, 'stream-replaced', 'the pipe reads stream arn:old, but the source table\'s current stream is arn:new: the pipe can never recover'],
-    [{ oldestMessageAgeSeconds: 8 * 86_400, mapping: { id: 'uuid', state: 'Disabled' } }, 'queue-old', 'the oldest queued change is 8 days 0 h old; SQS drops messages after 14 days 0 h: run `ddb-replicate resume --target dr`'],
+    [{ oldestMessageAgeSeconds: 8 * 86_400, mapping: { id: 'uuid', state: 'Disabled' } }, 'queue-old', 'the oldest queued change is 8 days old; SQS drops messages after 14 days: run `ddb-replicate resume --target dr`'],
   ])('%j → %s', (over, code, text) => {
     const warnings = warn(over as Partial<typeof base>);
     const found = warnings.find((w) => w.code === code);
@@ -86,7 +86,7 @@ describe('status warnings', () => {
   });
 
   it('formats durations for people', () => {
-    expect([45, 600, 3 * 3600 + 120, 3 * 86_400 + 7200].map(formatDuration)).toEqual(['45 s', '10 min', '3 h 2 min', '3 days 2 h']);
+    expect([45, 600, 3 * 3600 + 120, 3 * 86_400 + 7200, 14 * 86_400, 2 * 86_400 + 3600].map(formatDuration)).toEqual(['45 s', '10 min', '3 h 2 min', '3 days 2 h', '14 days', '2 days 1 h']);
   });
 });
 

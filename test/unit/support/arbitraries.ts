@@ -20,8 +20,18 @@ export const numberString: fc.Arbitrary<string> = fc
 
 export const base64Bytes: fc.Arbitrary<string> = fc.uint8Array({ maxLength: 24 }).map((bytes) => Buffer.from(bytes).toString('base64'));
 
-/** Any Unicode (incl. astral planes), never "__proto__" (refused on purpose, tested separately). */
-export const attributeName: fc.Arbitrary<string> = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter((name) => name !== '__proto__');
+/**
+ * Names that are properties of every JS object: code that assigns (`obj[name] = v`) or looks up
+ * (`obj[name]`) attribute names without care loses or invents them. DynamoDB allows them all; it
+ * refuses only the empty name (at the top level and in maps alike, verified on DynamoDB Local).
+ */
+export const OBJECT_PROPERTY_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'] as const;
+
+/** Any Unicode (incl. astral planes), often one of OBJECT_PROPERTY_NAMES. */
+export const attributeName: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+  fc.constantFrom(...OBJECT_PROPERTY_NAMES),
+);
 
 const { value: attributeValueArb } = fc.letrec<{ value: AttributeValueWire }>((tie) => ({
   value: fc.oneof(
