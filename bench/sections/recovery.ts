@@ -59,7 +59,7 @@ export async function runRecoveryBench(opts: RecoveryBenchOptions): Promise<Sect
         apply: (event, context) => applyBatch(event.Records, context.getRemainingTimeInMillis(), {
           config: { sourceTableName: 'source', targetTableName: 'target', keySchema, visibilityBackoff: { baseSeconds: 2, maxSeconds: opts.visibilityTimeoutSeconds } },
           targetClient: target, sourceClient: target, ...(backoff ? { sqsClient: sqs } : {}),
-          metrics: createReplicationMetrics({ namespace: 'Bench', target: 'local', sink: new MemoryMetricsSink() }),
+          metrics: createReplicationMetrics({ namespace: 'Bench', replication: 'bench', target: 'local', sink: new MemoryMetricsSink() }),
           logger: createLogger('bench-recovery', { LOG_LEVEL: 'SILENT' }),
           writeOptions: { maxAttempts: 1 },
         }),

@@ -61,7 +61,7 @@ it('retries a throttled message after its backoff, not after the visibility time
     apply: (event, context) => applyBatch(event.Records, context.getRemainingTimeInMillis(), {
       config: { sourceTableName: 'source', targetTableName: 'target', keySchema, visibilityBackoff: { baseSeconds: 2, maxSeconds: VISIBILITY_TIMEOUT_SECONDS } },
       targetClient: target, sourceClient: target, sqsClient: sqs,
-      metrics: createReplicationMetrics({ namespace: 'Test', target: 'local', sink: new MemoryMetricsSink() }),
+      metrics: createReplicationMetrics({ namespace: 'Test', replication: 'test', target: 'local', sink: new MemoryMetricsSink() }),
       logger: createLogger('backoff-test', { LOG_LEVEL: 'SILENT' }),
       writeOptions: { maxAttempts: 1 },
     }),

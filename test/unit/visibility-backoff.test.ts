@@ -88,7 +88,7 @@ describe('applyBatch with a visibility backoff', () => {
     targetClient: new DynamoDBClient({ region: 'eu-west-2' }),
     sourceClient: new DynamoDBClient({ region: 'eu-west-1' }),
     sqsClient: new SQSClient({ region: 'eu-west-2' }),
-    metrics: createReplicationMetrics({ namespace: 'Test', target: 'dr', sink: new MemoryMetricsSink() }),
+    metrics: createReplicationMetrics({ namespace: 'Test', replication: 'test', target: 'dr', sink: new MemoryMetricsSink() }),
     logger,
     writeOptions: { maxAttempts: 1, sleep: () => Promise.resolve(), random: () => 0 },
   });
