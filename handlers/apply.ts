@@ -2,6 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { applyBatch, applyConfigFromEnv, type ApplyDeps } from './core/apply-batch';
 import { targetCredentials } from './core/credentials';
+import { ENV, optionalEnv } from './core/env';
+import { applyUnlessFrozen, cachedFreezeReader, readFreezeState } from './core/freeze';
 import { createLogger } from './core/logger';
 import { createReplicationMetrics, metricsNamespaceFromEnv, metricsSinkFromEnv } from './core/metrics';
 
@@ -25,7 +27,11 @@ const deps: ApplyDeps = {
   logger,
 };
 
+// The freeze mark (cutover/failover): read from the control table, cached for a few seconds.
+const controlTable = optionalEnv(ENV.controlTableName, '');
+const freeze = controlTable === '' ? undefined : cachedFreezeReader(() => readFreezeState(deps.sourceClient, controlTable, config.targetName));
+
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
-  return applyBatch(event.Records, context.getRemainingTimeInMillis(), deps);
+  return applyUnlessFrozen(event.Records, freeze, logger, () => applyBatch(event.Records, context.getRemainingTimeInMillis(), deps));
 };
