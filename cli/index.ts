@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { InvalidInputError } from '../local/input';
 import { InvalidFaultSpecError } from '../local/errors';
 import { registerBootstrap } from './commands/bootstrap';
+import { registerCutover } from './commands/cutover';
 import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
 import { registerReplay } from './commands/replay';
@@ -47,6 +48,7 @@ const COMMANDS: readonly CommandRegistration[] = [
   registerStatus,
   registerPause,
   registerResume,
+  registerCutover,
 ];
 
 // The version lives in package.json, once.
