@@ -7,6 +7,7 @@ import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
 import { registerReplay } from './commands/replay';
 import { registerResume } from './commands/resume';
+import { registerReverse } from './commands/reverse';
 import { registerStatus } from './commands/status';
 import { registerVerify } from './commands/verify';
 import { CliError, EXIT } from './errors';
@@ -49,6 +50,7 @@ const COMMANDS: readonly CommandRegistration[] = [
   registerPause,
   registerResume,
   registerCutover,
+  registerReverse,
 ];
 
 // The version lives in package.json, once.

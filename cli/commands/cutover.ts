@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { loadConfigs, selectReplication } from '../targets/aws';
 import { CUTOVER_STEPS, runCutover, type CutoverEvent, type CutoverRecord } from '../dr/cutover';
 import { cutoverPorts, resolveDrTarget } from '../dr/ports';
+import { partialViewReason } from '../dr/reverse';
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
 import { parseFraction, withInterrupt, writeJson } from '../ops/args';
@@ -93,10 +94,8 @@ function refusePartialView(opts: CutoverCommandOptions, ctx: CommandContext): vo
   const config = selectReplication(loadConfigs({ ...opts, notice: (line) => ctx.io.stderr.write(`${line}\n`) }), opts.replication);
   const target = config.targets.find((t) => t.name === opts.target);
   if (target === undefined) return;
-  const filtered = JSON.stringify(target.filter) !== JSON.stringify({ eventNames: ['INSERT', 'MODIFY', 'REMOVE'], replicateTtlDeletes: true, partitionKeyPrefixes: [] });
-  if (filtered || target.redaction !== undefined || target.initialLoad.excludeAttributes.length > 0) {
-    throw new CliError(`target ${target.name} receives a filtered or redacted view of ${config.source.tableName} (filter, redaction or initialLoad.excludeAttributes): it is not a full copy and cannot become the primary`, EXIT.badInput);
-  }
+  const partial = partialViewReason(target);
+  if (partial !== undefined) throw new CliError(`${partial}: it is not a full copy of ${config.source.tableName} and cannot become the primary`, EXIT.badInput);
 }
 
 function nextSteps(record: CutoverRecord, selector: string, targetTable: string): string {
