@@ -3,6 +3,7 @@ import { InvalidInputError } from '../local/input';
 import { InvalidFaultSpecError } from '../local/errors';
 import { registerBootstrap } from './commands/bootstrap';
 import { registerCutover } from './commands/cutover';
+import { registerFailover } from './commands/failover';
 import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
 import { registerReplay } from './commands/replay';
@@ -51,6 +52,7 @@ const COMMANDS: readonly CommandRegistration[] = [
   registerResume,
   registerCutover,
   registerReverse,
+  registerFailover,
 ];
 
 // The version lives in package.json, once.

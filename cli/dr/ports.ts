@@ -13,11 +13,13 @@ import { awsCall } from '../aws/errors';
 import { CliError, EXIT } from '../errors';
 import type { CliIo } from '../index';
 import { setApplyEnabled } from '../ops/mapping';
+import { queueDepth, totalDepth } from '../ops/queues';
 import { targetStatus } from '../ops/status';
 import { loadConfigs, selectReplication } from '../targets/aws';
 import { resolveTarget, type TargetSelection } from '../targets/resolve';
 import type { OperatorTarget, TableRef } from '../targets/types';
 import type { CutoverPorts, CutoverRecord } from './cutover';
+import type { FailoverPorts, FailoverRecord, ReconcilePorts } from './failover';
 import { StreamTail } from './stream-tail';
 import { verifyTarget } from './verify-step';
 
@@ -150,5 +152,42 @@ export function cutoverPorts(dr: DrTarget, opts: { signal?: AbortSignal } = {}):
         throw error;
       }
     },
+  };
+}
+
+/** The failover's ports; with `dr` undefined (the source side could not be resolved), every source-side part reports `unreachable`. */
+export function failoverPorts(dr: DrTarget | undefined, names: { target: string; replication?: string; recordFile: string }, unresolved?: unknown): FailoverPorts {
+  const need = (): DrTarget => {
+    if (dr === undefined) throw unresolved instanceof Error ? unresolved : new Error(String(unresolved));
+    return dr;
+  };
+  return {
+    target: names.target,
+    ...(names.replication === undefined ? {} : { replication: names.replication }),
+    readFreeze: async () => {
+      const { controlTable, target } = need();
+      return awsCall('dynamodb:GetItem', controlTable.description, () => readFreezeState(controlTable.client, controlTable.tableName, target.name));
+    },
+    freeze: (mark) => writeFreezeMark(need(), mark),
+    disableApply: async () => (await setApplyEnabled({ target: need().target, enabled: false })).state,
+    bufferedDepths: async () => {
+      const { target } = need();
+      const [queue, dlq] = await Promise.all([queueDepth(target.sqs, target.queueUrl), queueDepth(target.sqs, target.deadLetterQueueUrl)]);
+      return { queue: totalDepth(queue), dlq: totalDepth(dlq) };
+    },
+    loadRecord: () => readRecord<FailoverRecord>(names.recordFile),
+    saveRecord: (record) => writeRecord(names.recordFile, record),
+    now: () => Date.now(),
+  };
+}
+
+/** `failover --reconcile`'s ports: the source stream and items (source account), the target's items (target account). */
+export function reconcilePorts(dr: DrTarget): ReconcilePorts {
+  return {
+    readStream: async (onRecord) => {
+      await new StreamTail(dr.streams, await dr.sourceStreamArn(), onRecord).poll();
+    },
+    sourceItem: (keys) => getItem(dr.target.source, keys),
+    targetItem: (keys) => getItem(dr.target.target, keys),
   };
 }

@@ -21,7 +21,8 @@ export class StreamTail {
   private readonly after = new Map<string, string>(); // shardId → last sequence number read
   private head: StreamHead | undefined;
 
-  constructor(private readonly streams: DynamoDBStreamsClient, private readonly streamArn: string) {}
+  /** `onRecord` sees every record read, in shard order (failover --reconcile collects them). */
+  constructor(private readonly streams: DynamoDBStreamsClient, private readonly streamArn: string, private readonly onRecord?: (head: StreamHead) => void) {}
 
   /** The newest record so far (undefined: the stream holds none). */
   async poll(): Promise<StreamHead | undefined> {
@@ -53,14 +54,10 @@ export class StreamTail {
     const sequence = record.dynamodb?.SequenceNumber;
     if (sequence === undefined) return;
     this.after.set(shardId, sequence);
+    const created = record.dynamodb?.ApproximateCreationDateTime;
+    const seen: StreamHead = { sequence, keys: toWireAttributeMap(record.dynamodb?.Keys ?? {}), ...(created === undefined ? {} : { at: created.getTime() }) };
+    this.onRecord?.(seen);
     // Sequence numbers are decimal strings of up to 40 digits: compare as BigInt, never as numbers.
-    if (this.head === undefined || BigInt(sequence) > BigInt(this.head.sequence)) {
-      const created = record.dynamodb?.ApproximateCreationDateTime;
-      this.head = {
-        sequence,
-        keys: toWireAttributeMap(record.dynamodb?.Keys ?? {}),
-        ...(created === undefined ? {} : { at: created.getTime() }),
-      };
-    }
+    if (this.head === undefined || BigInt(sequence) > BigInt(this.head.sequence)) this.head = seen;
   }
 }
