@@ -93,6 +93,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
       `  npx ddb-replicate replay ${selector}`,
       `  npx ddb-replicate verify ${selector}`,
       `  npx ddb-replicate pause ${selector}   /   resume ${selector}`,
+      `  npx ddb-replicate cutover ${selector}   /   failover ${selector} [--reconcile]   (docs/disaster-recovery.md)`,
       'Change the faults (e.g. heal the apply) while it runs:',
       `  curl -s -X POST -H 'authorization: Bearer ${control.token}' --data 'apply-throttle=0' ${control.url}/faults`,
       'Ctrl-C here (or POST /stop) stops the emulators.',

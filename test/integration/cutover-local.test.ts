@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
 import { queueDepth, totalDepth } from '../../cli/ops/queues';
 import { localTarget } from '../../cli/targets/local';
 import type { OperatorTarget } from '../../cli/targets/types';
-import { sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
-import { startLocalSession, type LocalSession } from '../../local/session';
+import type { LocalSession } from '../../local/session';
+import { startKeptSession, type KeptSession } from './support/kept-session';
 import { runCli as run } from '../support/run-cli';
 
 /**
@@ -19,27 +16,20 @@ import { runCli as run } from '../support/run-cli';
 jest.setTimeout(180_000);
 
 const keySchema = { partitionKey: { name: 'pk', type: 'S' as const } };
+let kept: KeptSession;
 let session: LocalSession;
-let control: ControlServer;
-let dir: string;
 let file: string;
 let target: OperatorTarget;
 
 beforeAll(async () => {
-  session = await startLocalSession({ keySchema, seed: 17, maxReceiveCount: 2, visibilityTimeoutSeconds: 1, applyTimeoutSeconds: 4 });
-  await session.startReplication();
-  control = await startControlServer(session);
-  dir = mkdtempSync(join(tmpdir(), 'cutover-local-'));
-  file = join(dir, 'local-session.json');
-  writeSessionFile(file, sessionFileContent(session, control, keySchema));
+  kept = await startKeptSession(keySchema, 17);
+  ({ session, file } = kept);
   target = localTarget({ sessionFile: file });
 });
 
 afterAll(async () => {
   target?.close();
-  await control?.close();
-  await session?.stop();
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  await kept?.stop();
 });
 
 const put = (pk: string, v: string) => session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: { pk: { S: pk }, v: { N: v } } }));
