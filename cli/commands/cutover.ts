@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
 import { loadConfigs, selectReplication } from '../targets/aws';
 import { CUTOVER_STEPS, runCutover, type CutoverEvent, type CutoverRecord } from '../dr/cutover';
 import { cutoverPorts, resolveDrTarget } from '../dr/ports';
 import { partialViewReason } from '../dr/reverse';
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
-import { parseFraction, withInterrupt, writeJson } from '../ops/args';
+import { parseFraction, parsePositiveInt, withInterrupt, writeJson } from '../ops/args';
 import { addTargetOptions, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate cutover` — planned switch to a target (cli/dr/cutover.ts, docs/disaster-recovery.md). */
@@ -20,11 +19,6 @@ interface CutoverCommandOptions extends TargetSelection {
   json?: boolean;
 }
 
-const seconds = (max: number) => (value: string): number => {
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
-  return Number(value);
-};
-
 export function registerCutover(program: Command, ctx: CommandContext): void {
   addTargetOptions(
     program
@@ -33,11 +27,11 @@ export function registerCutover(program: Command, ctx: CommandContext): void {
     { targetProfile: true },
   )
     .option('--writes-stopped', 'application writes to the source have stopped (else: wait until the source stream is quiet)')
-    .option('--quiet-seconds <n>', 'without --writes-stopped: how long the stream must show no new record', seconds(3600), 60)
+    .option('--quiet-seconds <n>', 'without --writes-stopped: how long the stream must show no new record', parsePositiveInt(3600), 60)
     .option('--allow-dlq', 'go on with messages in the DLQ (after `replay`, or when they are known to be obsolete)')
-    .option('--max-lag-seconds <n>', 'the check fails above this replication lag / oldest queued change', seconds(86_400), 60)
+    .option('--max-lag-seconds <n>', 'the check fails above this replication lag / oldest queued change', parsePositiveInt(86_400), 60)
     .option('--sample <fraction>', 'verify this fraction of the items instead of all (e.g. 0.05)', parseFraction)
-    .option('--drain-timeout-minutes <n>', 'give up draining after this long (run cutover again to continue)', seconds(1440), 30)
+    .option('--drain-timeout-minutes <n>', 'give up draining after this long (run cutover again to continue)', parsePositiveInt(1440), 30)
     .option('--json', 'print the cutover record as one JSON line on stdout')
     .addHelpText(
       'after',

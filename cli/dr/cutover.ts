@@ -22,6 +22,8 @@ export interface VerifySummary {
   readonly missing: number;
   readonly extra: number;
   readonly different: number;
+  /** Stopped by Ctrl-C: no verdict. */
+  readonly interrupted?: boolean;
 }
 
 /** The state record, persisted after every step (`.ddb-replicate/cutover-<replication>-<target>.json`). */
@@ -199,6 +201,7 @@ export async function runCutover(ports: CutoverPorts, opts: CutoverOptions): Pro
   if (!skip('verify')) {
     emit('verify', 'start', opts.sample === undefined ? 'comparing every item of target and source' : `comparing a sample (${opts.sample}) of the items`);
     const result = await ports.verify(opts.sample);
+    if (result.interrupted === true) throw new CliError('interrupted during verify; run cutover again to verify and freeze', EXIT.interrupted);
     if (!result.equal) {
       throw new CutoverStepError('verify', `the target differs from the source (${result.missing} missing, ${result.extra} extra, ${result.different} different); nothing was frozen. Run \`ddb-replicate verify --repair\`, wait for the queue to drain, then run cutover again`);
     }

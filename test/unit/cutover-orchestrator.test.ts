@@ -172,6 +172,14 @@ test('verify differs: stops before the freeze; after a repair, the re-run skips 
   expect(record.startedAt).toBe(f.stored!.startedAt);
 });
 
+test('verify interrupted (Ctrl-C): no verdict, nothing frozen, the step not recorded', async () => {
+  const f = new Fakes();
+  f.verifyResults = [{ ...EQUAL, equal: false, interrupted: true }];
+  await expect(run(f).done).rejects.toThrow('interrupted during verify; run cutover again to verify and freeze');
+  expect(f.mark.frozen).toBe(false);
+  expect(f.stored!.steps.verify).toBeUndefined();
+});
+
 test('interrupted during the freeze\'s settle wait: the re-run keeps the first freeze time and does not mark twice', async () => {
   const f = new Fakes();
   f.interruptAt = f.clock + 2000 + 5000; // after the drain's polls, inside the 10 s settle

@@ -93,3 +93,9 @@ describe('ddb-replicate reverse', () => {
     expect(JSON.parse(readFileSync(out, 'utf8')).replications[1].source.tableStreamArn).toBe(STREAM);
   });
 });
+
+test('cutover refuses a target with a partial view before touching AWS (exit 2)', async () => {
+  const result = await run('cutover', '--config', EXAMPLE, '--target', 'analytics', '--writes-stopped');
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('error: target analytics receives a partial view of its source (filter.replicateTtlDeletes: false): it is not a full copy of orders and cannot become the primary');
+});
