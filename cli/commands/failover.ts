@@ -98,10 +98,11 @@ function describe(r: FailoverRecord, file: string, selector: string): string {
 async function reconcile(opts: FailoverCommandOptions, ctx: CommandContext): Promise<void> {
   const dr = await resolveDrTarget(opts, ctx.io);
   try {
-    const record = readRecord<FailoverRecord>(dr.recordFile('failover'));
-    if (record === undefined) throw new CliError(`no failover recorded for this target (${dr.recordFile('failover')}); run \`ddb-replicate failover ${dr.target.selector}\` first`, EXIT.badInput);
-    const result = await runReconcile(reconcilePorts(dr), record.failoverAt);
-    if (opts.json === true) writeJson(ctx.io, { target: dr.target.name, failoverAt: record.failoverAt, ...result });
+    // The failover point: this machine's record, else the freeze mark's time (failover run elsewhere).
+    const failoverAt = readRecord<FailoverRecord>(dr.recordFile('failover'))?.failoverAt ?? (await failoverPorts(dr, { target: dr.target.name, recordFile: dr.recordFile('failover') }).readFreeze()).frozenAt;
+    if (failoverAt === undefined) throw new CliError(`no failover recorded for this target (${dr.recordFile('failover')}) and it is not frozen; run \`ddb-replicate failover ${dr.target.selector}\` first`, EXIT.badInput);
+    const result = await runReconcile(reconcilePorts(dr), failoverAt);
+    if (opts.json === true) writeJson(ctx.io, { target: dr.target.name, failoverAt, ...result });
     else {
       const lines = [`${result.changedKeys} key(s) changed in the source stream; the target lacks ${result.entries.length}:`];
       for (const e of result.entries) lines.push(`  ${e.kind.padEnd(9)} ${JSON.stringify(e.keys)}  last source change ${e.lastAt ?? '?'} seq ${e.lastSequence}${e.afterFailover ? ' (after the failover)' : ''}`);
