@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { startLocalReverse } from '../../cli/dr/local-reverse';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
 import { queueDepth, totalDepth } from '../../cli/ops/queues';
 import { localTarget } from '../../cli/targets/local';
@@ -11,7 +12,9 @@ import { runCli as run } from '../support/run-cli';
 /**
  * Planned cutover on the emulators (issue 17 §2, §5): writes go on while the cutover waits for a
  * quiet stream; it drains, verifies and freezes; a change made on the old source afterwards is
- * delivered to the frozen apply and is neither written nor lost (it ends in the DLQ).
+ * delivered to the frozen apply and is neither written nor lost (it ends in the DLQ). Then failback:
+ * the new primary replicates back into the old source, the application writes on the new primary,
+ * and both tables agree on everything except that one post-freeze change.
  */
 jest.setTimeout(180_000);
 
@@ -73,6 +76,33 @@ test('cutover while writes continue until the stream is quiet; after the freeze 
   }
   expect(await inTarget('late')).toBeUndefined();
   expect(await inTarget('k0')).toBeDefined();
+
+  // Failback: the new primary replicates back into the old source; the application writes there.
+  const reverse = await startLocalReverse(file);
+  try {
+    const primary = (pk: string, v?: string) => (v === undefined
+      ? session.targetClient.send(new DeleteItemCommand({ TableName: session.targetTableName, Key: { pk: { S: pk } } }))
+      : session.targetClient.send(new PutItemCommand({ TableName: session.targetTableName, Item: { pk: { S: pk }, v: { N: v } } })));
+    await primary('n1', '1');
+    await primary('k1', '999');
+    await primary('k2');
+    await primary('n2', '2');
+    const inSource = async (pk: string) => (await session.sourceClient.send(new GetItemCommand({ TableName: session.sourceTableName, Key: { pk: { S: pk } }, ConsistentRead: true }))).Item;
+    const until = Date.now() + 60_000;
+    while ((await inSource('n2')) === undefined || (await inSource('k2')) !== undefined || (await inSource('k1'))?.v?.N !== '999') {
+      if (Date.now() > until) throw new Error('the reverse replication did not bring the old source up to date');
+      await sleep(100);
+    }
+    // Both directions agree on everything but the change made on the old source after the freeze:
+    // it was never applied to the new primary (failover --reconcile would name it).
+    const diff = await session.diffTables({ limit: 10 });
+    expect(diff).toMatchObject({ missing: 1, extra: 0, different: 0 });
+    expect(await inTarget('late')).toBeUndefined();
+    expect(reverse.applied()).toBeGreaterThanOrEqual(4);
+    expect(totalDepth(await queueDepth(target.sqs, reverse.deadLetterQueueUrl))).toBe(0);
+  } finally {
+    await reverse.stop();
+  }
 
   // Run again: a completed cutover changes nothing and prints the same record.
   const again = await run('cutover', '--local', file, '--json');
