@@ -2,6 +2,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../../infra/config';
+import { DEFAULT_SESSION_FILE } from '../../local/control';
+import { startLocalReverse } from '../dr/local-reverse';
 import { operatorTargetTableClient } from '../aws/deployed-target';
 import { awsCall } from '../aws/errors';
 import { reverseConfig } from '../dr/reverse';
@@ -12,7 +14,8 @@ import { loadConfigs, selectReplication } from '../targets/aws';
 
 /** `ddb-replicate reverse` — write the config for replicating a cut-over target back (cli/dr/reverse.ts). */
 interface ReverseCommandOptions {
-  target: string;
+  target?: string;
+  local?: string | boolean;
   replication?: string;
   config: string;
   out: string;
@@ -30,7 +33,8 @@ export function registerReverse(program: Command, ctx: CommandContext): void {
   program
     .command('reverse')
     .description('Write the config for failback: replicate the (now primary) target back into the old source; the forward target is removed from it.')
-    .requiredOption('--target <name>', 'the target that became the primary')
+    .option('--target <name>', 'the target that became the primary')
+    .option('--local [file]', `replicate a kept local session's target back into its source, until Ctrl-C (session file, default ${DEFAULT_SESSION_FILE})`)
     .option('--replication <name>', 'the replication (its replicationName); required when the config holds several')
     .option('--config <file>', 'the replication config', DEFAULT_CONFIG_PATH)
     .option('--out <file>', 'where to write the new config', DEFAULT_REVERSE_CONFIG_PATH)
@@ -52,9 +56,15 @@ Exit codes: 0 written; 1 the target table has no usable stream (the fix is print
 
 Examples:
   $ ddb-replicate reverse --target dr --target-profile dr-admin
+  $ ddb-replicate reverse --local            # after cutover --local; Ctrl-C stops it
   $ ddb-replicate reverse --replication orders --target dr --stream-arn arn:aws:dynamodb:...:table/orders-replica/stream/2026-12-01T00:00:00.000`,
     )
     .action(async (opts: ReverseCommandOptions) => {
+      if (opts.local !== undefined && opts.local !== false) {
+        await runLocalReverse(opts.local === true ? DEFAULT_SESSION_FILE : opts.local, ctx);
+        return;
+      }
+      if (opts.target === undefined) throw new CliError('--target is required (or --local for a kept local session)', EXIT.badInput);
       const configs = loadConfigs({ config: opts.config, notice: (line) => ctx.io.stderr.write(`${line}\n`) });
       const forward = selectReplication(configs, opts.replication);
       const target = forward.targets.find((t) => t.name === opts.target);
@@ -104,4 +114,31 @@ async function targetStreamArn(target: { tableName: string; region: string; acco
   } finally {
     client.destroy();
   }
+}
+
+/** `reverse --local`: runs the reverse direction next to the kept session until Ctrl-C or SIGTERM. */
+async function runLocalReverse(sessionFile: string, ctx: CommandContext): Promise<void> {
+  let reverse;
+  try {
+    reverse = await startLocalReverse(sessionFile);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`reverse --local could not start: ${error instanceof Error ? error.message : String(error)}`, EXIT.failure, { cause: error });
+  }
+  ctx.io.stdout.write([
+    `replicating the local target table back into the source table (stream ${reverse.streamArn}, queue ${reverse.queueUrl}).`,
+    'Write to the target table now (it is the primary); Ctrl-C stops the reverse direction.',
+    '',
+  ].join('\n'));
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+  await reverse.stop();
+  ctx.io.stdout.write(`stopped; ${reverse.applied()} change(s) applied to the source.\n`);
 }

@@ -99,3 +99,9 @@ test('cutover refuses a target with a partial view before touching AWS (exit 2)'
   expect(result.code).toBe(2);
   expect(result.stderr).toContain('error: target analytics receives a partial view of its source (filter.replicateTtlDeletes: false): it is not a full copy of orders and cannot become the primary');
 });
+
+test('reverse needs --target (or --local)', async () => {
+  const result = await run('reverse', '--config', EXAMPLE);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('error: --target is required (or --local for a kept local session)');
+});
