@@ -9,7 +9,7 @@ import { awsCall } from '../aws/errors';
 import { reverseConfig } from '../dr/reverse';
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
-import { writeJson } from '../ops/args';
+import { untilSignal, writeJson } from '../ops/args';
 import { loadConfigs, selectReplication } from '../targets/aws';
 
 /** `ddb-replicate reverse` — write the config for replicating a cut-over target back (cli/dr/reverse.ts). */
@@ -130,15 +130,7 @@ async function runLocalReverse(sessionFile: string, ctx: CommandContext): Promis
     'Write to the target table now (it is the primary); Ctrl-C stops the reverse direction.',
     '',
   ].join('\n'));
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
+  await untilSignal();
   await reverse.stop();
   ctx.io.stdout.write(`stopped; ${reverse.applied()} change(s) applied to the source.\n`);
 }

@@ -10,6 +10,7 @@ import { applyOps, demoWorkload, writeSeedItems } from '../../local/workload';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import type { WorkloadOp } from '../../local/input';
 import { CliError, EXIT } from '../errors';
+import { untilSignal } from './args';
 import { shownPath } from '../targets/local';
 import type { CliIo } from '../index';
 
@@ -110,17 +111,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
 }
 
 function untilSignalOrStop(control: ControlServer): Promise<void> {
-  return new Promise<void>((resolveStop) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolveStop();
-    };
-    // Own listeners, so local/cleanup.ts does not re-raise the signal before the graceful stop.
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-    void control.stopRequested.then(done);
-  });
+  return untilSignal(control.stopRequested);
 }
 
 interface Plan {
