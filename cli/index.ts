@@ -1,9 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerBootstrap } from './commands/bootstrap';
+import { registerCutover } from './commands/cutover';
+import { registerFailover } from './commands/failover';
 import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
 import { registerReplay } from './commands/replay';
 import { registerResume } from './commands/resume';
+import { registerReverse } from './commands/reverse';
 import { registerStatus } from './commands/status';
 import { registerVerify } from './commands/verify';
 import { EXIT, exitCodeFor } from './errors';
@@ -45,6 +48,9 @@ const COMMANDS: readonly CommandRegistration[] = [
   registerStatus,
   registerPause,
   registerResume,
+  registerCutover,
+  registerReverse,
+  registerFailover,
 ];
 
 // The version lives in package.json, once.

@@ -3,6 +3,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { applyBatch, applyConfigFromEnv, type ApplyDeps } from './core/apply-batch';
 import { targetCredentials } from './core/credentials';
+import { ENV, optionalEnv } from './core/env';
+import { applyUnlessFrozen, cachedFreezeReader, readFreezeState } from './core/freeze';
 import { createLogger } from './core/logger';
 import { keepProtoAttributes } from './core/proto-attributes';
 import { createReplicationMetrics, metricsNamespaceFromEnv, metricsSinkFromEnv } from './core/metrics';
@@ -30,7 +32,11 @@ const deps: ApplyDeps = {
   logger,
 };
 
+// The freeze mark (cutover/failover): read from the control table, cached for a few seconds.
+const controlTable = optionalEnv(ENV.controlTableName, '');
+const freeze = controlTable === '' ? undefined : cachedFreezeReader(() => readFreezeState(deps.sourceClient, controlTable, config.targetName));
+
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
-  return applyBatch(event.Records, context.getRemainingTimeInMillis(), deps);
+  return applyUnlessFrozen(event.Records, freeze, logger, () => applyBatch(event.Records, context.getRemainingTimeInMillis(), deps));
 };

@@ -1,7 +1,7 @@
 import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { InvalidReplicationConfigError, type ReplicationConfig } from '../schemas/replication-config';
-import { CONFIG_CONTEXT_KEY, loadReplicationConfig } from './config';
+import { CONFIG_CONTEXT_KEY, loadReplicationConfigs } from './config';
 import { ReplicationStack, replicationStackName } from './stacks/replication-stack';
 import { TargetAccessStack, targetAccessStackName } from './stacks/target-access-stack';
 
@@ -25,9 +25,28 @@ export interface ReplicationApp {
  * Used by the cdk entry below and by the infra tests, so both synthesize the same wiring.
  */
 export function buildApp(config: ReplicationConfig, options: BuildAppOptions = {}): ReplicationApp {
+  return buildReplicationsApp([config], options).replications[0]!;
+}
+
+/** The app of a config with several replications: one app, each replication's stacks in it. */
+export interface ReplicationsApp {
+  readonly app: App;
+  /** In config order. */
+  readonly replications: readonly ReplicationApp[];
+}
+
+/**
+ * Every replication of a config (`parseReplicationConfigs`, which has already refused name clashes
+ * and loops) in one app, cdk-nag registered once. Stack and physical names all derive from
+ * `ddbrepl-<replicationName>`, so they stay unique per replication.
+ */
+export function buildReplicationsApp(configs: readonly ReplicationConfig[], options: BuildAppOptions = {}): ReplicationsApp {
   const app = options.app ?? new App(options.appProps);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  return { app, replications: configs.map((config) => addReplication(app, config)) };
+}
 
+function addReplication(app: App, config: ReplicationConfig): ReplicationApp {
   const replicationStack = new ReplicationStack(app, replicationStackName(config.replicationName), {
     config,
     env: { account: config.source.account, region: config.source.region },
@@ -55,7 +74,7 @@ if (require.main === module) {
   const app = new App();
   const configPath = app.node.tryGetContext(CONFIG_CONTEXT_KEY) as string | undefined;
   try {
-    buildApp(loadReplicationConfig(configPath), { app });
+    buildReplicationsApp(loadReplicationConfigs(configPath), { app });
   } catch (err) {
     // A bad config is the operator's to fix: print its `path: reason` lines, not a stack trace.
     if (!(err instanceof InvalidReplicationConfigError)) throw err;

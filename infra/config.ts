@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { InvalidReplicationConfigError, parseReplicationConfig, type ReplicationConfig } from '../schemas/replication-config';
+import { InvalidReplicationConfigError, parseReplicationConfigs, type ReplicationConfig } from '../schemas/replication-config';
 
 /**
  * Loads the app config at synth time. The path comes from the CDK context `replicationConfig`
@@ -21,11 +21,24 @@ export interface LoadReplicationConfigOptions {
 }
 
 /**
- * Reads and validates the config. Only the default path falls back to the example file: a path the
+ * Reads and validates a config of exactly one replication (the single shape, or a list of one).
+ * @throws InvalidReplicationConfigError also when the file holds several replications
+ */
+export function loadReplicationConfig(path: string = DEFAULT_CONFIG_PATH, options: LoadReplicationConfigOptions = {}): ReplicationConfig {
+  const configs = loadReplicationConfigs(path, options);
+  if (configs.length !== 1) {
+    throw new InvalidReplicationConfigError(`replication config ${path} holds ${configs.length} replications (${configs.map((c) => c.replicationName).join(', ')}); name one`);
+  }
+  return configs[0]!;
+}
+
+/**
+ * Reads and validates the config: one replication or `{ "replications": [ … ] }`, always returned
+ * as a list (schemas/replication-config.ts, `parseReplicationConfigs`). Only the default path falls back to the example file: a path the
  * operator named explicitly must exist, or synth fails (silently deploying the example would be worse).
  * @throws InvalidReplicationConfigError listing every problem as `path: reason`
  */
-export function loadReplicationConfig(path: string = DEFAULT_CONFIG_PATH, options: LoadReplicationConfigOptions = {}): ReplicationConfig {
+export function loadReplicationConfigs(path: string = DEFAULT_CONFIG_PATH, options: LoadReplicationConfigOptions = {}): ReplicationConfig[] {
   const cwd = options.cwd ?? process.cwd();
   const notice = options.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
   let file = isAbsolute(path) ? path : resolve(cwd, path);
@@ -43,5 +56,5 @@ export function loadReplicationConfig(path: string = DEFAULT_CONFIG_PATH, option
   } catch (cause) {
     throw new InvalidReplicationConfigError(`replication config ${file} is not readable JSON: ${(cause as Error).message}`, { cause });
   }
-  return parseReplicationConfig(raw, file);
+  return parseReplicationConfigs(raw, file);
 }

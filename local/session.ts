@@ -15,6 +15,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { canonicalKey, toWireAttributeMap } from '../handlers/core/attribute-value';
 import { ENV } from '../handlers/core/env';
+import { CONTROL_TABLE_KEY, controlTableName } from '../handlers/core/freeze';
 import { compileFilterPredicate, isTtlDelete, type RecordPredicate } from '../handlers/core/filter';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import { compileTargetPolicy } from '../handlers/core/target-policy';
@@ -32,6 +33,9 @@ import { PipeEmulator } from './pipe-emulator';
 import { createReplicationQueues, startSqsLocal, type ReplicationQueues, type SqsLocal } from './sqs-local';
 import { startStsLocal, type StsLocal } from './sts-local';
 import { keepProtoAttributes } from '../handlers/core/proto-attributes';
+
+/** The local control table is `ddbrepl-local-control`, as the stack names one per replication. */
+export const LOCAL_CONTROL_REPLICATION = 'local' as const;
 
 export { parseFaults, type FaultRates } from './faults';
 export { InvalidFaultSpecError } from './errors';
@@ -323,6 +327,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     for (const spec of specs) {
       await dynamodb.send(new CreateTableCommand({ ...tableDefinition(spec.tableName, opts.keySchema), BillingMode: 'PAY_PER_REQUEST' }));
     }
+    // The freeze mark's table, as the replication stack has one (handlers/core/freeze.ts; `cutover --local`).
+    await dynamodb.send(new CreateTableCommand({ TableName: controlTableName(LOCAL_CONTROL_REPLICATION), AttributeDefinitions: [{ AttributeName: CONTROL_TABLE_KEY, AttributeType: 'S' }], KeySchema: [{ AttributeName: CONTROL_TABLE_KEY, KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
     if (opts.ttlAttribute !== undefined) {
       await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: SOURCE_TABLE, TimeToLiveSpecification: { Enabled: true, AttributeName: opts.ttlAttribute } }));
     }
@@ -352,6 +358,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       [ENV.targetTableName]: owner.tableName,
       [ENV.targetRegion]: LOCAL_REGION,
       [ENV.targetRoleArn]: LOCAL_TARGET.roleArn,
+      [ENV.controlTableName]: controlTableName(LOCAL_CONTROL_REPLICATION),
       [ENV.targetExternalId]: LOCAL_TARGET.externalId,
       [ENV.resyncThresholdBytes]: opts.resyncThresholdBytes === undefined ? undefined : String(opts.resyncThresholdBytes),
       [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { changeEnvelopeV1Schema } from './change-envelope.v1';
-import { replicationConfigSchema } from './replication-config';
+import { replicationConfigFileSchema } from './replication-config';
 
 /**
  * Writes the JSON Schemas of the public formats from their zod definitions (zod 4's
@@ -24,11 +24,11 @@ export function generateJsonSchemas(): Record<string, string> {
       'Change envelope, version 1',
       z.toJSONSchema(changeEnvelopeV1Schema) as Record<string, unknown>,
     ),
-    // io 'input': what a user may write — fields with defaults are optional.
+    // io 'input': what a user may write — fields with defaults are optional. Either shape: one replication or `replications: [ … ]`.
     'replication-config.schema.json': withId(
       'replication-config.schema.json',
       'dynamodb-cross-account-replication config',
-      z.toJSONSchema(replicationConfigSchema, { io: 'input' }) as Record<string, unknown>,
+      z.toJSONSchema(replicationConfigFileSchema, { io: 'input' }) as Record<string, unknown>,
     ),
   };
   return Object.fromEntries(Object.entries(schemas).map(([file, schema]) => [file, `${JSON.stringify(schema, null, 2)}\n`]));

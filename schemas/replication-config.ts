@@ -315,3 +315,88 @@ export const roleNames = {
 export function targetRoleArn(cfg: Pick<ReplicationConfig, 'replicationName'>, target: Pick<TargetConfig, 'name' | 'account' | 'roleArn'>, partition = 'aws'): string {
   return target.roleArn ?? `arn:${partition}:iam::${target.account}:role/${roleNames.target(cfg.replicationName, target.name)}`;
 }
+
+// ---- Many replications in one config file (issue 17) --------------------------------------------
+// A config file holds either one replication (the shape above, unchanged) or
+// `{ "replications": [ <that shape>, … ] }`. `parseReplicationConfigs` normalizes both to a list, in
+// this one place; the checks below run over the whole list (a single replication is a list of one).
+
+/** The `{ "replications": [ … ] }` shape. Cross-replication checks: `replicationSetProblems`. */
+export const replicationsFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  replications: z.array(replicationConfigSchema).min(1, 'at least one replication'),
+});
+/** Either shape, for the generated JSON Schema (what an editor validates a config file against). */
+export const replicationConfigFileSchema = z.union([replicationConfigSchema, replicationsFileSchema]);
+
+/** A table, wherever it lives: account/Region/name. */
+export function tableId(table: { account: string; region: string; tableName: string }): string {
+  return `${table.account}/${table.region}/${table.tableName}`;
+}
+
+/**
+ * Problems of a set of replications as `[path, message]` (paths from the list index):
+ * - a duplicate replication name, or one that is another's name plus "-…": every physical name is
+ *   `ddbrepl-<replication>-<target>…` and every stack `Ddbrepl-<replication>…`, so "a" next to "a-b"
+ *   could give two resources one name (target "b-c" of "a" vs target "c" of "a-b");
+ * - two replications of one source table (each opens its own pipes: more stream readers than the
+ *   two per shard DynamoDB Streams allows before throttling; one replication with several targets shares them);
+ * - loops: a target that is its own source table, or a pair replicated both ways at once (A→B and B→A),
+ *   which would write each change back and forth. Failback (`ddb-replicate reverse`) removes the
+ *   forward target in the config it writes.
+ */
+export function replicationSetProblems(replications: readonly ReplicationConfig[]): [(string | number)[], string][] {
+  const problems: [(string | number)[], string][] = [];
+  const edges = new Map<string, string>(); // "from→to" → "replications.i.targets.j"
+  const sources = new Map<string, number>();
+  replications.forEach((r, i) => {
+    replications.slice(0, i).forEach((other, j) => {
+      if (other.replicationName === r.replicationName) problems.push([[i, 'replicationName'], `duplicate replication name "${r.replicationName}" (also replications.${j})`]);
+      else if (r.replicationName.startsWith(`${other.replicationName}-`) || other.replicationName.startsWith(`${r.replicationName}-`)) {
+        problems.push([[i, 'replicationName'], `"${r.replicationName}" and "${other.replicationName}" (replications.${j}) could give two resources the same name (names are ddbrepl-<replication>-<target>…); rename one so neither is the other plus "-…"`]);
+      }
+    });
+    const source = tableId(r.source);
+    const sameSource = sources.get(source);
+    if (sameSource !== undefined) problems.push([[i, 'source', 'tableName'], `table ${source} is already the source of replications.${sameSource}; put both sets of targets in one replication (each replication opens its own stream readers, and a stream allows two per shard)`]);
+    else sources.set(source, i);
+    r.targets.forEach((t, k) => {
+      const target = tableId(t);
+      const here = `replications.${i}.targets.${k}`;
+      if (target === source) {
+        problems.push([[i, 'targets', k, 'tableName'], `target ${t.name} is the source table ${source} itself: a replication loop`]);
+        return;
+      }
+      const reverse = edges.get(`${target}→${source}`);
+      if (reverse !== undefined) {
+        problems.push([[i, 'targets', k, 'tableName'], `replication loop: ${here} replicates ${source} → ${target}, and ${reverse} replicates ${target} → ${source}; a table cannot be source and target of the same pair at once (remove the forward target first, as \`ddb-replicate reverse\` does)`]);
+      }
+      edges.set(`${source}→${target}`, here);
+    });
+  });
+  return problems;
+}
+
+/**
+ * Parses either shape into a list of validated replications (defaults applied). The single shape
+ * keeps its error paths (`targets.0.name`); the list shape's are `replications.<i>.…`.
+ * @throws InvalidReplicationConfigError listing every problem as `path: reason`
+ */
+export function parseReplicationConfigs(input: unknown, source = 'replication config'): ReplicationConfig[] {
+  const isList = typeof input === 'object' && input !== null && !Array.isArray(input) && 'replications' in input;
+  const fail = (lines: string[]): never => {
+    throw new InvalidReplicationConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  };
+  if (!isList) {
+    const config = parseReplicationConfig(input, source);
+    const problems = replicationSetProblems([config]);
+    if (problems.length > 0) fail(problems.map(([path, message]) => `  ${path.slice(1).join('.')}: ${message.replace(/replications\.0\./g, '')}`));
+    return [config];
+  }
+  const result = replicationsFileSchema.safeParse(input);
+  if (!result.success) fail(result.error.issues.map((issue) => `  ${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`));
+  const replications = result.data!.replications;
+  const problems = replicationSetProblems(replications);
+  if (problems.length > 0) fail(problems.map(([path, message]) => `  replications.${path.join('.')}: ${message}`));
+  return replications;
+}

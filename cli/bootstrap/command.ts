@@ -13,6 +13,8 @@ export type BootstrapEngine = (typeof BOOTSTRAP_ENGINES)[number];
 
 export interface BootstrapCommandOptions {
   target: string;
+  /** Required when the config holds several replications. */
+  replication?: string;
   engine?: BootstrapEngine;
   segments?: number;
   stack?: string;
@@ -41,7 +43,7 @@ export interface BootstrapCommandDeps {
 
 /** `ddb-replicate bootstrap`: resolves the target, then runs (or plans) the orchestrator, with progress on stderr. */
 export async function runBootstrapCommand(opts: BootstrapCommandOptions, io: CliIo, deps: BootstrapCommandDeps = {}): Promise<ExitCode> {
-  const config = loadConfig({ config: opts.config, notice: (line) => io.stderr.write(`${line}\n`) });
+  const config = loadConfig({ config: opts.config, replication: opts.replication, notice: (line) => io.stderr.write(`${line}\n`) });
   const target = findTarget(config, opts.target);
 
   const { ports, close } = await (deps.ports ?? awsPorts)(config, target, opts);

@@ -17,6 +17,7 @@ export function registerBootstrap(program: Command, ctx: CommandContext, deps: B
     .option('--stack <name>', 'the replication stack (default: Ddbrepl-<replicationName>, as infra/app.ts names it)')
     .option('--region <region>', 'Region of the replication stack (default: the config\'s source.region)')
     .option('--config <file>', 'the replication config', DEFAULT_CONFIG_PATH)
+    .option('--replication <name>', 'the replication (its replicationName); required when the config holds several')
     .option('--target-profile <profile>', 'engine direct: AWS profile with write access to the target table (default: the default credential chain)')
     .option('--dry-run', 'print the plan; change nothing')
     .option('--json', 'print one JSON line with the result on stdout (progress stays on stderr)')

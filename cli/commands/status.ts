@@ -4,7 +4,7 @@ import type { CommandContext } from '../index';
 import { EXIT } from '../errors';
 import { writeJson } from '../ops/args';
 import { totalDepth, type QueueDepth } from '../ops/queues';
-import { formatDuration, targetStatus, type TargetStatus } from '../ops/status';
+import { formatDuration, statusSummaryTable, targetStatus, type TargetStatus } from '../ops/status';
 import { addTargetOptions, resolveTargets, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate status` — health of one or every target (cli/ops/status.ts). */
@@ -24,7 +24,8 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     .addHelpText(
       'after',
       `
-Without --target: every target in the config. Queue depths come from SQS; the oldest message's
+Without --target: every target of every replication in the config (or of --replication), one
+row each in one table, the warnings below it. Queue depths come from SQS; the oldest message's
 age, throughput and lag from CloudWatch (1-minute metrics, a minute or two behind), locally from
 the session's own counters.
 
@@ -34,6 +35,7 @@ be read (listed as unreachable), or --fail-on-warning and there are warnings; 2 
 Examples:
   $ ddb-replicate status
   $ ddb-replicate status --target dr --json
+  $ ddb-replicate status --replication orders --target dr
   $ ddb-replicate status --local`,
     )
     .action(async (opts: StatusCommandOptions) => {
@@ -41,6 +43,7 @@ Examples:
       try {
         const statuses = await Promise.all(targets.map((t) => targetStatus(t)));
         if (opts.json === true) writeJson(ctx.io, { targets: statuses, ...(unresolved.length > 0 ? { unresolved } : {}) });
+        else if (statuses.length + unresolved.length > 1) ctx.io.stdout.write(statusSummaryTable(statuses, unresolved));
         else ctx.io.stdout.write([...statuses.map((s) => describe(s)), ...unresolved.map((u) => `target ${u.name}\n  ? ${u.error}\n`)].join('\n'));
         const unreachable = unresolved.length > 0 || statuses.some((s) => s.unreachable.length > 0);
         const warned = statuses.some((s) => s.warnings.length > 0);

@@ -46,3 +46,21 @@ export async function withInterrupt<T>(io: CliIo, what: string, work: (signal: A
 export function writeJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value)}\n`);
 }
+
+/**
+ * Resolves on the first Ctrl-C (SIGINT) or SIGTERM, or when `also` settles, for commands that keep
+ * running until stopped. Own listeners, so local/cleanup.ts does not re-raise the signal before the
+ * graceful stop.
+ */
+export function untilSignal(also?: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolveStop) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolveStop();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+    void also?.then(done, done);
+  });
+}

@@ -10,6 +10,7 @@ import { applyOps, demoWorkload, writeSeedItems } from '../../local/workload';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import type { WorkloadOp } from '../../local/input';
 import { CliError, EXIT } from '../errors';
+import { untilSignal } from './args';
 import { shownPath } from '../targets/local';
 import type { CliIo } from '../index';
 
@@ -93,6 +94,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
       `  npx ddb-replicate replay ${selector}`,
       `  npx ddb-replicate verify ${selector}`,
       `  npx ddb-replicate pause ${selector}   /   resume ${selector}`,
+      `  npx ddb-replicate cutover ${selector}   /   failover ${selector} [--reconcile]   (docs/disaster-recovery.md)`,
       'Change the faults (e.g. heal the apply) while it runs:',
       `  curl -s -X POST -H 'authorization: Bearer ${control.token}' --data 'apply-throttle=0' ${control.url}/faults`,
       'Ctrl-C here (or POST /stop) stops the emulators.',
@@ -109,17 +111,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
 }
 
 function untilSignalOrStop(control: ControlServer): Promise<void> {
-  return new Promise<void>((resolveStop) => {
-    const done = (): void => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolveStop();
-    };
-    // Own listeners, so local/cleanup.ts does not re-raise the signal before the graceful stop.
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-    void control.stopRequested.then(done);
-  });
+  return untilSignal(control.stopRequested);
 }
 
 interface Plan {

@@ -16,6 +16,8 @@ export interface StatusWarning {
 }
 
 export interface TargetStatus {
+  /** Set for deployed targets (a config may hold several replications). */
+  readonly replication?: string;
   readonly target: string;
   readonly where: string;
   readonly pipe: PipelineHealth['pipe'] | null;
@@ -51,6 +53,7 @@ export async function targetStatus(target: OperatorTarget): Promise<TargetStatus
   ]);
   if (health !== null) unreachable.push(...health.unreachable);
   const status: Omit<TargetStatus, 'warnings'> = {
+    ...(target.replication === undefined ? {} : { replication: target.replication }),
     target: target.name,
     where: target.where,
     pipe: health?.pipe ?? null,
@@ -121,4 +124,36 @@ export function formatDuration(seconds: number): string {
   if (hours < 48) return `${hours} h ${Math.round((seconds % 3600) / 60)} min`;
   const days = Math.floor(hours / 24);
   return `${days} day${days === 1 ? '' : 's'}${hours % 24 === 0 ? '' : ` ${hours % 24} h`}`;
+}
+
+/**
+ * Every replication and target in one table (`status` without --target): one row each, with the
+ * figures an operator scans for first; the warnings follow the table, each naming its target.
+ */
+export function statusSummaryTable(statuses: readonly TargetStatus[], unresolved: readonly { replication?: string; name: string; error: string }[]): string {
+  const depthOf = (d: QueueDepth | null): string => (d === null ? '?' : String(totalDepth(d)));
+  const rows: string[][] = [
+    ['REPLICATION', 'TARGET', 'PIPE', 'APPLY', 'QUEUE', 'DLQ', 'OLDEST', 'LAG P99', 'WARNINGS'],
+    ...statuses.map((s) => [
+      s.replication ?? '-',
+      s.target,
+      s.pipe?.state ?? '?',
+      s.mapping?.state ?? '?',
+      depthOf(s.queue),
+      depthOf(s.dlq),
+      s.oldestMessageAgeSeconds === null ? '?' : formatDuration(s.oldestMessageAgeSeconds),
+      s.lagLastMinute?.p99Ms === undefined ? '-' : `${Math.round(s.lagLastMinute.p99Ms)} ms`,
+      s.unreachable.length > 0 ? `${s.warnings.length} (+${s.unreachable.length} unreadable)` : String(s.warnings.length),
+    ]),
+    ...unresolved.map((u) => [u.replication ?? '-', u.name, 'not resolved', '?', '?', '?', '?', '?', '?']),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+  const label = (s: { replication?: string }, name: string): string => (s.replication === undefined ? name : `${s.replication}/${name}`);
+  for (const s of statuses) {
+    for (const w of s.warnings) lines.push(`${w.severity === 'error' ? '✗' : '!'} ${label(s, s.target)}: ${w.text}`);
+    for (const u of s.unreachable) lines.push(`? ${label(s, s.target)}: could not read ${u}`);
+  }
+  for (const u of unresolved) lines.push(`? ${label(u, u.name)}: ${u.error}`);
+  return `${lines.join('\n')}\n`;
 }

@@ -4,7 +4,7 @@ import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@
 import { DescribePipeCommand } from '@aws-sdk/client-pipes';
 import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { METRIC_NAMES, metricDimensions } from '../../handlers/core/metrics';
-import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfig } from '../../infra/config';
+import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfigs } from '../../infra/config';
 import { InvalidReplicationConfigError, type ReplicationConfig, type TargetConfig } from '../../schemas/replication-config';
 import { AwsClients } from '../aws/clients';
 import { awsCall } from '../aws/errors';
@@ -16,6 +16,8 @@ import type { OperatorTarget, PipelineHealth } from './types';
 /** Options every AWS-mode operator command takes (the same as bootstrap's). */
 export interface AwsTargetOptions {
   readonly config?: string;
+  /** `--replication NAME`: required when the config holds several replications. */
+  readonly replication?: string;
   readonly stack?: string;
   readonly region?: string;
   /** Profile with read access to the target table (verify only); @default the default credential chain. */
@@ -26,13 +28,31 @@ export interface AwsTargetOptions {
 
 const RETENTION_SECONDS = 1_209_600; // infra/constructs/replication-target.ts: RETENTION = 14 days
 
-export function loadConfig(opts: Pick<AwsTargetOptions, 'config' | 'notice'>): ReplicationConfig {
+/** Every replication of the config file (one, or the `replications: [ … ]` list). */
+export function loadConfigs(opts: Pick<AwsTargetOptions, 'config' | 'notice'>): ReplicationConfig[] {
   try {
-    return loadReplicationConfig(opts.config, { notice: () => opts.notice?.(`${DEFAULT_CONFIG_PATH} not found; using ${EXAMPLE_CONFIG_PATH}`) });
+    return loadReplicationConfigs(opts.config, { notice: () => opts.notice?.(`${DEFAULT_CONFIG_PATH} not found; using ${EXAMPLE_CONFIG_PATH}`) });
   } catch (error) {
     if (error instanceof InvalidReplicationConfigError) throw new CliError(error.message, EXIT.badInput, { cause: error });
     throw error;
   }
+}
+
+/** The replication `--replication NAME` names; required when the config has more than one. */
+export function selectReplication(configs: readonly ReplicationConfig[], name: string | undefined): ReplicationConfig {
+  const names = configs.map((c) => c.replicationName).join(', ');
+  if (name === undefined) {
+    if (configs.length === 1) return configs[0]!;
+    throw new CliError(`the config has ${configs.length} replications; name one with --replication NAME (one of: ${names})`, EXIT.badInput);
+  }
+  const found = configs.find((c) => c.replicationName === name);
+  if (found === undefined) throw new CliError(`replication "${name}" is not in the config; configured replications: ${names}`, EXIT.badInput);
+  return found;
+}
+
+/** The one replication an operator command works on (`--replication`, optional when there is one). */
+export function loadConfig(opts: Pick<AwsTargetOptions, 'config' | 'notice' | 'replication'>): ReplicationConfig {
+  return selectReplication(loadConfigs(opts), opts.replication);
 }
 
 export function findTarget(config: ReplicationConfig, name: string): TargetConfig {
@@ -66,9 +86,10 @@ export async function awsTarget(config: ReplicationConfig, targetName: string, o
     const mappingResource = `event source mapping ${mappingUuid}`;
     return {
       name: targetName,
+      replication: config.replicationName,
       kind: 'aws',
       where: `stack ${outputs.stackName} in ${region}`,
-      selector: `--target ${targetName}`,
+      selector: `${opts.replication === undefined ? '' : `--replication ${config.replicationName} `}--target ${targetName}`,
       keySchema: config.source.keySchema,
       source: { client: clients.dynamodb, tableName: config.source.tableName, description: `table ${config.source.tableName} (${config.source.account}, ${config.source.region})` },
       // Created on first use: only verify reads the target table.

@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG_PATH } from '../../infra/config';
 import { DEFAULT_SESSION_FILE } from '../../local/control';
 import { CliError, EXIT } from '../errors';
 import type { CliIo } from '../index';
-import { awsTarget, loadConfig } from './aws';
+import { awsTarget, loadConfigs, selectReplication } from './aws';
 import { localTarget } from './local';
 import type { OperatorTarget } from './types';
 
@@ -13,6 +13,8 @@ import type { OperatorTarget } from './types';
  */
 export interface TargetSelection {
   target?: string;
+  /** `--replication NAME`: which replication of the config; required when it holds several. */
+  replication?: string;
   /** `--local` alone: the default session file; `--local FILE`: that file. */
   local?: string | boolean;
   config?: string;
@@ -26,6 +28,7 @@ export function addTargetOptions(command: Command, opts: { targetProfile?: boole
     .option('--target <name>', 'the target (a name from the config); with --local the only target is "local"')
     .option('--local [file]', `operate the local session kept by \`ddb-replicate local --keep\` (session file, default ${DEFAULT_SESSION_FILE})`)
     .option('--config <file>', 'the replication config', DEFAULT_CONFIG_PATH)
+    .option('--replication <name>', 'the replication (its replicationName); required when the config holds several')
     .option('--stack <name>', 'the replication stack (default: Ddbrepl-<replicationName>, as infra/app.ts names it)')
     .option('--region <region>', 'Region of the replication stack (default: the config\'s source.region)');
   if (opts.targetProfile === true) {
@@ -46,35 +49,43 @@ export async function resolveTarget(selection: TargetSelection, io: CliIo): Prom
   if (selection.target === undefined) {
     throw new CliError('--target is required (or --local for a kept local session)', EXIT.badInput);
   }
-  const config = loadConfig({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
-  return awsTarget(config, selection.target, selection);
+  const configs = loadConfigs({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
+  const config = selectReplication(configs, selection.replication);
+  // Later commands printed for this target must name the replication when the config has several.
+  return awsTarget(config, selection.target, configs.length > 1 ? { ...selection, replication: config.replicationName } : selection);
 }
 
 /** A configured target that could not be resolved (e.g. not deployed yet), when listing every target. */
 export interface UnresolvedTarget {
+  readonly replication?: string;
   readonly name: string;
   readonly error: string;
 }
 
 /**
- * `--target NAME` → that one (errors thrown); no --target → every configured target (AWS), where
- * one that cannot be resolved is returned as unresolved rather than hiding the others.
+ * `--target NAME` → that one (errors thrown); no --target → every configured target of the
+ * replication (`--replication`), or of every replication in the config, where one that cannot be
+ * resolved is returned as unresolved rather than hiding the others.
  */
 export async function resolveTargets(selection: TargetSelection, io: CliIo): Promise<{ targets: OperatorTarget[]; unresolved: UnresolvedTarget[] }> {
   if (sessionFileOf(selection) !== undefined || selection.target !== undefined) return { targets: [await resolveTarget(selection, io)], unresolved: [] };
-  const config = loadConfig({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
+  const all = loadConfigs({ ...selection, notice: (line) => io.stderr.write(`${line}\n`) });
+  const configs = selection.replication === undefined ? all : [selectReplication(all, selection.replication)];
   const targets: OperatorTarget[] = [];
   const unresolved: UnresolvedTarget[] = [];
-  for (const target of config.targets) {
-    try {
-      targets.push(await awsTarget(config, target.name, selection));
-    } catch (error) {
-      // A missing stack fails every target alike: say it once, as an error.
-      if (error instanceof CliError && / not found in /.test(error.message)) {
-        targets.forEach((t) => t.close());
-        throw error;
+  for (const config of configs) {
+    const named = all.length > 1 ? { ...selection, replication: config.replicationName } : selection;
+    for (const target of config.targets) {
+      try {
+        targets.push(await awsTarget(config, target.name, named));
+      } catch (error) {
+        // A missing stack fails every target alike: say it once — as an error when it is the only replication.
+        if (error instanceof CliError && / not found in /.test(error.message) && configs.length === 1) {
+          targets.forEach((t) => t.close());
+          throw error;
+        }
+        unresolved.push({ replication: config.replicationName, name: target.name, error: error instanceof Error ? error.message : String(error) });
       }
-      unresolved.push({ name: target.name, error: error instanceof Error ? error.message : String(error) });
     }
   }
   return { targets, unresolved };

@@ -49,6 +49,8 @@ export interface PipelineHealth {
 
 export interface OperatorTarget {
   readonly name: string;
+  /** The replication it belongs to (AWS; a config may hold several). @default none (local) */
+  readonly replication?: string;
   readonly kind: 'aws' | 'local';
   /** Where it was resolved from, for messages: "stack Ddbrepl-orders in eu-west-1" / "local session .ddb-replicate/local-session.json". */
   readonly where: string;

@@ -28,6 +28,8 @@ export const ENV = {
   attachedTargets: 'ATTACHED_TARGETS',
   logLevel: 'LOG_LEVEL',
   metricsNamespace: 'METRICS_NAMESPACE',
+  /** The replication's control table holding the freeze mark (handlers/core/freeze.ts); unset = no freeze check. */
+  controlTableName: 'CONTROL_TABLE_NAME',
   /** Where EMF metrics go: 'stdout' (default; CloudWatch extracts them from the function's log) or 'off' (local mode). */
   metricsSink: 'METRICS_SINK',
   /** Cap of apply's visibility backoff in seconds (handlers/core/visibility-backoff.ts); at most the queue's visibility timeout. @default 60 */

@@ -4,7 +4,9 @@ import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { targetRoleArn, type ReplicationConfig } from '../../schemas/replication-config';
+import { ENV } from '../../handlers/core/env';
 import { InitialLoadJob } from '../constructs/initial-load-job';
+import { ReplicationControlTable } from '../constructs/replication-control-table';
 import { TableReplication } from '../constructs/table-replication';
 import type { ReplicationTarget } from '../constructs/replication-target';
 
@@ -56,6 +58,8 @@ export class ReplicationStack extends Stack {
   public readonly sourceTableKey?: IKey;
   /** By target name. */
   public readonly initialLoadJobs: ReadonlyMap<string, InitialLoadJob>;
+  /** Freeze marks of the targets (cutover/failover, docs/disaster-recovery.md). */
+  public readonly controlTable: ReplicationControlTable;
 
   constructor(scope: Construct, id: string, props: ReplicationStackProps) {
     super(scope, id, props);
@@ -72,6 +76,9 @@ export class ReplicationStack extends Stack {
       sourceTableKey: this.sourceTableKey,
       keySchema: config.source.keySchema,
     });
+
+    this.controlTable = new ReplicationControlTable(this, 'Control', { replicationName: config.replicationName });
+    new CfnOutput(this, 'ControlTableName', { value: this.controlTable.table.tableName, description: 'Freeze marks of the targets (ddb-replicate cutover/failover)' });
 
     const initialLoadJobs = new Map<string, InitialLoadJob>();
     this.initialLoadJobs = initialLoadJobs;
@@ -94,6 +101,9 @@ export class ReplicationStack extends Stack {
         ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
         options: target.options,
       });
+      // The apply reads its freeze mark before each batch (handlers/core/freeze.ts).
+      replicationTarget.applyFunction.addEnvironment(ENV.controlTableName, this.controlTable.table.tableName);
+      this.controlTable.grantReadMark(replicationTarget.applyRole, target.name);
       for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
         new CfnOutput(this, targetOutputId(target.name, output), {
           value: value(replicationTarget),

@@ -40,6 +40,8 @@ function expectedStatements(template: Template_, secured: boolean) {
       allow('sts:AssumeRole', join('arn:', partition, ':iam::222222222222:role/ddbrepl-orders-dr-target')),
       allow(['dynamodb:GetItem', 'dynamodb:DescribeTable'], join('arn:', partition, ':dynamodb:eu-west-1:111111111111:table/orders')),
       allow(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], r.queue('Queue')),
+      // The freeze mark: exactly this target's item of the control table (handlers/core/freeze.ts).
+      { ...allow('dynamodb:GetItem', { 'Fn::GetAtt': [Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'))[0], 'Arn'] }), Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['dr'] } } },
       ...extra(XRAY, allow('kms:Decrypt', QUEUE_KEY_ARN)),
     ],
     PipeRole: [

@@ -142,6 +142,8 @@ describe('apply', () => {
           VISIBILITY_BACKOFF_MAX_SECONDS: '60',
           // A RESYNC writes this target's view of the re-read item (handlers/core/target-policy.ts).
           TARGET_FILTER: JSON.stringify({ eventNames: ['INSERT', 'REMOVE'], replicateTtlDeletes: false, partitionKeyPrefixes: ['EU#', 'FR#'] }),
+          // The freeze mark's table (handlers/core/freeze.ts).
+          CONTROL_TABLE_NAME: { Ref: Match.stringLikeRegexp('^ControlTable') },
         }),
       },
     });
@@ -219,7 +221,21 @@ describe('IAM', () => {
         Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
         Resource: getAtt(id('AWS::SQS::Queue', 'ReplicationdrQueue')),
       },
+      // Its freeze mark only: the control table item whose key is the target's name (handlers/core/freeze.ts).
+      { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: getAtt(id('AWS::DynamoDB::GlobalTable', 'ControlTable')), Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['dr'] } } },
     ]);
+  });
+
+  test('the control table: fixed name per replication, PITR, retained, keyed by target name', () => {
+    template.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        TableName: 'ddbrepl-orders-control',
+        KeySchema: [{ AttributeName: 'target', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      }),
+    });
   });
 
   test('the pipe role reads the stream, invokes only the enrich function, sends to the queue, the pipe DLQ and its log group', () => {

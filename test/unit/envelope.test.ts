@@ -153,5 +153,8 @@ describe('JSON Schemas', () => {
   it('describe the example replication config', () => {
     const example = JSON.parse(readFileSync(join(__dirname, '..', '..', 'replication.config.example.json'), 'utf8')) as unknown;
     expect(validateJsonSchema(committed('replication-config.schema.json'), example)).toEqual([]);
+    // The `replications: [ … ]` shape too (issue 17), and a list holding a bad replication is refused.
+    expect(validateJsonSchema(committed('replication-config.schema.json'), { replications: [example, example] })).toEqual([]);
+    expect(validateJsonSchema(committed('replication-config.schema.json'), { replications: [{ replicationName: 'x' }] })).not.toEqual([]);
   });
 });
