@@ -1,5 +1,6 @@
 // Namespace import: lets esbuild tree-shake zod (`import { z }` bundles all of it, locales included: ~450 KB vs ~100 KB).
 import * as z from 'zod';
+import { envelopeFitProblem, PIPES_SQS_TARGET_MAX_BATCH_SIZE } from '../handlers/core/aws-limits';
 
 /**
  * The typed app config (`replication.config.json`), validated at synth time. An invalid config
@@ -22,6 +23,10 @@ export const keySchemaSchema = z.strictObject({
   partitionKey: keyAttributeSchema,
   sortKey: keyAttributeSchema.optional(),
 });
+
+/** `options.delivery` (issue 12 §5). */
+export const DELIVERY_MODES = ['pipe-target', 'enrichment-send'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
 export const STREAM_EVENT_NAMES = ['INSERT', 'MODIFY', 'REMOVE'] as const;
 
@@ -172,6 +177,20 @@ export const targetOptionsSchema = z.strictObject({
   /** X-Ray active tracing on the enrich and apply functions. @default false (a trace per batch is billed at stream throughput) */
   tracing: z.boolean().default(false),
   alarms: targetAlarmsSchema.default(targetAlarmsSchema.parse({})),
+  // --- issue 12 §5 (i12-local): delivery mode ---
+  /**
+   * How the owner's envelopes reach its queue. 'pipe-target': the enrichment returns them and the
+   * pipe's SQS target sends them (MessageGroupId $.groupId, dedup id $.eventId). 'enrichment-send':
+   * the enrichment sends them itself, as it does for attached queues, and returns nothing — the
+   * fallback should the target's dynamic paths read the source record (docs/aws-contracts.md).
+   * Meaningful for a target with its own pipe; an attached target is always sent by the enrichment.
+   * @default 'pipe-target'
+   */
+  delivery: z.enum(DELIVERY_MODES).default('pipe-target'),
+}).superRefine((o, ctx) => {
+  // Any envelope must fit one SQS message and a full pipe batch one enrichment response (an SQS target takes batches of at most 10).
+  const problem = envelopeFitProblem({ resyncThresholdBytes: o.resyncThresholdBytes, pipeBatchSize: Math.min(o.pipeBatchSize, PIPES_SQS_TARGET_MAX_BATCH_SIZE) });
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['resyncThresholdBytes'], message: problem });
 });
 export type TargetOptions = z.infer<typeof targetOptionsSchema>;
 
