@@ -237,6 +237,13 @@ export class ReplicationTarget extends Construct {
       });
 
       if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+      // options.delivery 'enrichment-send' (issue 12 §5): the enrichment sends the owner's envelopes too.
+      if (opts.delivery === 'enrichment-send') {
+        this.enrichFunction.addEnvironment(ENV.delivery, opts.delivery);
+        this.enrichFunction.addEnvironment(ENV.ownerQueueUrl, this.queue.queueUrl);
+        this.enrichFunction.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
+        this.queueKey?.grant(this.enrichFunction, 'kms:GenerateDataKey', 'kms:Decrypt');
+      }
     }
 
     // Apply ----------------------------------------------------------------------------------------
