@@ -13,10 +13,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { FaultInjector } from '../../local/faults';
-import { PipeEmulator, toPipesRecord } from '../../local/pipe-emulator';
+import { PipeEmulator, toPipesRecord, type PipeSettings } from '../../local/pipe-emulator';
 import { describeAllShards, readableShards } from '../../local/pipe-lineage';
 
 const STREAM_ARN = 'arn:aws:dynamodb:ddblocal:000000000000:table/source/stream/2026-11-27T00:00:00.000';
+/** The pipe settings the stack synthesizes (local/deployed-definition.ts reads them from the template). */
+const PIPE: PipeSettings = { name: 'test-pipe', batchSize: 10, maximumRetryAttempts: 10, bisectOnFailure: true, messageGroupIdPath: '$.groupId', messageDeduplicationIdPath: '$.eventId' };
+const TARGET = { queueUrl: 'http://q', fifo: true, maximumMessageBytes: 1_048_576 };
 const shard = (id: string, parent?: string): Shard => ({ ShardId: id, ParentShardId: parent, SequenceNumberRange: { StartingSequenceNumber: '1' } });
 
 function streamRecord(pk: string, seq: string): StreamRecordSdk {
@@ -133,7 +136,7 @@ describe('PipeEmulator on a parent → child split', () => {
 
     const pipe = new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
-      streamArn: STREAM_ARN, queueUrl: 'http://q', predicate: () => true, enrich: fakeEnrich,
+      streamArn: STREAM_ARN, pipe: PIPE, target: TARGET, enrich: fakeEnrich,
       faults: new FaultInjector({}, 1), pollIntervalMs: 1,
     });
     await runUntil(pipe, () => sent.length >= 5 && pipe.caughtUpSince(0));
@@ -177,7 +180,7 @@ describe('PipeEmulator on a parent → child split', () => {
     };
     const pipe = new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
-      streamArn: STREAM_ARN, queueUrl: 'http://q', predicate: () => true, enrich: flakyEnrich,
+      streamArn: STREAM_ARN, pipe: PIPE, target: TARGET, enrich: flakyEnrich,
       faults: new FaultInjector({}, 1), pollIntervalMs: 1,
     });
     await runUntil(pipe, () => sent.length >= 3 && pipe.caughtUpSince(0));
@@ -201,8 +204,9 @@ describe('PipeEmulator on a parent → child split', () => {
     const enriched: string[] = [];
     const pipe = new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
-      streamArn: STREAM_ARN, queueUrl: 'http://q',
-      predicate: (r) => r.dynamodb?.Keys?.pk?.S?.startsWith('keep') === true,
+      streamArn: STREAM_ARN, target: TARGET,
+      // The template's FilterCriteria, matched with EventBridge semantics.
+      pipe: { ...PIPE, filterPatterns: [{ dynamodb: { Keys: { pk: { S: [{ prefix: 'keep' }] } } } }] },
       enrich: async (records) => {
         enriched.push(...records.map((r) => r.eventID ?? ''));
         return fakeEnrich(records);
