@@ -92,6 +92,8 @@ export interface LocalSessionOptions {
   pipeBatchSize?: number;
   /** options.delivery of every target (issue 12 §5). @default 'pipe-target' */
   delivery?: DeliveryMode;
+  /** options.startingPosition of every target: where startReplication() starts reading. @default 'TRIM_HORIZON' */
+  startingPosition?: 'TRIM_HORIZON' | 'LATEST';
   /** Changes the synthesized stack before local mode reads it (tests: a construct setting changed by an escape hatch). @default none */
   amendStack?: LocalDeploymentSpec['amendStack'];
   /** LOG_LEVEL of the handlers' own structured logs (stdout). @default 'SILENT' */
@@ -354,6 +356,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
           pipeBatchSize: opts.pipeBatchSize ?? 10,
           ...(opts.resyncThresholdBytes === undefined ? {} : { resyncThresholdBytes: opts.resyncThresholdBytes }),
           ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }),
+          ...(opts.startingPosition === undefined ? {} : { startingPosition: opts.startingPosition }),
         },
       })),
       ...(opts.amendStack === undefined ? {} : { amendStack: opts.amendStack }),
