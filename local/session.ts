@@ -113,6 +113,8 @@ export interface LocalStats {
   deadLettered: number;
   /** Per applied change: apply time − the driver's write time (noteWrite). */
   lagMs: number[];
+  /** The most stream records one enrichment call received (at most the template's pipe batch size). */
+  largestEnrichBatch: number;
   /** Successful AssumeRole calls on the local STS (the apply caches credentials: stays 1). */
   assumeRoleCalls: number;
   /** Faults injected so far. */
@@ -563,6 +565,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
         inFlight: inFlight(),
         deadLettered: queueCounts.deadLettered,
         lagMs: [...lagMs],
+        largestEnrichBatch: Math.max(0, ...allPipes.map((one) => one.largestBatch)),
         assumeRoleCalls: sts.stats().assumeRoleCalls,
         faults: { ...proxy.stats(), enrichFailures: pipeSum('enrichFailures'), poisonSent: pipeSum('poisonSent'), duplicateDeliveries: sum('duplicateDeliveries'), applyErrors: sum('applyErrors') },
       };
