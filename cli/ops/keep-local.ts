@@ -36,10 +36,10 @@ export interface KeepLocalOptions {
 
 /**
  * A kept session is for operating: failing changes should reach the DLQ in seconds, not minutes —
- * 2 receives (AWS default 5), a 4 s apply timeout, a 1 s visibility timeout (the event-source
+ * 2 receives (AWS default 5), a 5 s apply timeout (the config minimum; local mode runs the template), a 1 s visibility timeout (the event-source
  * emulator extends it while a batch runs, as Lambda's six-times-timeout rule does in AWS).
  */
-const KEPT_SESSION = { maxReceiveCount: 2, applyTimeoutSeconds: 4, visibilityTimeoutSeconds: 1 } as const;
+const KEPT_SESSION = { maxReceiveCount: 2, applyTimeoutSeconds: 5, visibilityTimeoutSeconds: 1 } as const;
 
 /** The demo's data, smaller: a kept session should be ready in seconds, even with faults. */
 const KEPT_DEMO = { seedItems: 200, ops: 300, largeItems: 1 } as const;
