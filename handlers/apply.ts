@@ -21,7 +21,7 @@ const deps: ApplyDeps = {
       sessionName: `ddbrepl-apply-${config.targetName}`,
     }),
   }),
-  metrics: createReplicationMetrics({ namespace: metricsNamespaceFromEnv(), target: config.targetName, sink: metricsSinkFromEnv() }),
+  metrics: createReplicationMetrics({ namespace: metricsNamespaceFromEnv(), replication: config.replicationName, target: config.targetName, sink: metricsSinkFromEnv() }),
   logger,
 };
 

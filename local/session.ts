@@ -179,6 +179,8 @@ export interface LocalSession {
 }
 
 export const LOCAL_REGION = LOCAL_DEPLOYMENT.region;
+/** The replication name local mode gives the handlers (the metrics' Replication dimension): the template's. */
+export const LOCAL_REPLICATION_NAME = LOCAL_DEPLOYMENT.replicationName;
 export const LOCAL_TARGET = {
   name: 'local',
   roleArn: LOCAL_DEPLOYMENT.roleArn,

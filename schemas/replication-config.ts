@@ -149,19 +149,36 @@ export const targetAlarmsSchema = z.strictObject({
 }).refine((alarms) => !(alarms.createTopic && alarms.topicArn !== undefined), { message: 'set either topicArn or createTopic, not both', path: ['createTopic'] });
 export type TargetAlarms = z.infer<typeof targetAlarmsSchema>;
 
+/** EventBridge Pipes: a pipe's batch size may not exceed its target's; an SQS queue target takes 10 (docs/aws-contracts.md). */
+export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = 10 as const;
+/** SendMessageBatch: the sum of the batched messages' sizes is at most 1 MiB (docs/aws-contracts.md). */
+export const SQS_MAX_BATCH_PAYLOAD_BYTES = 1_048_576 as const;
+
+/** Why a target's options could make the pipe's SendMessageBatch exceed its payload limit; undefined when they cannot. */
+export function pipeBatchPayloadProblem(options: { pipeBatchSize: number; resyncThresholdBytes: number }): string | undefined {
+  if (options.pipeBatchSize * options.resyncThresholdBytes <= SQS_MAX_BATCH_PAYLOAD_BYTES) return undefined;
+  return `pipeBatchSize (${options.pipeBatchSize}) × resyncThresholdBytes (${options.resyncThresholdBytes}) must be at most ${SQS_MAX_BATCH_PAYLOAD_BYTES}: the pipe sends a batch's envelopes in one SendMessageBatch, whose total payload is at most 1 MiB; lower either`;
+}
+
 export const targetOptionsSchema = z.strictObject({
   /** Where the pipe starts reading the stream on first deploy. @default 'TRIM_HORIZON' */
   startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('TRIM_HORIZON'),
-  /** Stream records per enrichment call. @default 100 */
-  pipeBatchSize: z.number().int().min(1).max(10000).default(100),
+  /**
+   * Stream records per pipe batch (one enrichment call). At most 10: a pipe's batch may not exceed what
+   * its target takes, and an SQS queue takes 10 (docs/aws-contracts.md). @default 10
+   */
+  pipeBatchSize: z.number().int().min(1).max(PIPE_MAX_BATCH_SIZE_SQS_TARGET, `at most ${PIPE_MAX_BATCH_SIZE_SQS_TARGET}: the pipe's target is an SQS queue, which takes at most ${PIPE_MAX_BATCH_SIZE_SQS_TARGET} records per batch`).default(PIPE_MAX_BATCH_SIZE_SQS_TARGET),
   /** SQS messages per apply invocation (FIFO event sources allow at most 10). @default 10 */
   applyBatchSize: z.number().int().min(1).max(10).default(10),
   /** Cap on concurrent apply invocations (the SQS event source's maximumConcurrency, 2-1000). @default 10 */
   maximumConcurrency: z.number().int().min(2).max(1000).default(10),
   /** Receives before a message moves to the DLQ. @default 5 */
   maxReceiveCount: z.number().int().min(1).max(1000).default(5),
-  /** Envelopes larger than this are sent as RESYNC with keys only. @default 200000 */
-  resyncThresholdBytes: z.number().int().min(1024).max(240_000).default(200_000),
+  /**
+   * Envelopes larger than this are sent as RESYNC with keys only. pipeBatchSize × this must fit one
+   * SendMessageBatch (1 MiB): the pipe sends a batch's envelopes in one call. @default 100000
+   */
+  resyncThresholdBytes: z.number().int().min(1024).max(240_000).default(100_000),
   /** Apply function memory. @default 512 */
   applyMemoryMb: z.number().int().min(128).max(10240).default(512),
   /** Apply function timeout; the FIFO queue's visibility timeout is six times this. @default 60 */
@@ -253,6 +270,13 @@ export const replicationConfigSchema = z.strictObject({
     /** The table's current stream ARN (DescribeTable → LatestStreamArn). The stream must be NEW_AND_OLD_IMAGES. */
     tableStreamArn: z.string().regex(/^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/[a-zA-Z0-9_.-]+\/stream\/.+$/, 'a DynamoDB stream ARN (arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>)'),
     keySchema: keySchemaSchema,
+    // Issue 12 §1g: a source table under a customer managed key.
+    /**
+     * The source table's customer managed KMS key, when it has one (a key of the source Region): the
+     * pipe (stream reads), apply (RESYNC GetItem) and initial-load roles get kms:Decrypt on it, nothing
+     * else. @default none (AWS owned or AWS managed key: no grant needed)
+     */
+    kmsKeyArn: kmsKeyArnSchema.optional(),
   }),
   targets: z.array(targetConfigSchema).min(1, 'at least one target'),
 }).superRefine((cfg, ctx) => {
@@ -265,6 +289,9 @@ export const replicationConfigSchema = z.strictObject({
     if (excludedKeys.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['targets', i, 'initialLoad', 'excludeAttributes'], message: `key attribute(s) ${excludedKeys.join(', ')} cannot be excluded; key attributes are always copied` });
     }
+    // Issue 12: the pipe target's SendMessageBatch payload limit.
+    const payloadProblem = pipeBatchPayloadProblem(t.options);
+    if (payloadProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['targets', i, 'options', 'resyncThresholdBytes'], message: payloadProblem });
     if (t.options.kmsKeyArn !== undefined && !t.options.kmsKeyArn.includes(`:kms:${cfg.source.region}:`)) {
       ctx.addIssue({ code: 'custom', path: ['targets', i, 'options', 'kmsKeyArn'], message: `must be a key in the source Region ${cfg.source.region} (SQS encrypts with a key of its own Region)` });
     }
@@ -275,6 +302,9 @@ export const replicationConfigSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['targets', i, ...path], message });
     }
   });
+  if (cfg.source.kmsKeyArn !== undefined && !cfg.source.kmsKeyArn.includes(`:kms:${cfg.source.region}:`)) {
+    ctx.addIssue({ code: 'custom', path: ['source', 'kmsKeyArn'], message: `must be a key in the source Region ${cfg.source.region} (a table is encrypted with a key of its own Region)` });
+  }
   const tableArnPrefix = `:${cfg.source.region}:${cfg.source.account}:table/${cfg.source.tableName}/stream/`;
   if (!cfg.source.tableStreamArn.includes(tableArnPrefix)) {
     ctx.addIssue({ code: 'custom', path: ['source', 'tableStreamArn'], message: `must be a stream of table ${cfg.source.tableName} in ${cfg.source.region}/${cfg.source.account}` });

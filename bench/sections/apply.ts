@@ -78,7 +78,7 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
     credentials: targetCredentials({ ...ROLE, region: BENCH_REGION, sessionName: 'ddbrepl-apply-bench' }),
   });
   const stsClient = new STSClient({ region: BENCH_REGION });
-  const metrics = new CountingMetrics(createReplicationMetrics({ namespace: 'Bench', target: 'bench', sink: metricsSinkFromEnv({ METRICS_SINK: 'off' }) }));
+  const metrics = new CountingMetrics(createReplicationMetrics({ namespace: 'Bench', replication: 'bench', target: 'bench', sink: metricsSinkFromEnv({ METRICS_SINK: 'off' }) }));
   const logger = createLogger('ddb-replication-apply', { LOG_LEVEL: 'SILENT' });
   let tableSeq = 0;
 

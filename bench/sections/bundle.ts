@@ -27,6 +27,7 @@ const MAX_INIT_MS = 150;
 
 // What the construct sets (handlers read their configuration at module load).
 const HANDLER_ENV: Record<string, string> = {
+  REPLICATION_NAME: 'bench',
   TARGET_NAME: 'bench',
   SOURCE_TABLE_NAME: 'source',
   SOURCE_REGION: 'us-east-1',

@@ -46,7 +46,7 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
     config: { sourceTableName: BENCH_SOURCE_TABLE, targetTableName: 'target', keySchema: BENCH_KEY_SCHEMA },
     targetClient: nullClient,
     sourceClient: nullClient,
-    metrics: createReplicationMetrics({ namespace: 'Bench', target: 'bench', sink: metricsSinkFromEnv({ METRICS_SINK: 'off' }) }),
+    metrics: createReplicationMetrics({ namespace: 'Bench', replication: 'bench', target: 'bench', sink: metricsSinkFromEnv({ METRICS_SINK: 'off' }) }),
     logger: createLogger('ddb-replication-apply', { LOG_LEVEL: 'SILENT' }),
   };
 

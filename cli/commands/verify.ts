@@ -49,7 +49,7 @@ verify again to confirm) or a failure; 2 bad arguments; 130 interrupted.
 
 Examples:
   $ ddb-replicate verify --target dr --target-profile dr-readonly
-  $ ddb-replicate verify --target dr --sample 0.01
+  $ ddb-replicate verify --target dr --target-profile dr-readonly --sample 0.01
   $ ddb-replicate verify --local --repair`,
     )
     .action(async (opts: VerifyCommandOptions) => {

@@ -27,6 +27,27 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<Queu
   return { visible: n('ApproximateNumberOfMessages'), inFlight: n('ApproximateNumberOfMessagesNotVisible'), delayed: n('ApproximateNumberOfMessagesDelayed') };
 }
 
+/** What bounds how long a failing message can hold its FIFO group: visibility timeout × maxReceiveCount. */
+export interface QueueRedrive {
+  visibilityTimeoutSeconds: number;
+  /** From the queue's RedrivePolicy; undefined without one. */
+  maxReceiveCount?: number;
+}
+
+/** Reads the queue's VisibilityTimeout and RedrivePolicy: attributes only, no message is received (receiving would lock a FIFO group). */
+export async function queueRedrive(sqs: SQSClient, queueUrl: string): Promise<QueueRedrive> {
+  const out = await awsCall('sqs:GetQueueAttributes', `queue ${queueUrl}`, () => sqs.send(new GetQueueAttributesCommand({
+    QueueUrl: queueUrl,
+    AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'],
+  })));
+  const policy = out.Attributes?.RedrivePolicy;
+  const maxReceiveCount = policy === undefined ? undefined : Number((JSON.parse(policy) as { maxReceiveCount?: number | string }).maxReceiveCount);
+  return {
+    visibilityTimeoutSeconds: Number(out.Attributes?.VisibilityTimeout ?? '30'),
+    ...(maxReceiveCount === undefined || !Number.isFinite(maxReceiveCount) ? {} : { maxReceiveCount }),
+  };
+}
+
 /** eventId (= FIFO dedup id) of the RESYNC that replays DLQ message `messageId`: the same on every run, ≤ 128 chars. */
 export function replayEventId(messageId: string): string {
   return `replay-${createHash('sha256').update(messageId, 'utf8').digest('base64url')}`;

@@ -1,5 +1,5 @@
 import type { OperatorTarget, PipelineHealth } from '../targets/types';
-import { queueDepth, totalDepth, type QueueDepth } from './queues';
+import { queueDepth, queueRedrive, totalDepth, type QueueDepth, type QueueRedrive } from './queues';
 
 /**
  * status: per target, what runs and what waits — pipe, apply mapping, queue and DLQ depths, the
@@ -10,7 +10,7 @@ export type WarningSeverity = 'error' | 'warning';
 
 export interface StatusWarning {
   readonly severity: WarningSeverity;
-  /** Stable id for scripts: dlq-not-empty, apply-paused, mapping-not-enabled, pipe-not-running, stream-disabled, stream-replaced, queue-old. */
+  /** Stable id for scripts: dlq-not-empty, apply-paused, mapping-not-enabled, pipe-not-running, stream-disabled, stream-replaced, queue-old, group-stuck. */
   readonly code: string;
   readonly text: string;
 }
@@ -23,6 +23,8 @@ export interface TargetStatus {
   readonly mapping: { readonly id: string; readonly state: string } | null;
   readonly queue: QueueDepth | null;
   readonly dlq: QueueDepth | null;
+  /** The target queue's visibility timeout and maxReceiveCount (how long a failing message can hold its group). */
+  readonly queueRedrive: QueueRedrive | null;
   readonly oldestMessageAgeSeconds: number | null;
   readonly appliedLastMinute: number | null;
   readonly lagLastMinute: NonNullable<PipelineHealth['lagLastMinute']> | null;
@@ -40,11 +42,12 @@ export async function targetStatus(target: OperatorTarget): Promise<TargetStatus
       return null;
     }
   };
-  const [health, mappingState, queue, dlq] = await Promise.all([
+  const [health, mappingState, queue, dlq, redrive] = await Promise.all([
     attempt('pipeline', () => target.health()),
     attempt('apply mapping', () => target.mapping.state()),
     attempt('queue', () => queueDepth(target.sqs, target.queueUrl)),
     attempt('DLQ', () => queueDepth(target.sqs, target.deadLetterQueueUrl)),
+    attempt('queue settings', () => queueRedrive(target.sqs, target.queueUrl)),
   ]);
   if (health !== null) unreachable.push(...health.unreachable);
   const status: Omit<TargetStatus, 'warnings'> = {
@@ -55,6 +58,7 @@ export async function targetStatus(target: OperatorTarget): Promise<TargetStatus
     mapping: mappingState === null ? null : { id: target.mapping.id, state: mappingState },
     queue,
     dlq,
+    queueRedrive: redrive,
     oldestMessageAgeSeconds: health?.oldestMessageAgeSeconds ?? null,
     appliedLastMinute: health?.appliedLastMinute ?? null,
     lagLastMinute: health?.lagLastMinute ?? null,
@@ -88,6 +92,19 @@ export function statusWarnings(status: Omit<TargetStatus, 'warnings'>, target: P
   if (dlq !== null && totalDepth(dlq) > 0) {
     const n = totalDepth(dlq);
     warnings.push({ severity: 'error', code: 'dlq-not-empty', text: `DLQ has ${n} message${n === 1 ? '' : 's'}: run \`ddb-replicate replay ${sel}\`` });
+  }
+  // A FIFO message that keeps failing holds its group for up to maxReceiveCount × visibility timeout. No
+  // read-only way names the group from SQS (receiving a FIFO message locks its group and counts as a
+  // receive), so the warning points at the apply's log, which names the groupId of every failure.
+  const redrive = status.queueRedrive;
+  if (redrive !== null && mapping?.state === 'Enabled' && oldestMessageAgeSeconds !== null && oldestMessageAgeSeconds > redrive.visibilityTimeoutSeconds) {
+    const v = redrive.visibilityTimeoutSeconds;
+    const bound = redrive.maxReceiveCount === undefined ? '' : ` It moves to the DLQ after at most ${redrive.maxReceiveCount} receives × ${formatDuration(v)} = ${formatDuration(redrive.maxReceiveCount * v)}.`;
+    warnings.push({
+      severity: 'warning',
+      code: 'group-stuck',
+      text: `the oldest queued change has waited ${formatDuration(oldestMessageAgeSeconds)}, longer than one visibility timeout (${formatDuration(v)}), while apply runs: a message that keeps failing is probably holding its item's group (every later change of that item waits behind it; other items keep flowing).${bound} To name the group, run the Logs Insights query in docs/operating.md ("A message that keeps failing") on the apply function's log group; once it is in the DLQ, run \`ddb-replicate replay ${sel}\``,
+    });
   }
   if (oldestMessageAgeSeconds !== null && oldestMessageAgeSeconds > target.retentionSeconds / 2) {
     warnings.push({ severity: 'error', code: 'queue-old', text: `the oldest queued change is ${formatDuration(oldestMessageAgeSeconds)} old; SQS drops messages after ${formatDuration(target.retentionSeconds)}${mapping?.state === 'Enabled' ? '' : `: run \`ddb-replicate resume ${sel}\``}` });

@@ -3,7 +3,7 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { DescribePipeCommand } from '@aws-sdk/client-pipes';
 import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
-import { METRIC_NAMES } from '../../handlers/core/metrics';
+import { METRIC_NAMES, metricDimensions } from '../../handlers/core/metrics';
 import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfig } from '../../infra/config';
 import { InvalidReplicationConfigError, type ReplicationConfig, type TargetConfig } from '../../schemas/replication-config';
 import { AwsClients } from '../aws/clients';
@@ -117,7 +117,7 @@ async function awsHealth(clients: AwsClients, cloudWatch: CloudWatchClient, outp
   const [pipe, table, metrics] = await Promise.all([
     attempt(() => awsCall('pipes:DescribePipe', `pipe ${pipeName}`, () => clients.pipes.send(new DescribePipeCommand({ Name: pipeName })))),
     attempt(() => awsCall('dynamodb:DescribeTable', `table ${config.source.tableName}`, () => clients.dynamodb.send(new DescribeTableCommand({ TableName: config.source.tableName })))),
-    attempt(() => lastMinuteMetrics(cloudWatch, queueUrl, targetName)),
+    attempt(() => lastMinuteMetrics(cloudWatch, queueUrl, config.replicationName, targetName)),
   ]);
   const streamSpec = table?.Table?.StreamSpecification;
   return {
@@ -136,14 +136,15 @@ async function awsHealth(clients: AwsClients, cloudWatch: CloudWatchClient, outp
 
 /**
  * The latest one-minute datapoints: the queue's ApproximateAgeOfOldestMessage (AWS/SQS) and the
- * apply's EMF metrics (namespace and `Target` dimension as handlers/core/metrics.ts publishes them).
+ * apply's EMF metrics (namespace and `Replication` + `Target` dimensions as handlers/core/metrics.ts publishes them).
  * A 5-minute window because SQS and EMF metrics arrive a minute or two late.
  */
-async function lastMinuteMetrics(cloudWatch: CloudWatchClient, queueUrl: string, targetName: string): Promise<Pick<PipelineHealth, 'oldestMessageAgeSeconds' | 'appliedLastMinute' | 'lagLastMinute'>> {
+async function lastMinuteMetrics(cloudWatch: CloudWatchClient, queueUrl: string, replicationName: string, targetName: string): Promise<Pick<PipelineHealth, 'oldestMessageAgeSeconds' | 'appliedLastMinute' | 'lagLastMinute'>> {
   const queueName = queueUrl.split('/').pop() ?? queueUrl;
+  const dimensions = Object.entries(metricDimensions(replicationName, targetName)).map(([Name, Value]) => ({ Name, Value }));
   const apply = (id: string, metricName: string, stat: string): MetricDataQuery => ({
     Id: id,
-    MetricStat: { Metric: { Namespace: METRICS_NAMESPACE_DEFAULT, MetricName: metricName, Dimensions: [{ Name: 'Target', Value: targetName }] }, Period: 60, Stat: stat },
+    MetricStat: { Metric: { Namespace: METRICS_NAMESPACE_DEFAULT, MetricName: metricName, Dimensions: dimensions }, Period: 60, Stat: stat },
   });
   const end = new Date();
   const out = await awsCall('cloudwatch:GetMetricData', `metrics of target ${targetName}`, () => cloudWatch.send(new GetMetricDataCommand({

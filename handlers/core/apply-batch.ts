@@ -12,6 +12,8 @@ import { resyncWriteRequest } from './resync';
 import { targetPolicyFromEnv, type TargetPolicy } from './target-policy';
 
 export interface ApplyConfig {
+  /** The metrics' Replication dimension. */
+  replicationName: string;
   targetName: string;
   sourceTableName: string;
   sourceRegion: string;
@@ -30,6 +32,7 @@ export interface ApplyConfig {
 export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyConfig {
   const keySchema = parseKeySchema(requireEnv(ENV.keySchema, env));
   return {
+    replicationName: requireEnv(ENV.replicationName, env),
     targetName: requireEnv(ENV.targetName, env),
     sourceTableName: requireEnv(ENV.sourceTableName, env),
     sourceRegion: requireEnv(ENV.sourceRegion, env),

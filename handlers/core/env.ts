@@ -7,6 +7,8 @@ import { ConfigurationError } from './errors';
  * AWS_ENDPOINT_URL_DYNAMODB / _SQS / _STS itself.
  */
 export const ENV = {
+  /** Replication name (the metrics' Replication dimension: two replications may have targets of one name). */
+  replicationName: 'REPLICATION_NAME',
   /** Target name (metrics dimension, log field). */
   targetName: 'TARGET_NAME',
   sourceTableName: 'SOURCE_TABLE_NAME',

@@ -1,21 +1,25 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { STREAM_EVENT_NAMES, type AttributeCondition, type TargetFilter } from '../../schemas/replication-config';
+import type { AttributeCondition, TargetFilter } from '../../schemas/replication-config';
 import type { KeySchema } from './key-schema';
 
 /**
- * One typed filter, two compiled forms that must agree (test/unit/filter.test.ts proves it on the
- * fixtures): EventBridge Pipes filter patterns for a real pipe, and a predicate for the local pipe
- * emulator and for every target in enrichment (attached queues see only what the owner's pipe lets
- * through, so enrichment filters per target — docs/fan-out.md).
+ * One typed filter, two compiled forms (test/unit/filter.test.ts holds them together on the
+ * fixtures): the exact predicate, applied by the enrichment to every target (the owner and each
+ * attached queue — docs/fan-out.md) and by the local pipe emulator; and EventBridge Pipes filter
+ * patterns, a superset prefilter that only saves enrichment invocations: every record the predicate
+ * keeps matches a pattern.
+ *
+ * The patterns name fields under `dynamodb` only — key prefixes on `dynamodb.Keys`, attribute
+ * conditions on `dynamodb.NewImage` / `dynamodb.OldImage` — because DynamoDB stream sources filter
+ * only on the `dynamodb` key (docs/aws-contracts.md). Event names and TTL deletes (`eventName`,
+ * `userIdentity`) are therefore filtered in the enrichment, never in the pipe.
  *
  * TTL deletes carry `userIdentity.principalId = dynamodb.amazonaws.com`; user writes carry no
- * userIdentity at all, so "skip TTL deletes" is `principalId exists: false` — an `anything-but`
- * alone would also drop every user write, which has no such field.
+ * userIdentity at all, so the predicate's "skip TTL deletes" tests that the principal is absent.
  *
- * Attribute conditions are tested on NewImage for INSERT/MODIFY and on OldImage for REMOVE. Pipes
- * patterns cannot say "NewImage for these events, OldImage for that one" in one pattern without
- * `$or`, so the compiled form is up to two patterns in FilterCriteria.Filters, which Pipes ORs
- * ("Event filtering in Amazon EventBridge Pipes": a record passes if it matches any filter).
+ * Attribute conditions are tested on NewImage for INSERT/MODIFY and on OldImage for REMOVE (and for
+ * a MODIFY that leaves the view). The compiled form is up to two patterns in FilterCriteria.Filters,
+ * which Pipes ORs ("Event filtering in Amazon EventBridge Pipes": a record passes if it matches any).
  */
 export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com' as const;
 
@@ -37,36 +41,31 @@ function conditionsPattern(conditions: readonly AttributeCondition[]): Record<st
 }
 
 /**
- * The Pipes filter patterns (ORed), or undefined when the filter keeps every record (no
- * FilterCriteria at all). A filter without attribute conditions compiles to one pattern.
+ * The Pipes filter patterns (ORed), or undefined for no FilterCriteria at all: when the filter has
+ * neither key prefixes nor attribute conditions (event names and TTL are the enrichment's), or when
+ * a pattern would exceed Pipes' limits.
  */
 export function toPipesFilterPatterns(filter: TargetFilter, keySchema: KeySchema): PipesFilterPattern[] | undefined {
   const names = new Set<string>(filter.eventNames);
-  const skipTtl = !filter.replicateTtlDeletes && names.has('REMOVE');
   const keys = filter.partitionKeyPrefixes.length > 0
     ? { Keys: { [keySchema.partitionKey.name]: { S: filter.partitionKeyPrefixes.map((prefix) => ({ prefix })) } } }
     : {};
   const conditions = filter.attributeEquals ?? [];
-  if (conditions.length === 0) {
-    const pattern: PipesFilterPattern = {};
-    if (!STREAM_EVENT_NAMES.every((name) => names.has(name))) pattern.eventName = [...filter.eventNames];
-    if (skipTtl) pattern.userIdentity = { principalId: [{ exists: false }] };
-    if (filter.partitionKeyPrefixes.length > 0) pattern.dynamodb = keys;
-    return Object.keys(pattern).length === 0 ? undefined : [pattern];
-  }
   const patterns: PipesFilterPattern[] = [];
-  const onNewImage = STREAM_EVENT_NAMES.filter((n) => n !== 'REMOVE' && names.has(n));
-  if (onNewImage.length > 0) patterns.push({ eventName: onNewImage, dynamodb: { ...keys, NewImage: conditionsPattern(conditions) } });
-  const onOldImage = STREAM_EVENT_NAMES.filter((n) => names.has('REMOVE') && (n === 'REMOVE' || (n === 'MODIFY' && names.has('MODIFY'))));
-  if (onOldImage.length > 0) {
-    patterns.push({
-      eventName: onOldImage,
-      // MODIFY never carries userIdentity, so this only ever drops TTL REMOVEs.
-      ...(skipTtl ? { userIdentity: { principalId: [{ exists: false }] } } : {}),
-      dynamodb: { ...keys, OldImage: conditionsPattern(conditions) },
-    });
+  if (conditions.length === 0) {
+    if (filter.partitionKeyPrefixes.length > 0) patterns.push({ dynamodb: keys });
+  } else {
+    // NewImage decides INSERT and MODIFY; OldImage decides REMOVE and a MODIFY leaving the view (only kept with REMOVE).
+    if (names.has('INSERT') || names.has('MODIFY')) patterns.push({ dynamodb: { ...keys, NewImage: conditionsPattern(conditions) } });
+    if (names.has('REMOVE')) patterns.push({ dynamodb: { ...keys, OldImage: conditionsPattern(conditions) } });
   }
-  return patterns;
+  return patterns.length === 0 ? undefined : withinPipesLimits(patterns);
+}
+
+/** The patterns if FilterCriteria can hold them, else undefined (no pipe filter: the enrichment filters everything anyway). */
+function withinPipesLimits(patterns: PipesFilterPattern[]): PipesFilterPattern[] | undefined {
+  if (patterns.length > PIPES_MAX_FILTERS) return undefined;
+  return patterns.every((p) => JSON.stringify(p).length <= PIPES_MAX_PATTERN_LENGTH) ? patterns : undefined;
 }
 
 /**
@@ -80,11 +79,10 @@ export function unionPipesFilterPatterns(perTarget: readonly (PipesFilterPattern
   const union: PipesFilterPattern[] = [];
   for (const pattern of perTarget.flatMap((p) => p ?? [])) {
     const text = JSON.stringify(pattern);
-    if (text.length > PIPES_MAX_PATTERN_LENGTH) return undefined;
     if (!seen.has(text)) union.push(pattern);
     seen.add(text);
   }
-  return union.length > PIPES_MAX_FILTERS ? undefined : union;
+  return withinPipesLimits(union);
 }
 
 export type RecordPredicate = (record: DynamoDBRecord) => boolean;
@@ -136,7 +134,7 @@ export function compileFilterDecision(filter: TargetFilter, keySchema: KeySchema
   };
 }
 
-/** True when the record reaches this target's enrichment at all — exactly what the Pipes patterns let through. */
+/** True when the record is this target's (forwarded or leaving its view); the Pipes patterns let through at least these. */
 export function compileFilterPredicate(filter: TargetFilter, keySchema: KeySchema): RecordPredicate {
   const decide = compileFilterDecision(filter, keySchema);
   return (record) => decide(record) !== 'skip';

@@ -22,6 +22,15 @@ export const METRIC_NAMES = {
   replicationLagMs: 'ReplicationLagMs',
 } as const;
 
+/**
+ * The dimensions of every custom metric, in this order. The replication name is one of them because
+ * two replications in one account may each have a target of the same name; without it their lag
+ * and alarms would mix. Alarms, dashboard and `ddb-replicate status` build theirs from here.
+ */
+export function metricDimensions(replication: string, target: string): { Replication: string; Target: string } {
+  return { Replication: replication, Target: target };
+}
+
 /** What one apply batch reports. */
 export interface BatchMetrics {
   changesApplied: number;
@@ -62,10 +71,11 @@ export function metricsNamespaceFromEnv(env: NodeJS.ProcessEnv = process.env): s
 }
 
 /**
- * EMF metrics dimensioned by `Target` only (the library's default ServiceName/ServiceType/LogGroup
- * dimensions are dropped: they would multiply the metric count for no use).
+ * EMF metrics dimensioned by `Replication` and `Target` only (`metricDimensions`; the library's
+ * default ServiceName/ServiceType/LogGroup dimensions are dropped: they would multiply the metric
+ * count for no use).
  */
-export function createReplicationMetrics(options: { namespace: string; target: string; sink: MetricsSink }): ReplicationMetrics {
+export function createReplicationMetrics(options: { namespace: string; replication: string; target: string; sink: MetricsSink }): ReplicationMetrics {
   const lambda = new LambdaEnvironment();
   // Lambda metadata (function version, trace id) as properties; the sink is ours to choose.
   const environment: IEnvironment = {
@@ -80,7 +90,7 @@ export function createReplicationMetrics(options: { namespace: string; target: s
     async publish(metrics) {
       const logger = new MetricsLogger(() => Promise.resolve(environment));
       logger.setNamespace(options.namespace);
-      logger.setDimensions({ Target: options.target });
+      logger.setDimensions(metricDimensions(options.replication, options.target));
       logger.putMetric(METRIC_NAMES.changesApplied, metrics.changesApplied, Unit.Count);
       logger.putMetric(METRIC_NAMES.changesCoalesced, metrics.changesCoalesced, Unit.Count);
       logger.putMetric(METRIC_NAMES.applyFailures, metrics.applyFailures, Unit.Count);

@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
-import type { TargetTableProps } from './target-table-props';
+import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 import {
   initialLoadSchema, roleNames, targetFilterSchema, targetPolicyProblems, targetRedactionSchema,
   type InitialLoadOptions, type TargetFilter, type TargetRedaction,
@@ -134,6 +134,7 @@ export class InitialLoadJob extends Construct {
     });
     // Source: read by Scan, or by a native export (PITR checked first), and nothing else.
     props.sourceTable.grant(this.role, 'dynamodb:Scan', 'dynamodb:DescribeTable', 'dynamodb:DescribeContinuousBackups', 'dynamodb:ExportTableToPointInTime');
+    grantSourceTableDecrypt(props, this.role);
     this.role.addToPrincipalPolicy(new PolicyStatement({
       actions: ['dynamodb:DescribeExport'],
       resources: [`${props.sourceTable.tableArn}/export/*`],

@@ -13,7 +13,7 @@ const ONE_MINUTE = Duration.minutes(1);
 export interface ReplicationDashboardProps {
   /** @default CloudFormation generates one */
   readonly dashboardName?: string;
-  /** Shown in the dashboard's title line. */
+  /** Shown in the dashboard's title line; the custom metrics' Replication dimension. */
   readonly replicationName: string;
 }
 
@@ -23,9 +23,11 @@ export interface ReplicationDashboardProps {
  */
 export class ReplicationDashboard extends Construct {
   public readonly dashboard: Dashboard;
+  private readonly replicationName: string;
 
   constructor(scope: Construct, id: string, props: ReplicationDashboardProps) {
     super(scope, id);
+    this.replicationName = props.replicationName;
     this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: props.dashboardName });
     this.dashboard.addWidgets(new TextWidget({
       markdown: `# DynamoDB replication ${props.replicationName}\nOne row per target. What each alarm means and what to run: docs/operating.md.`,
@@ -37,8 +39,8 @@ export class ReplicationDashboard extends Construct {
   /** Adds the row of one target (a title line, then six graphs). */
   public addTarget(target: ReplicationTarget): void {
     const name = target.targetName;
-    const applied = replicationMetric(METRIC_NAMES.changesApplied, name, { statistic: 'Sum', period: ONE_MINUTE });
-    const coalesced = replicationMetric(METRIC_NAMES.changesCoalesced, name, { statistic: 'Sum', period: ONE_MINUTE });
+    const applied = replicationMetric(METRIC_NAMES.changesApplied, this.replicationName, name, { statistic: 'Sum', period: ONE_MINUTE });
+    const coalesced = replicationMetric(METRIC_NAMES.changesCoalesced, this.replicationName, name, { statistic: 'Sum', period: ONE_MINUTE });
     // Expression ids must differ between the expressions of one graph.
     const perSecond = (id: string, metric: IMetric, label: string) =>
       new MathExpression({ expression: `${id} / PERIOD(${id})`, usingMetrics: { [id]: metric }, label, period: ONE_MINUTE });
@@ -50,14 +52,14 @@ export class ReplicationDashboard extends Construct {
       graph('changes /s', { left: [perSecond('applied', applied, 'applied /s'), perSecond('coalesced', coalesced, 'coalesced /s')] }),
       graph('failures and resyncs', {
         left: [
-          replicationMetric(METRIC_NAMES.applyFailures, name, { statistic: 'Sum', period: ONE_MINUTE, label: 'apply failures' }),
-          replicationMetric(METRIC_NAMES.resyncsApplied, name, { statistic: 'Sum', period: ONE_MINUTE, label: 'resyncs applied' }),
+          replicationMetric(METRIC_NAMES.applyFailures, this.replicationName, name, { statistic: 'Sum', period: ONE_MINUTE, label: 'apply failures' }),
+          replicationMetric(METRIC_NAMES.resyncsApplied, this.replicationName, name, { statistic: 'Sum', period: ONE_MINUTE, label: 'resyncs applied' }),
         ],
       }),
       graph('replication lag (ms)', {
         left: [
-          replicationMetric(METRIC_NAMES.replicationLagMs, name, { statistic: 'p50', period: ONE_MINUTE, label: 'lag p50' }),
-          replicationMetric(METRIC_NAMES.replicationLagMs, name, { statistic: 'p99', period: ONE_MINUTE, label: 'lag p99' }),
+          replicationMetric(METRIC_NAMES.replicationLagMs, this.replicationName, name, { statistic: 'p50', period: ONE_MINUTE, label: 'lag p50' }),
+          replicationMetric(METRIC_NAMES.replicationLagMs, this.replicationName, name, { statistic: 'p99', period: ONE_MINUTE, label: 'lag p99' }),
         ],
       }),
       graph('queue', {

@@ -18,12 +18,12 @@ import type { AttachedTarget } from '../../handlers/core/attached-delivery';
 import { toPipesFilterPatterns, unionPipesFilterPatterns, type PipesFilterPattern } from '../../handlers/core/filter';
 import type { KeySchema } from '../../handlers/core/key-schema';
 import {
-  roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, targetPolicyProblems, targetRedactionSchema,
+  pipeBatchPayloadProblem, roleNames, targetConfigSchema, targetFilterSchema, targetOptionsSchema, targetPolicyProblems, targetRedactionSchema,
   type TargetFilter, type TargetOptions, type TargetRedaction,
 } from '../../schemas/replication-config';
 import { LambdaEnrichment } from './enrichment';
 import { TargetAlarms } from './target-alarms';
-import type { TargetTableProps } from './target-table-props';
+import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 
 /** Repository root, so handler entries resolve the same from the CLI, from tsx and from jest. */
 const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -121,6 +121,9 @@ export class ReplicationTarget extends Construct {
     if (props.attachTo !== undefined && props.attachTo.attachedTo !== undefined) {
       throw new ConfigurationError(`${label}: cannot attach to target "${props.attachTo.targetName}", which is itself attached to "${props.attachTo.attachedTo.targetName}"; attach to a target that has its own pipe`);
     }
+    // Only a pipe owner's envelopes travel through the pipe's SendMessageBatch.
+    const payloadProblem = props.attachTo === undefined ? pipeBatchPayloadProblem(this.options) : undefined;
+    if (payloadProblem !== undefined) throw new ConfigurationError(`${label}: options.resyncThresholdBytes: ${payloadProblem}`);
     const pipeMaximumRetryAttempts = props.pipeMaximumRetryAttempts ?? 10;
     if (!Number.isInteger(pipeMaximumRetryAttempts) || pipeMaximumRetryAttempts < 0 || pipeMaximumRetryAttempts > 10000) {
       throw new ConfigurationError(`${label}: pipeMaximumRetryAttempts must be an integer from 0 to 10000 (finite, so a poison record reaches the pipe DLQ), got ${pipeMaximumRetryAttempts}`);
@@ -237,6 +240,12 @@ export class ReplicationTarget extends Construct {
       });
 
       if (opts.kmsKeyArn !== undefined) this.queueKey = this.encryptQueuesWithKey(opts.kmsKeyArn);
+      // Stream records of a table under a customer managed key are decrypted with it.
+      grantSourceTableDecrypt(props, this.pipe.pipeRole);
+      // CloudFormation may otherwise create the pipe before its role's policy (and the KMS grants in
+      // it) exists, and the create fails (aws-cdk#31211). A dependency on the role covers its default
+      // policy, every grant made to it, whenever made.
+      (this.pipe.node.defaultChild as CfnResource).node.addDependency(this.pipe.pipeRole);
       // options.delivery 'enrichment-send' (issue 12 §5): the enrichment sends the owner's envelopes too.
       if (opts.delivery === 'enrichment-send') {
         this.enrichFunction.addEnvironment(ENV.delivery, opts.delivery);
@@ -261,6 +270,7 @@ export class ReplicationTarget extends Construct {
       description: `Applies change envelopes to ${props.targetTableName} (${props.targetRegion}) for target ${this.targetName}`,
       role: this.applyRole,
       environment: {
+        [ENV.replicationName]: props.replicationName,
         [ENV.targetName]: this.targetName,
         [ENV.sourceTableName]: props.sourceTable.tableName,
         [ENV.sourceRegion]: Stack.of(this).region,
@@ -281,6 +291,7 @@ export class ReplicationTarget extends Construct {
     // Cross-account writes go through the target role only; RESYNC re-reads the source item.
     Role.fromRoleArn(this, 'TargetRole', props.targetRoleArn, { mutable: false }).grantAssumeRole(this.applyRole);
     props.sourceTable.grant(this.applyRole, 'dynamodb:GetItem', 'dynamodb:DescribeTable');
+    grantSourceTableDecrypt(props, this.applyRole);
     this.queue.grantConsumeMessages(this.applyRole);
     // An EventSourceMapping (not SqsEventSource) so the construct, and its UUID, is a public seam.
     this.eventSourceMapping = new EventSourceMapping(this, 'ApplyEventSource', {
@@ -304,6 +315,7 @@ export class ReplicationTarget extends Construct {
     }
     this.alarms = new TargetAlarms(this, 'Alarms', {
       baseName,
+      replicationName: props.replicationName,
       targetName: this.targetName,
       queue: this.queue,
       deadLetterQueue: this.deadLetterQueue,

@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
@@ -32,12 +32,14 @@ export interface TableReplicationProps {
   /** The source table with its stream: `TableV2.fromTableAttributes(scope, id, { tableName, tableStreamArn })`. */
   readonly sourceTable: ITableV2;
   readonly keySchema: KeySchema;
+  /** The source table's customer managed KMS key; its readers get kms:Decrypt on it. @default none */
+  readonly sourceTableKey?: IKey;
   /** Retention of the log groups of every target. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
 }
 
 /** What `addTarget` needs beyond what the replication already knows. */
-export type AddTargetProps = Omit<ReplicationTargetProps, 'replicationName' | 'sourceTable' | 'keySchema' | 'logRetention' | 'alarmTopic' | 'attachTo'> & {
+export type AddTargetProps = Omit<ReplicationTargetProps, 'replicationName' | 'sourceTable' | 'sourceTableKey' | 'keySchema' | 'logRetention' | 'alarmTopic' | 'attachTo'> & {
   /**
    * Name of a target with its own pipe to attach this target's queue to.
    * @default own pipe while the stream has fewer than two; then the pipe with fewer attached queues (the earlier one on a tie)
@@ -103,6 +105,7 @@ export class TableReplication extends Construct {
       attachTo,
       replicationName: this.props.replicationName,
       sourceTable: this.props.sourceTable,
+      sourceTableKey: this.props.sourceTableKey,
       keySchema: this.props.keySchema,
       logRetention: this.props.logRetention,
       alarmTopic: wantsTopic ? this.ensureAlarmTopic() : undefined,

@@ -6,7 +6,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
-import { METRIC_NAMES } from '../../handlers/core/metrics';
+import { METRIC_NAMES, metricDimensions } from '../../handlers/core/metrics';
 import type { TargetAlarms as TargetAlarmsConfig } from '../../schemas/replication-config';
 
 /**
@@ -28,15 +28,15 @@ type ReplicationMetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
 type PipeMetricName = (typeof PIPE_METRIC_NAMES)[keyof typeof PIPE_METRIC_NAMES];
 
 /**
- * A metric the apply handler publishes (EMF, dimension `Target` only — handlers/core/metrics.ts).
- * The namespace is the handler's default, so the functions need no METRICS_NAMESPACE variable and
- * the two cannot drift apart.
+ * A metric the apply handler publishes (EMF, dimensions `Replication` and `Target` —
+ * `metricDimensions` in handlers/core/metrics.ts). The namespace is the handler's default, so the
+ * functions need no METRICS_NAMESPACE variable and the two cannot drift apart.
  */
-export function replicationMetric(metricName: ReplicationMetricName, targetName: string, options: { statistic: string; period?: Duration; label?: string }): Metric {
+export function replicationMetric(metricName: ReplicationMetricName, replicationName: string, targetName: string, options: { statistic: string; period?: Duration; label?: string }): Metric {
   return new Metric({
     namespace: METRICS_NAMESPACE_DEFAULT,
     metricName,
-    dimensionsMap: { Target: targetName },
+    dimensionsMap: metricDimensions(replicationName, targetName),
     statistic: options.statistic,
     period: options.period ?? Duration.minutes(1),
     label: options.label,
@@ -71,6 +71,8 @@ export type AlarmKind = keyof typeof ALARM_SUFFIXES;
 export interface TargetAlarmsProps {
   /** `ddbrepl-<replication>-<target>`: the alarms are named `<baseName>-<suffix>`. */
   readonly baseName: string;
+  /** The custom metrics' Replication dimension. */
+  readonly replicationName: string;
   readonly targetName: string;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
@@ -143,7 +145,7 @@ export class TargetAlarms extends Construct {
         description: `Target ${props.targetName}: the oldest queued change is older than ${props.thresholds.oldestMessageAgeSeconds} s — apply paused (expected during bootstrap), stuck or too slow. Run: ddb-replicate status --target ${props.targetName}`,
       },
       lagP99: {
-        metric: replicationMetric(METRIC_NAMES.replicationLagMs, props.targetName, { statistic: 'p99', period: oneMinute }),
+        metric: replicationMetric(METRIC_NAMES.replicationLagMs, props.replicationName, props.targetName, { statistic: 'p99', period: oneMinute }),
         threshold: props.thresholds.lagP99Ms,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 5,

@@ -1,4 +1,6 @@
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { KeySchema } from '../../handlers/core/key-schema';
 
 /** What every construct that writes one target table from the source table needs to know. */
@@ -9,6 +11,12 @@ export interface TargetTableProps {
   readonly targetName: string;
   /** The source table (imported; for the pipe, with its stream: `TableV2.fromTableAttributes(scope, id, { tableName, tableStreamArn })`). */
   readonly sourceTable: ITableV2;
+  /**
+   * The source table's customer managed KMS key (config `source.kmsKeyArn`); every role that reads
+   * the table or its stream gets kms:Decrypt on it through `grantSourceTableDecrypt`.
+   * @default none (AWS owned or managed key: nothing to grant)
+   */
+  readonly sourceTableKey?: IKey;
   /** Key attributes of both tables: never excluded or redacted. */
   readonly keySchema: KeySchema;
   readonly targetTableName: string;
@@ -17,4 +25,13 @@ export interface TargetTableProps {
   readonly targetRoleArn: string;
   /** Required by the target role's trust policy. */
   readonly externalId: string;
+}
+
+/**
+ * The one way a role that reads the source table (items or stream) is allowed to decrypt it:
+ * kms:Decrypt on exactly the table's customer managed key, nothing when the table has none. Every
+ * reader calls this (pipe, apply, initial load, and any verify role), so none can be forgotten.
+ */
+export function grantSourceTableDecrypt(props: Pick<TargetTableProps, 'sourceTableKey'>, grantee: IGrantable): void {
+  props.sourceTableKey?.grantDecrypt(grantee);
 }

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { targetRoleArn, type ReplicationConfig } from '../../schemas/replication-config';
@@ -48,6 +49,11 @@ export interface ReplicationStackProps extends StackProps {
 /** The source-account stack: one `TableReplication` over the existing source table and its stream. */
 export class ReplicationStack extends Stack {
   public readonly replication: TableReplication;
+  /**
+   * The source table's customer managed key (`source.kmsKeyArn`), undefined without one. Constructs
+   * reading the source table take it as `sourceTableKey` and call `grantSourceTableDecrypt`.
+   */
+  public readonly sourceTableKey?: IKey;
   /** By target name. */
   public readonly initialLoadJobs: ReadonlyMap<string, InitialLoadJob>;
 
@@ -59,9 +65,11 @@ export class ReplicationStack extends Stack {
       tableName: config.source.tableName,
       tableStreamArn: config.source.tableStreamArn,
     });
+    this.sourceTableKey = config.source.kmsKeyArn === undefined ? undefined : Key.fromKeyArn(this, 'SourceTableKey', config.source.kmsKeyArn);
     this.replication = new TableReplication(this, 'Replication', {
       replicationName: config.replicationName,
       sourceTable,
+      sourceTableKey: this.sourceTableKey,
       keySchema: config.source.keySchema,
     });
 
@@ -97,6 +105,7 @@ export class ReplicationStack extends Stack {
         replicationName: config.replicationName,
         targetName: target.name,
         sourceTable,
+        sourceTableKey: this.sourceTableKey,
         keySchema: config.source.keySchema,
         targetTableName: target.tableName,
         targetRegion: target.region,

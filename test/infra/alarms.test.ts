@@ -33,7 +33,7 @@ function expectedAlarm(template: Template, target: TargetName, kind: AlarmKind, 
       Threshold: thresholds.age, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, DatapointsToAlarm: 1,
     },
     lagP99: {
-      Namespace: METRICS_NAMESPACE_DEFAULT, MetricName: 'ReplicationLagMs', Dimensions: [{ Name: 'Target', Value: target }], ExtendedStatistic: 'p99', Period: 60,
+      Namespace: METRICS_NAMESPACE_DEFAULT, MetricName: 'ReplicationLagMs', Dimensions: [{ Name: 'Replication', Value: 'orders' }, { Name: 'Target', Value: target }], ExtendedStatistic: 'p99', Period: 60,
       Threshold: thresholds.lag, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 3,
     },
     pipeExecutionFailed: { Namespace: PIPES_NAMESPACE, MetricName: 'ExecutionFailed', Dimensions: pipeName, ...anyIn5Minutes },
@@ -61,9 +61,9 @@ describe('per-target alarms', () => {
     },
   );
 
-  test('the custom-metric alarm uses the handler\'s namespace and metric name, dimensioned by Target only', () => {
+  test('the custom-metric alarm uses the handler\'s namespace and metric name, dimensioned by Replication and Target', () => {
     const lag = alarmProps(synths.plain, 'ddbrepl-orders-dr-lag-p99');
-    expect(lag).toMatchObject({ Namespace: 'DynamoDBCrossAccountReplication', MetricName: 'ReplicationLagMs', Dimensions: [{ Name: 'Target', Value: 'dr' }] });
+    expect(lag).toMatchObject({ Namespace: 'DynamoDBCrossAccountReplication', MetricName: 'ReplicationLagMs', Dimensions: [{ Name: 'Replication', Value: 'orders' }, { Name: 'Target', Value: 'dr' }] });
   });
 
   test('descriptions name the CLI command to run', () => {

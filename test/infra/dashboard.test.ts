@@ -71,8 +71,8 @@ describe('ReplicationDashboard', () => {
     }
   });
 
-  test.each(['dr', 'eu-analytics'] as const)('%s: handler metrics in the handler namespace with the Target dimension; rates per second', (target) => {
-    const custom = (name: string) => [METRICS_NAMESPACE_DEFAULT, name, 'Target', target];
+  test.each(['dr', 'eu-analytics'] as const)('%s: handler metrics in the handler namespace with the Replication and Target dimensions; rates per second', (target) => {
+    const custom = (name: string) => [METRICS_NAMESPACE_DEFAULT, name, 'Replication', 'orders', 'Target', target];
     const rates = metricLines(graph(target, 'changes /s'));
     expect(rates).toEqual([
       { metric: [], options: { label: 'applied /s', expression: 'applied / PERIOD(applied)', period: 60 } },

@@ -18,25 +18,22 @@ describe('pipe', () => {
       SourceParameters: {
         DynamoDBStreamParameters: {
           StartingPosition: 'TRIM_HORIZON',
-          BatchSize: 100,
+          BatchSize: 10,
           MaximumRetryAttempts: 10,
           OnPartialBatchItemFailure: 'AUTOMATIC_BISECT',
           DeadLetterConfig: { Arn: getAtt(id('AWS::SQS::Queue', 'ReplicationdrPipeDeadLetterQueue')) },
         },
       },
     });
-    expect(pipeOf('euanalytics').SourceParameters.DynamoDBStreamParameters).toMatchObject({ StartingPosition: 'LATEST', BatchSize: 50 });
+    expect(pipeOf('euanalytics').SourceParameters.DynamoDBStreamParameters).toMatchObject({ StartingPosition: 'LATEST', BatchSize: 5 });
   });
 
   test('a filtered target has the compiled filter pattern; an unfiltered one has no FilterCriteria', () => {
     expect(pipeOf('dr').SourceParameters.FilterCriteria).toBeUndefined();
     const filters = pipeOf('euanalytics').SourceParameters.FilterCriteria.Filters as { Pattern: string }[];
     expect(filters).toHaveLength(1);
-    expect(JSON.parse(filters[0]!.Pattern)).toEqual({
-      eventName: ['INSERT', 'REMOVE'],
-      userIdentity: { principalId: [{ exists: false }] },
-      dynamodb: { Keys: { pk: { S: [{ prefix: 'EU#' }, { prefix: 'FR#' }] } } },
-    });
+    // Only `dynamodb` fields: its event names and the TTL exclusion are applied by the enrichment.
+    expect(JSON.parse(filters[0]!.Pattern)).toEqual({ dynamodb: { Keys: { pk: { S: [{ prefix: 'EU#' }, { prefix: 'FR#' }] } } } });
   });
 
   test('enriches with the target\'s enrich function and sends to its FIFO queue with groupId / eventId', () => {
@@ -129,6 +126,8 @@ describe('apply', () => {
       LoggingConfig: { LogGroup: { Ref: id('AWS::Logs::LogGroup', 'ReplicationeuanalyticsApplyLogGroup') } },
       Environment: {
         Variables: Match.exact({
+          // The metrics' Replication dimension (handlers/core/metrics.ts).
+          REPLICATION_NAME: 'orders',
           TARGET_NAME: 'eu-analytics',
           SOURCE_TABLE_NAME: 'orders',
           SOURCE_REGION: 'eu-west-1',

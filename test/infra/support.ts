@@ -44,7 +44,7 @@ export function testConfigInput(): Record<string, unknown> {
         filter: { eventNames: ['INSERT', 'REMOVE'], replicateTtlDeletes: false, partitionKeyPrefixes: ['EU#', 'FR#'] },
         options: {
           startingPosition: 'LATEST',
-          pipeBatchSize: 50,
+          pipeBatchSize: 5,
           applyBatchSize: 5,
           maximumConcurrency: 20,
           maxReceiveCount: 3,

@@ -6,7 +6,7 @@ import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { createLogger } from '../../handlers/core/logger';
 import { METRIC_NAMES } from '../../handlers/core/metrics';
 import { toSqsRecord } from '../../local/event-source-emulator';
-import { LOCAL_REGION, LOCAL_TARGET, startLocalSession, type LocalSession } from '../../local/session';
+import { LOCAL_REGION, LOCAL_REPLICATION_NAME, LOCAL_TARGET, startLocalSession, type LocalSession } from '../../local/session';
 
 /**
  * No item value reaches a log line, and the apply's metrics are valid EMF (issue 8).
@@ -194,7 +194,7 @@ test('with LOG_LEVEL=DEBUG and faults, no marker of any attribute value appears 
   expect(leaks).toEqual([]);
 });
 
-test('the apply handler\'s EMF output is valid: namespace, Target dimension, every documented metric with a value', async () => {
+test('the apply handler\'s EMF output is valid: namespace, Replication and Target dimensions, every documented metric with a value', async () => {
   session.setFaults({});
   await session.pauseApply();
   const table = session.sourceTableName;
@@ -255,9 +255,10 @@ test('the apply handler\'s EMF output is valid: namespace, Target dimension, eve
     expect(typeof meta.Timestamp).toBe('number');
     expect(meta.CloudWatchMetrics.length).toBeGreaterThanOrEqual(1);
     expect(record.Target).toBe(LOCAL_TARGET.name);
+    expect(record.Replication).toBe(LOCAL_REPLICATION_NAME);
     for (const directive of meta.CloudWatchMetrics) {
       expect(directive.Namespace).toBe(METRICS_NAMESPACE_DEFAULT);
-      expect(directive.Dimensions).toEqual([['Target']]);
+      expect(directive.Dimensions).toEqual([['Replication', 'Target']]);
       for (const metric of directive.Metrics) {
         expect(documented).toContain(metric.Name);
         expect(metric.Unit).toBe(metric.Name === METRIC_NAMES.replicationLagMs ? 'Milliseconds' : 'Count');

@@ -19,7 +19,7 @@ function setup(overrides: Partial<ApplyDeps> = {}) {
     config: { sourceTableName: 'source', targetTableName: 'target', keySchema },
     targetClient: new DynamoDBClient({ region: 'eu-west-2' }),
     sourceClient: new DynamoDBClient({ region: 'eu-west-1' }),
-    metrics: createReplicationMetrics({ namespace: 'Test', target: 'dr', sink }),
+    metrics: createReplicationMetrics({ namespace: 'Test', replication: 'orders', target: 'dr', sink }),
     logger,
     now: () => NOW,
     writeOptions: { maxAttempts: 2, sleep: () => Promise.resolve(), random: () => 0 },
@@ -43,7 +43,7 @@ beforeEach(() => {
 });
 
 describe('applyBatch', () => {
-  it('writes every change in one BatchWriteItem and reports metrics dimensioned by target', async () => {
+  it('writes every change in one BatchWriteItem and reports metrics dimensioned by replication and target', async () => {
     const { deps, sink } = setup();
     const records = [messageOf('m1', change('PUT', 'a', '1', { x: 'v' }, 4_000)), messageOf('m2', change('DELETE', 'b', '1', {}, 7_000))];
 
@@ -57,9 +57,9 @@ describe('applyBatch', () => {
     ]);
     expect(sink.records).toHaveLength(1);
     const emf = sink.records[0] as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } };
-    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Test', Dimensions: [['Target']] });
+    expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Test', Dimensions: [['Replication', 'Target']] });
     expect(emf._aws.CloudWatchMetrics[0]?.Metrics).toEqual(expect.arrayContaining([{ Name: 'ReplicationLagMs', Unit: 'Milliseconds' }, { Name: 'ChangesApplied', Unit: 'Count' }]));
-    expect(emf).toMatchObject({ Target: 'dr', ChangesApplied: 2, ChangesCoalesced: 0, ApplyFailures: 0, ResyncsApplied: 0, ReplicationLagMs: [6_000, 3_000] });
+    expect(emf).toMatchObject({ Replication: 'orders', Target: 'dr', ChangesApplied: 2, ChangesCoalesced: 0, ApplyFailures: 0, ResyncsApplied: 0, ReplicationLagMs: [6_000, 3_000] });
   });
 
   it('coalesces changes to one item into its last change', async () => {
@@ -179,7 +179,7 @@ describe('applyBatch', () => {
 
   it('reads the target\'s policy from TARGET_FILTER and TARGET_REDACTION', () => {
     const env = {
-      TARGET_NAME: 'dr', SOURCE_TABLE_NAME: 's', SOURCE_REGION: 'eu-west-1', TARGET_TABLE_NAME: 't', TARGET_REGION: 'eu-west-2',
+      REPLICATION_NAME: 'orders', TARGET_NAME: 'dr', SOURCE_TABLE_NAME: 's', SOURCE_REGION: 'eu-west-1', TARGET_TABLE_NAME: 't', TARGET_REGION: 'eu-west-2',
       TARGET_ROLE_ARN: 'arn:aws:iam::222222222222:role/r', TARGET_EXTERNAL_ID: 'x', KEY_SCHEMA: JSON.stringify(keySchema),
       TARGET_FILTER: JSON.stringify({ partitionKeyPrefixes: ['eu#'] }),
       TARGET_REDACTION: JSON.stringify({ redact: ['email'], redactWith: { token: '***' } }),
@@ -188,6 +188,8 @@ describe('applyBatch', () => {
     expect(view?.({ pk: { S: 'us#1' }, sk: { N: '1' } })).toBeUndefined();
     expect(view?.({ pk: { S: 'eu#1' }, sk: { N: '1' }, email: { S: 'a' } })).toEqual({ pk: { S: 'eu#1' }, sk: { N: '1' }, email: { S: '***' } });
     expect(() => applyConfigFromEnv({ ...env, TARGET_REDACTION: '{' })).toThrow('TARGET_REDACTION is not JSON');
+    expect(applyConfigFromEnv(env).replicationName).toBe('orders');
+    expect(() => applyConfigFromEnv({ ...env, REPLICATION_NAME: '' })).toThrow('environment variable REPLICATION_NAME is not set');
   });
 
   it('fails a RESYNC whose source read fails, with the rest of its group', async () => {

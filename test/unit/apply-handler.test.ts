@@ -10,6 +10,7 @@ const sts = mockClient(STSClient);
 const ddb = mockClient(DynamoDBClient);
 
 const ENV = {
+  REPLICATION_NAME: 'demo',
   TARGET_NAME: 'dr',
   SOURCE_TABLE_NAME: 'source',
   SOURCE_REGION: 'eu-west-1',

@@ -101,7 +101,7 @@ describe('enrichRecords and its config', () => {
   });
 
   it('reads the default threshold from the config schema', () => {
-    expect(enrichConfigFromEnv(env).resyncThresholdBytes).toBe(200_000);
+    expect(enrichConfigFromEnv(env).resyncThresholdBytes).toBe(100_000);
     expect(enrichConfigFromEnv({ ...env, RESYNC_THRESHOLD_BYTES: '4096' }).resyncThresholdBytes).toBe(4096);
   });
 

@@ -1,6 +1,6 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import {
-  compileFilterDecision, compileFilterPredicate, isTtlDelete, toPipesFilterPatterns, unionPipesFilterPatterns, PIPES_MAX_FILTERS, type PipesFilterPattern,
+  compileFilterDecision, compileFilterPredicate, isTtlDelete, toPipesFilterPatterns, unionPipesFilterPatterns, PIPES_MAX_FILTERS, PIPES_MAX_PATTERN_LENGTH, type PipesFilterPattern,
 } from '../../handlers/core/filter';
 import { targetFilterSchema } from '../../schemas/replication-config';
 import { keySchema } from './support/sqs';
@@ -72,14 +72,56 @@ const filters = {
   'two conditions': { attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }] }, { attribute: 'active', anyOf: [{ BOOL: true }] }] },
 };
 
-describe('filter: Pipes pattern and predicate agree', () => {
+/** Every leaf path of a pattern, e.g. `dynamodb.Keys.pk.S`. */
+function leafPaths(pattern: Record<string, unknown>, prefix: string[] = []): string[] {
+  return Object.entries(pattern).flatMap(([field, rule]) => (Array.isArray(rule) ? [[...prefix, field].join('.')] : leafPaths(rule as Record<string, unknown>, [...prefix, field])));
+}
+
+describe('filter: the Pipes pattern is a superset prefilter of the exact predicate', () => {
   const cases = Object.entries(filters).flatMap(([filterName, raw]) => records.map(([recordName, record]) => [filterName, recordName, raw, record] as const));
 
-  it.each(cases)('%s on %s', (_filterName, _recordName, raw, record) => {
+  // A record the pattern drops never reaches the enrichment (skipped for good), so the predicate must drop it too.
+  it.each(cases)('%s on %s: kept by the predicate ⇒ let through by the pattern', (_filterName, _recordName, raw, record) => {
     const filter = targetFilterSchema.parse(raw);
-    expect(pipesMatches(toPipesFilterPatterns(filter, keySchema), record)).toBe(compileFilterPredicate(filter, keySchema)(record));
+    const kept = compileFilterPredicate(filter, keySchema)(record);
+    expect(kept && !pipesMatches(toPipesFilterPatterns(filter, keySchema), record)).toBe(false);
   });
 
+  // DynamoDB sources filter only on the `dynamodb` key (docs/aws-contracts.md): eventName and userIdentity are the enrichment's.
+  it('patterns only name fields under dynamodb: Keys.<pk>.S, NewImage or OldImage', () => {
+    let checked = 0;
+    for (const [name, raw] of Object.entries(filters)) {
+      for (const path of (toPipesFilterPatterns(targetFilterSchema.parse(raw), keySchema) ?? []).flatMap((p) => leafPaths(p))) {
+        expect([name, path]).toEqual([name, expect.stringMatching(/^dynamodb\.(Keys\.pk\.S|NewImage\.[^.]+\.(S|N|BOOL)|OldImage\.[^.]+\.(S|N|BOOL))$/)]);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(10);
+  });
+
+  it('still saves invocations: a filter on keys or attributes lets some fixtures through and stops others', () => {
+    for (const [name, raw] of Object.entries(filters)) {
+      const filter = targetFilterSchema.parse(raw);
+      if (filter.partitionKeyPrefixes.length === 0 && filter.attributeEquals === undefined) continue;
+      const passed = records.filter(([, r]) => pipesMatches(toPipesFilterPatterns(filter, keySchema), r)).length;
+      expect([name, passed > 0 && passed < records.length]).toEqual([name, true]);
+    }
+  });
+
+  it('a filter only on event names or TTL deletes pushes no pattern into the pipe (the enrichment filters those)', () => {
+    for (const raw of [filters['no deletes'], filters['no TTL deletes'], filters['user deletes only'], filters['TTL ignored without REMOVE']]) {
+      expect(toPipesFilterPatterns(targetFilterSchema.parse(raw), keySchema)).toBeUndefined();
+    }
+  });
+
+  it('a pattern over 4,096 characters means no pipe filter at all', () => {
+    const long = targetFilterSchema.parse({ partitionKeyPrefixes: Array.from({ length: 300 }, (_, i) => `tenant-${i}#`) });
+    expect(JSON.stringify({ dynamodb: { Keys: { pk: { S: long.partitionKeyPrefixes.map((prefix) => ({ prefix })) } } } }).length).toBeGreaterThan(PIPES_MAX_PATTERN_LENGTH);
+    expect(toPipesFilterPatterns(long, keySchema)).toBeUndefined();
+  });
+});
+
+describe('filter: the predicate', () => {
   it('actually filters: each filter keeps some fixtures and drops others (except "everything")', () => {
     for (const [name, raw] of Object.entries(filters)) {
       const predicate = compileFilterPredicate(targetFilterSchema.parse(raw), keySchema);
@@ -90,10 +132,9 @@ describe('filter: Pipes pattern and predicate agree', () => {
   });
 
   it('keeps user deletes when TTL deletes are excluded (user writes carry no userIdentity)', () => {
-    const filter = targetFilterSchema.parse({ replicateTtlDeletes: false });
-    const pattern = toPipesFilterPatterns(filter, keySchema);
-    expect(pipesMatches(pattern, streamRecord('remove'))).toBe(true);
-    expect(pipesMatches(pattern, streamRecord('ttl-remove'))).toBe(false);
+    const predicate = compileFilterPredicate(targetFilterSchema.parse({ replicateTtlDeletes: false }), keySchema);
+    expect(predicate(streamRecord('remove'))).toBe(true);
+    expect(predicate(streamRecord('ttl-remove'))).toBe(false);
     expect(isTtlDelete(streamRecord('ttl-remove'))).toBe(true);
     expect(isTtlDelete(streamRecord('remove'))).toBe(false);
   });
@@ -118,13 +159,16 @@ describe('filter: attribute conditions', () => {
     expect(decide(filters['active BOOL, inserts and modifies only'], 'modify-leaves-view.json')).toBe('skip');
   });
 
-  it('compiles to one pattern per image (ORed), and to the single old-style pattern without conditions', () => {
+  it('compiles to one pattern per image (ORed): NewImage when INSERT or MODIFY is kept, OldImage when REMOVE is', () => {
     expect(toPipesFilterPatterns(targetFilterSchema.parse({ replicateTtlDeletes: false, attributeEquals: [{ attribute: 'status', anyOf: [{ S: 'active' }] }] }), keySchema)).toEqual([
-      { eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { status: { S: ['active'] } } } },
-      { eventName: ['MODIFY', 'REMOVE'], userIdentity: { principalId: [{ exists: false }] }, dynamodb: { OldImage: { status: { S: ['active'] } } } },
+      { dynamodb: { NewImage: { status: { S: ['active'] } } } },
+      { dynamodb: { OldImage: { status: { S: ['active'] } } } },
     ]);
     expect(toPipesFilterPatterns(targetFilterSchema.parse({ eventNames: ['REMOVE'], attributeEquals: [{ attribute: 'total', anyOf: [{ N: '9.99' }] }] }), keySchema)).toEqual([
-      { eventName: ['REMOVE'], dynamodb: { OldImage: { total: { N: ['9.99'] } } } },
+      { dynamodb: { OldImage: { total: { N: ['9.99'] } } } },
+    ]);
+    expect(toPipesFilterPatterns(targetFilterSchema.parse({ eventNames: ['INSERT'], partitionKeyPrefixes: ['user#'], attributeEquals: [{ attribute: 'active', anyOf: [{ BOOL: true }] }] }), keySchema)).toEqual([
+      { dynamodb: { Keys: { pk: { S: [{ prefix: 'user#' }] } }, NewImage: { active: { BOOL: [true] } } } },
     ]);
     expect(toPipesFilterPatterns(targetFilterSchema.parse({ partitionKeyPrefixes: ['user#'] }), keySchema)).toEqual([{ dynamodb: { Keys: { pk: { S: [{ prefix: 'user#' }] } } } }]);
     expect(toPipesFilterPatterns(targetFilterSchema.parse({}), keySchema)).toBeUndefined();

@@ -11,7 +11,7 @@ describe('metrics', () => {
     expect(off).not.toBeInstanceOf(ConsoleSink);
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      await createReplicationMetrics({ namespace: 'N', target: 't', sink: off }).publish({ changesApplied: 1, changesCoalesced: 0, applyFailures: 0, resyncsApplied: 0, replicationLagMs: [] });
+      await createReplicationMetrics({ namespace: 'N', replication: 'r', target: 't', sink: off }).publish({ changesApplied: 1, changesCoalesced: 0, applyFailures: 0, resyncsApplied: 0, replicationLagMs: [] });
       expect(log).not.toHaveBeenCalled();
     } finally {
       log.mockRestore();
@@ -24,16 +24,17 @@ describe('metrics', () => {
     expect(metricsNamespaceFromEnv({ METRICS_NAMESPACE: 'Mine' })).toBe('Mine');
   });
 
-  it('writes one EMF record per batch with every metric and only the Target dimension', async () => {
+  // Two replications with a target of the same name in one account must not share metrics (issue 12 §1f).
+  it('writes one EMF record per batch with every metric and the Replication and Target dimensions only', async () => {
     const sink = new MemoryMetricsSink();
-    await createReplicationMetrics({ namespace: 'Repl', target: 'dr', sink }).publish({ changesApplied: 3, changesCoalesced: 1, applyFailures: 2, resyncsApplied: 1, replicationLagMs: [5, 7] });
+    await createReplicationMetrics({ namespace: 'Repl', replication: 'orders', target: 'dr', sink }).publish({ changesApplied: 3, changesCoalesced: 1, applyFailures: 2, resyncsApplied: 1, replicationLagMs: [5, 7] });
     expect(sink.records).toHaveLength(1);
     const record = sink.records[0] as { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
     const [directive] = record._aws.CloudWatchMetrics;
     expect(directive?.Namespace).toBe('Repl');
-    expect(directive?.Dimensions).toEqual([['Target']]);
+    expect(directive?.Dimensions).toEqual([['Replication', 'Target']]);
     expect(directive?.Metrics.map((m) => m.Name).sort()).toEqual(['ApplyFailures', 'ChangesApplied', 'ChangesCoalesced', 'ReplicationLagMs', 'ResyncsApplied']);
-    expect(record).toMatchObject({ Target: 'dr', ChangesApplied: 3, ChangesCoalesced: 1, ApplyFailures: 2, ResyncsApplied: 1, ReplicationLagMs: [5, 7] });
+    expect(record).toMatchObject({ Replication: 'orders', Target: 'dr', ChangesApplied: 3, ChangesCoalesced: 1, ApplyFailures: 2, ResyncsApplied: 1, ReplicationLagMs: [5, 7] });
   });
 });
 

@@ -135,7 +135,7 @@ describe('status in AWS', () => {
     expect(result.stdout).toContain('! apply is paused: run `ddb-replicate resume --target dr`');
     expect(result.stdout).toContain('✗ DLQ has 12 messages: run `ddb-replicate replay --target dr`');
     const metricQuery = cloudWatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!;
-    expect(metricQuery.find((q) => q.Id === 'applied')?.MetricStat?.Metric).toEqual({ Namespace: 'DynamoDBCrossAccountReplication', MetricName: 'ChangesApplied', Dimensions: [{ Name: 'Target', Value: 'dr' }] });
+    expect(metricQuery.find((q) => q.Id === 'applied')?.MetricStat?.Metric).toEqual({ Namespace: 'DynamoDBCrossAccountReplication', MetricName: 'ChangesApplied', Dimensions: [{ Name: 'Replication', Value: 'orders' }, { Name: 'Target', Value: 'dr' }] });
     expect(metricQuery.find((q) => q.Id === 'oldest')?.MetricStat?.Metric?.Dimensions).toEqual([{ Name: 'QueueName', Value: 'ddbrepl-orders-dr.fifo' }]);
 
     expect((await run('status', '--config', CONFIG, '--target', 'dr', '--fail-on-warning')).code).toBe(1);

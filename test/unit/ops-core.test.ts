@@ -47,6 +47,7 @@ describe('status warnings', () => {
   const base: Omit<TargetStatus, 'warnings'> = {
     target: 'dr', where: 'stack S', pipe: { name: 'p', state: 'RUNNING' }, stream: { enabled: true, pipeStreamArn: 'arn:1', currentStreamArn: 'arn:1' },
     mapping: { id: 'uuid', state: 'Enabled' }, queue: { visible: 0, inFlight: 0, delayed: 0 }, dlq: { visible: 0, inFlight: 0, delayed: 0 },
+    queueRedrive: { visibilityTimeoutSeconds: 360, maxReceiveCount: 5 },
     oldestMessageAgeSeconds: 10, appliedLastMinute: 5, lagLastMinute: {}, unreachable: [],
   };
   const target = { selector: '--target dr', retentionSeconds: 1_209_600 };
@@ -65,6 +66,23 @@ describe('status warnings', () => {
     const warnings = warn(over as Partial<typeof base>);
     const found = warnings.find((w) => w.code === code);
     expect(found?.text).toContain(text);
+  });
+
+  // A FIFO message that keeps failing holds its group until it reaches the DLQ (docs/operating.md, "A message that keeps failing").
+  it('a change older than one visibility timeout while apply runs: a group is held by a failing message; says for how long at most and what to run', () => {
+    const stuck = warn({ oldestMessageAgeSeconds: 1200, queue: { visible: 3, inFlight: 1, delayed: 0 } }).find((w) => w.code === 'group-stuck');
+    expect(stuck).toEqual({
+      severity: 'warning',
+      code: 'group-stuck',
+      text: 'the oldest queued change has waited 20 min, longer than one visibility timeout (6 min), while apply runs: a message that keeps failing is probably holding its item\'s group (every later change of that item waits behind it; other items keep flowing). It moves to the DLQ after at most 5 receives × 6 min = 30 min. To name the group, run the Logs Insights query in docs/operating.md ("A message that keeps failing") on the apply function\'s log group; once it is in the DLQ, run `ddb-replicate replay --target dr`',
+    });
+  });
+
+  it('no group-stuck warning while apply is paused, for a young queue, or when the queue\'s settings could not be read', () => {
+    const codes = (over: Partial<typeof base>) => warn(over).map((w) => w.code);
+    expect(codes({ oldestMessageAgeSeconds: 1200, mapping: { id: 'uuid', state: 'Disabled' } })).not.toContain('group-stuck');
+    expect(codes({ oldestMessageAgeSeconds: 300 })).not.toContain('group-stuck');
+    expect(codes({ oldestMessageAgeSeconds: 1200, queueRedrive: null })).not.toContain('group-stuck');
   });
 
   it('formats durations for people', () => {
