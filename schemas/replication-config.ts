@@ -1,6 +1,6 @@
 // Namespace import: lets esbuild tree-shake zod (`import { z }` bundles all of it, locales included: ~450 KB vs ~100 KB).
 import * as z from 'zod';
-import { envelopeFitProblem, PIPES_SQS_TARGET_MAX_BATCH_SIZE } from '../handlers/core/aws-limits';
+import { envelopeFitProblem, PIPES_SQS_TARGET_MAX_BATCH_SIZE, SQS_LIMITS } from '../handlers/core/aws-limits';
 
 /**
  * The typed app config (`replication.config.json`), validated at synth time. An invalid config
@@ -150,9 +150,9 @@ export const targetAlarmsSchema = z.strictObject({
 export type TargetAlarms = z.infer<typeof targetAlarmsSchema>;
 
 /** EventBridge Pipes: a pipe's batch size may not exceed its target's; an SQS queue target takes 10 (docs/aws-contracts.md). */
-export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = 10 as const;
+export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = PIPES_SQS_TARGET_MAX_BATCH_SIZE;
 /** SendMessageBatch: the sum of the batched messages' sizes is at most 1 MiB (docs/aws-contracts.md). */
-export const SQS_MAX_BATCH_PAYLOAD_BYTES = 1_048_576 as const;
+export const SQS_MAX_BATCH_PAYLOAD_BYTES = SQS_LIMITS.maxBatchPayloadBytes;
 
 /** Why a target's options could make the pipe's SendMessageBatch exceed its payload limit; undefined when they cannot. */
 export function pipeBatchPayloadProblem(options: { pipeBatchSize: number; resyncThresholdBytes: number }): string | undefined {
@@ -205,8 +205,8 @@ export const targetOptionsSchema = z.strictObject({
    */
   delivery: z.enum(DELIVERY_MODES).default('pipe-target'),
 }).superRefine((o, ctx) => {
-  // Any envelope must fit one SQS message and a full pipe batch one enrichment response (an SQS target takes batches of at most 10).
-  const problem = envelopeFitProblem({ resyncThresholdBytes: o.resyncThresholdBytes, pipeBatchSize: Math.min(o.pipeBatchSize, PIPES_SQS_TARGET_MAX_BATCH_SIZE) });
+  // Any envelope must fit one SQS message (sent by the enrichment too) and a full pipe batch one enrichment response.
+  const problem = envelopeFitProblem({ resyncThresholdBytes: o.resyncThresholdBytes, pipeBatchSize: o.pipeBatchSize });
   if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['resyncThresholdBytes'], message: problem });
 });
 export type TargetOptions = z.infer<typeof targetOptionsSchema>;
