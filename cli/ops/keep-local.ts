@@ -12,6 +12,7 @@ import type { WorkloadOp } from '../../local/input';
 import { CliError, EXIT } from '../errors';
 import { shownPath } from '../targets/local';
 import type { CliIo } from '../index';
+import type { DeliveryMode } from '../../schemas/replication-config';
 
 /**
  * `ddb-replicate local --keep`: start a local session, write the given data, let it replicate, then
@@ -32,6 +33,8 @@ export interface KeepLocalOptions {
   /** How long to wait for the data to replicate before handing over (the session is kept either way). */
   timeout: number;
   sessionFile?: string;
+  /** options.delivery of the kept session's target. @default 'pipe-target' */
+  delivery?: DeliveryMode;
 }
 
 /**
@@ -56,7 +59,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
   const sessionFile = opts.sessionFile ?? DEFAULT_SESSION_FILE;
 
   io.stderr.write('starting the emulators…\n');
-  const session: LocalSession = await startLocalSession({ keySchema, faults, seed, ...KEPT_SESSION });
+  const session: LocalSession = await startLocalSession({ keySchema, faults, seed, ...KEPT_SESSION, ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }) });
   let control: ControlServer | undefined;
   try {
     const seeded = await writeSeedItems(session, seedItems(), { keySchema });
