@@ -8,7 +8,7 @@ import {
   type _Record as StreamRecordSdk,
   type Shard,
 } from '@aws-sdk/client-dynamodb-streams';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
@@ -189,6 +189,45 @@ describe('PipeEmulator on a parent → child split', () => {
     expect(streams.commandCalls(GetRecordsCommand).filter((c) => c.args[0].input.ShardIterator === 'it-0')).toHaveLength(1);
     expect(iteratorRequests).toEqual([{ type: 'TRIM_HORIZON', seq: undefined }, { type: 'AFTER_SEQUENCE_NUMBER', seq: '11' }]);
     expect(pipe.stats()).toMatchObject({ recordsRead: 3, batchRetries: 1, enrichFailures: 1 });
+    streams.restore();
+    sqs.restore();
+  });
+
+  it('bisects a failing batch as the template says and, after MaximumRetryAttempts, sends the poison record\'s metadata to the pipe DLQ and moves on', async () => {
+    const streams = mockClient(DynamoDBStreamsClient);
+    const sqs = mockClient(SQSClient);
+    streams.on(DescribeStreamCommand).resolves({ StreamDescription: { Shards: [shard('only')] } });
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    streams.on(GetRecordsCommand, { ShardIterator: 'it-0' }).resolves({ Records: ['1', '2', '3', '4'].map((seq) => streamRecord(seq === '3' ? 'poison' : `ok-${seq}`, seq)), NextShardIterator: 'it-1' });
+    streams.on(GetRecordsCommand, { ShardIterator: 'it-1' }).resolves({ Records: [], NextShardIterator: 'it-1' });
+    const sent: string[] = [];
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { MessageDeduplicationId: string }[] }) => {
+      sent.push(...input.Entries.map((e) => e.MessageDeduplicationId));
+      return { Successful: [], Failed: [] };
+    });
+    const deadLettered: string[] = [];
+    sqs.on(SendMessageCommand).callsFake((input: { QueueUrl: string; MessageBody: string }) => {
+      deadLettered.push(`${input.QueueUrl} ${input.MessageBody}`);
+      return {};
+    });
+    const batches: number[] = [];
+    const pipe = new PipeEmulator({
+      streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
+      streamArn: STREAM_ARN, pipe: { ...PIPE, maximumRetryAttempts: 2 }, target: TARGET, deadLetterQueueUrl: 'http://pipe-dlq',
+      enrich: async (records) => {
+        batches.push(records.length);
+        if (records.some((r) => r.dynamodb?.Keys?.pk?.S === 'poison')) throw new Error('cannot encode');
+        return fakeEnrich(records);
+      },
+      faults: new FaultInjector({}, 1), pollIntervalMs: 1,
+    });
+    await runUntil(pipe, () => deadLettered.length === 1 && sent.length >= 3);
+    expect(sent).toEqual(['ev-1', 'ev-2', 'ev-4']);
+    // [1..4] fails → halves; [1,2] ok; [3,4] fails → halves; [3] fails on its third attempt (2 retries): DLQ; [4] ok.
+    expect(batches).toEqual([4, 2, 2, 1, 1]);
+    expect(deadLettered).toHaveLength(1);
+    expect(JSON.parse(deadLettered[0]!.replace('http://pipe-dlq ', ''))).toEqual({ pipe: 'test-pipe', streamArn: STREAM_ARN, startSequenceNumber: '3', endSequenceNumber: '3', batchSize: 1, error: 'Error' });
+    expect(pipe.stats()).toMatchObject({ recordsRead: 4, recordsDeadLettered: 1, envelopesSent: 3 });
     streams.restore();
     sqs.restore();
   });
