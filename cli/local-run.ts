@@ -4,7 +4,9 @@ import type { KeySchema } from '../handlers/core/key-schema';
 import { parseFaults, type FaultRates } from '../local/faults';
 import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, type WorkloadOp } from '../local/input';
 import { formatMs, formatTable, lagPercentiles, ProgressLine } from '../local/progress';
+import type { DeployedDefinition } from '../local/deployed-definition';
 import { startLocalSession, type LocalSession, type LocalStats } from '../local/session';
+import type { DeliveryMode } from '../schemas/replication-config';
 import { localBootstrapPorts } from './bootstrap/local-ports';
 import { watchParent } from '../local/cleanup';
 import { runBootstrap } from './bootstrap/orchestrator';
@@ -28,6 +30,8 @@ export interface LocalRunOptions {
   targets?: number;
   /** Emulator diagnostics on stderr. */
   debug?: boolean;
+  /** options.delivery of every target (issue 12 §5). @default 'pipe-target' */
+  delivery?: DeliveryMode;
 }
 
 /** The `--json` line (DESIGN §4). */
@@ -57,6 +61,8 @@ interface Plan {
 const DIFF_EXAMPLES = 10;
 const PROGRESS_TICK_MS = 250;
 const STOP_GRACE_MS = 3000;
+/** The one local setting that differs from the template (session.localOverrides says so in the summary). */
+const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 2;
 
 export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number> {
   const startedAt = Date.now();
@@ -120,7 +126,14 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     // Several targets: t1 and t2 would own a pipe each in AWS; locally one pipe emulator reads the
     // stream and its enrichment delivers to the other targets' queues, as an attached pipe does.
     const targets = targetCount > 1 ? Array.from({ length: targetCount }, (_, i) => ({ name: `t${i + 1}` })) : undefined;
-    session = await startLocalSession({ keySchema: plan.keySchema, faults, seed, onLog, targets });
+    session = await startLocalSession({
+      keySchema: plan.keySchema, faults, seed, onLog, targets,
+      // Explicit local override of the template (listed in the summary): seconds, not minutes, per retried batch.
+      visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS,
+      ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }),
+      // --bootstrap: the pipe is deployed onto a table that has items, starting at LATEST (the template says so).
+      ...(opts.bootstrap === true ? { startingPosition: 'LATEST' as const } : {}),
+    });
     if (interrupt.signal.aborted) return undefined;
     if (showProgress) {
       ticker = setInterval(() => session !== undefined && progress.update(session.stats()), PROGRESS_TICK_MS);
@@ -149,7 +162,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
       // reach the target only through the initial load. The ops run during the bootstrap; they
       // buffer in the queue while the apply is paused and replay over the copy.
       setPhase('starting replication', 'starting pipe');
-      await session.startReplication({ from: 'now' });
+      await session.startReplication();
       const ports = localBootstrapPorts(session, { keySchema: plan.keySchema });
       try {
         const bootstrapping = runBootstrap({
@@ -213,7 +226,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     if (opts.json === true) {
       io.stdout.write(`${JSON.stringify(result)}\n`);
     } else {
-      io.stdout.write(`${summary(plan, opts, seed, result, stats, itemsCopied)}\n`);
+      io.stdout.write(`${summary(plan, opts, seed, result, stats, itemsCopied, session!)}\n`);
     }
     if (diffs > 0) {
       io.stderr.write(`target differs from source: ${diff!.missing} missing, ${diff!.extra} extra, ${diff!.different} different. First keys:\n`);
@@ -321,7 +334,7 @@ async function* values<T>(lines: AsyncIterable<JsonlLine<T>>, onLine?: (value: T
   }
 }
 
-function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined): string {
+function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined, session: LocalSession): string {
   const key = [plan.keySchema.partitionKey, plan.keySchema.sortKey].filter((k) => k !== undefined).map((k) => `${k.name}:${k.type}`).join(', ');
   const targets = opts.targets ?? 1;
   const verdict = targets > 1
@@ -332,7 +345,9 @@ function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalR
     formatTable([
       ['ran', plan.description],
       ['key schema', key],
-      ...(targets > 1 ? [['targets', `${targets} (t1…t${targets}): one pipe emulator, enrichment delivering to every target's queue; each with its own apply`] as const] : []),
+      ...(targets > 1 ? [['targets', `${targets} (t1…t${targets}): ${session.definition.pipes.length} pipe(s) as the template has them, further targets fed by an owner's enrichment; each with its own apply`] as const] : []),
+      ['template', describeTemplate(session.definition, opts.delivery ?? 'pipe-target')],
+      ...session.localOverrides.map((line) => ['local override', line] as const),
       ['faults', opts.faults === undefined ? 'none' : `${opts.faults} → ${describeInjected(stats.faults)}`],
       ['written', `${result.seeded} seed items, ${result.ops} ops`],
       ...(opts.bootstrap === true ? [['bootstrap', `${itemsCopied ?? 0} items copied by the initial load (direct engine), apply paused meanwhile`] as const] : []),
@@ -343,6 +358,14 @@ function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalR
       ['seed', `${seed} (repeat with --seed ${seed})`],
     ]),
   ].join('\n');
+}
+
+function describeTemplate(definition: DeployedDefinition, delivery: DeliveryMode): string {
+  const pipe = definition.pipes[0];
+  const target = definition.targets[0];
+  if (pipe === undefined || target === undefined) return 'no pipe';
+  return `pipe batch ${pipe.batchSize} from ${pipe.startingPosition}, ${pipe.maximumRetryAttempts} retries${pipe.bisectOnFailure ? ' with bisect' : ''}, ${pipe.filterPatterns?.length ?? 0} filter pattern(s); ` +
+    `apply batch ${target.eventSourceMapping.batchSize}, timeout ${target.applyFunction.timeoutSeconds} s; maxReceiveCount ${target.queue.redrive?.maxReceiveCount ?? '-'}; delivery ${delivery}`;
 }
 
 function describeInjected(f: LocalStats['faults']): string {

@@ -10,6 +10,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { checkEventSourceBatchSize } from './aws-refusals';
 import type { FaultInjector } from './faults';
 
 /**
@@ -35,8 +36,12 @@ export interface EventSourceEmulatorOptions {
   faults: FaultInjector;
   /** Concurrent pollers/invocations (the mapping's maximumConcurrency). @default 3 */
   maximumConcurrency?: number;
-  /** @default 10 */
+  /** The mapping's BatchSize (a FIFO source takes at most 10: refused above, as CreateEventSourceMapping does). @default 10 */
   batchSize?: number;
+  /** The mapping's FunctionResponseTypes has ReportBatchItemFailures; without it Lambda ignores the response's batchItemFailures. @default true */
+  reportBatchItemFailures?: boolean;
+  /** The source queue is FIFO. @default true */
+  fifo?: boolean;
   visibilityTimeoutSeconds: number;
   /** The function timeout, from which Context.getRemainingTimeInMillis counts down. @default 10 */
   functionTimeoutSeconds?: number;
@@ -120,7 +125,7 @@ export function toSqsRecord(message: Message, queueArn: string, region: string):
   };
 }
 
-function lambdaContext(functionName: string, region: string, timeoutMs: number): Context {
+export function lambdaContext(functionName: string, region: string, timeoutMs: number): Context {
   const deadline = Date.now() + timeoutMs;
   const requestId = randomUUID();
   return {
@@ -152,6 +157,7 @@ export class EventSourceEmulator {
 
   constructor(private readonly opts: EventSourceEmulatorOptions) {
     this.log = opts.onLog ?? (() => undefined);
+    checkEventSourceBatchSize(opts.batchSize ?? 10, opts.fifo ?? true);
   }
 
   start(): void {
@@ -298,7 +304,8 @@ export class EventSourceEmulator {
     let failedIds: Set<string>;
     try {
       const response = await this.call(records);
-      failedIds = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      // Without ReportBatchItemFailures Lambda ignores the response: a returned failure counts as success.
+      failedIds = new Set(this.opts.reportBatchItemFailures === false ? [] : (response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       const known = new Set(records.map((r) => r.messageId));
       // Lambda treats a failure naming no message of the batch as a failure of the whole batch.
       if ([...failedIds].some((id) => !known.has(id))) {
@@ -361,6 +368,12 @@ export interface ApplyWorker {
   stop(): Promise<void>;
 }
 
+/** Any handler in a worker of its own (local mode runs each pipe's enrichment this way when there are several). */
+export interface HandlerWorker<E, R> {
+  readonly invoke: (event: E, context: Context) => Promise<R>;
+  stop(): Promise<void>;
+}
+
 const APPLY_WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 require('tsx/cjs/api').register();
@@ -384,8 +397,13 @@ export class WorkerApplyError extends Error {
 }
 
 export async function startApplyWorker(opts: { handlerModule: string; env: NodeJS.ProcessEnv }): Promise<ApplyWorker> {
+  const worker = await startHandlerWorker<SQSEvent, SQSBatchResponse>(opts);
+  return { apply: worker.invoke, stop: () => worker.stop() };
+}
+
+export async function startHandlerWorker<E, R>(opts: { handlerModule: string; env: NodeJS.ProcessEnv }): Promise<HandlerWorker<E, R>> {
   const worker = new Worker(APPLY_WORKER_SOURCE, { eval: true, env: opts.env, workerData: { handlerModule: opts.handlerModule } });
-  const pending = new Map<number, { resolve: (r: SQSBatchResponse) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
   let nextId = 0;
   let exitError: Error | undefined;
   const failAll = (error: Error): void => {
@@ -406,18 +424,18 @@ export async function startApplyWorker(opts: { handlerModule: string; env: NodeJ
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`apply worker exited with code ${code} before it was ready`)));
   });
-  worker.on('message', (message: { id?: number; result?: SQSBatchResponse; error?: { name: string; message: string } }) => {
+  worker.on('message', (message: { id?: number; result?: R; error?: { name: string; message: string } }) => {
     if (message.id === undefined) return;
     const call = pending.get(message.id);
     pending.delete(message.id);
     if (message.error !== undefined) call?.reject(new WorkerApplyError(message.error.name, message.error.message));
-    else call?.resolve(message.result as SQSBatchResponse);
+    else call?.resolve(message.result as R);
   });
-  const apply: ApplyFn = (event, context) => {
+  const invoke = (event: E, context: Context): Promise<R> => {
     if (exitError !== undefined) return Promise.reject(exitError);
     const id = nextId++;
     const { functionName, functionVersion, invokedFunctionArn, memoryLimitInMB, awsRequestId, logGroupName, logStreamName } = context;
-    return new Promise<SQSBatchResponse>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       pending.set(id, { resolve, reject });
       worker.postMessage({
         id,
@@ -428,7 +446,7 @@ export async function startApplyWorker(opts: { handlerModule: string; env: NodeJ
     });
   };
   return {
-    apply,
+    invoke,
     stop: async () => {
       worker.removeAllListeners('exit');
       await worker.terminate();

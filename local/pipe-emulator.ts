@@ -8,35 +8,48 @@ import {
   type Shard,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { ChangeEnvelopeV1 } from '../schemas/change-envelope.v1';
 import { toWireAttributeMap } from '../handlers/core/attribute-value';
 import { ReplicationError } from '../handlers/core/errors';
-import type { RecordPredicate } from '../handlers/core/filter';
+import { SQS_LIMITS } from '../handlers/core/aws-limits';
+import { checkEnrichmentResponse, checkPipeBatchSize, checkSendMessageBatch } from './aws-refusals';
+import { readDynamicPath, type PipeDefinition } from './deployed-definition';
+import { compileFilterCriteria } from './event-pattern';
 import type { FaultInjector } from './faults';
 import { describeAllShards, readableShards } from './pipe-lineage';
 import { sqsSafeJson } from './sqs-local';
 
 /**
- * The EventBridge Pipe, locally: DynamoDB stream → filter → enrichment → FIFO queue (DESIGN §4).
- * Reads every shard in lineage order, hands the real `enrich` handler the records in the JSON wire
- * shape Pipes uses, and sends each returned envelope as one message (group = groupId, dedup id =
- * eventId). A batch that fails anywhere (enrichment, send) is retried as a whole without advancing;
- * an iterator lost to an error is reacquired AFTER the last sequence number delivered.
+ * The EventBridge Pipe, locally: DynamoDB stream → filter → enrichment → FIFO queue (DESIGN §4), as
+ * the synthesized template defines it (local/deployed-definition.ts): batch size, FilterCriteria
+ * (EventBridge pattern semantics, local/event-pattern.ts), retries and bisection, the pipe DLQ, and
+ * the SQS target's MessageGroupId / MessageDeduplicationId paths read from each element the real
+ * `enrich` handler returns. Reads every shard in lineage order and hands the handler the records in
+ * the JSON wire shape Pipes uses. A batch that fails anywhere (enrichment, send) is retried without
+ * advancing — bisected first when the template says AUTOMATIC_BISECT — until MaximumRetryAttempts,
+ * then its metadata goes to the pipe DLQ and the shard moves on, as in AWS. An iterator lost to an
+ * error is reacquired AFTER the last sequence number delivered. It refuses what AWS refuses
+ * (local/aws-refusals.ts): a batch size over the target's, an enrichment response over 6 MB, a
+ * SendMessageBatch SQS would reject.
  */
-export type EnrichFn = (records: DynamoDBRecord[]) => Promise<ChangeEnvelopeV1[]>;
+export type EnrichFn = (records: DynamoDBRecord[]) => Promise<unknown[]>;
+
+/** What the pipe emulator takes from the template's pipe definition. */
+export type PipeSettings = Pick<PipeDefinition, 'name' | 'batchSize' | 'maximumRetryAttempts' | 'bisectOnFailure' | 'filterPatterns' | 'messageGroupIdPath' | 'messageDeduplicationIdPath'>;
 
 export interface PipeEmulatorOptions {
   streams: DynamoDBStreamsClient;
   sqs: SQSClient;
   streamArn: string;
-  queueUrl: string;
-  predicate: RecordPredicate;
+  /** The pipe as the template defines it. */
+  pipe: PipeSettings;
+  /** The target queue (FIFO) and its MaximumMessageSize. */
+  target: { queueUrl: string; fifo: boolean; maximumMessageBytes: number };
+  /** The pipe DLQ: metadata of batches that exhausted their retries. @default none (they are logged and skipped) */
+  deadLetterQueueUrl?: string;
   enrich: EnrichFn;
   faults: FaultInjector;
-  /** Stream records per enrichment call (the pipe's batch size). @default 100 */
-  batchSize?: number;
   /** Sleep between polls of a caught-up stream. @default 50 */
   pollIntervalMs?: number;
   /** Called for each record of a delivered batch, after the messages were accepted; `kept` = passed the filter. */
@@ -51,6 +64,10 @@ export interface PipeStats {
   batchRetries: number;
   enrichFailures: number;
   poisonSent: number;
+  /** The most records handed to one enrichment call (≤ the template's batch size). */
+  largestBatch: number;
+  /** Records whose batch exhausted MaximumRetryAttempts (their metadata went to the pipe DLQ). */
+  recordsDeadLettered: number;
 }
 
 /** An injected enrichment failure (the `enrich-failure` fault). */
@@ -97,7 +114,7 @@ export function toPipesRecord(record: StreamRecordSdk, streamArn: string): Dynam
 }
 
 export class PipeEmulator {
-  private readonly counters: PipeStats = { recordsRead: 0, recordsFiltered: 0, envelopesSent: 0, batchRetries: 0, enrichFailures: 0, poisonSent: 0 };
+  private readonly counters: PipeStats = { recordsRead: 0, recordsFiltered: 0, envelopesSent: 0, batchRetries: 0, enrichFailures: 0, poisonSent: 0, largestBatch: 0, recordsDeadLettered: 0 };
   private readonly states = new Map<string, ShardState>();
   private readonly exhausted = new Set<string>();
   private shards: Shard[] = [];
@@ -108,9 +125,13 @@ export class PipeEmulator {
   private idlePassStartedAt = 0;
   private failure?: string;
   private readonly log: (line: string) => void;
+  private readonly keep: (record: DynamoDBRecord) => boolean;
 
   constructor(private readonly opts: PipeEmulatorOptions) {
     this.log = opts.onLog ?? (() => undefined);
+    // As CreatePipe would: a batch the target cannot take, or a pattern EventBridge rejects, fails here.
+    checkPipeBatchSize(opts.pipe.name, opts.pipe.batchSize);
+    this.keep = compileFilterCriteria(opts.pipe.filterPatterns);
   }
 
   start(): void {
@@ -210,7 +231,7 @@ export class PipeEmulator {
     }
     let out;
     try {
-      out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.opts.batchSize ?? 100 }));
+      out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.opts.pipe.batchSize }));
     } catch (error) {
       // Expired/trimmed iterator or a transient error: reacquire from the last delivered record.
       state.iterator = undefined;
@@ -232,20 +253,28 @@ export class PipeEmulator {
     this.log(`[pipe] shard ${shardId} exhausted`);
   }
 
-  /** Filter → enrich → send, retried as a whole until it succeeds (or the pipe stops). */
-  private async deliver(records: DynamoDBRecord[]): Promise<void> {
+  /**
+   * Filter → enrich → send, retried until it succeeds, the pipe stops, or the template's
+   * MaximumRetryAttempts are spent (then the pipe DLQ gets the batch's metadata). With
+   * AUTOMATIC_BISECT a failed batch is split in halves, each delivered in order with the retries left.
+   */
+  private async deliver(records: DynamoDBRecord[], retriesSoFar = 0): Promise<void> {
+    const maxRetries = this.opts.pipe.maximumRetryAttempts;
+    let retries = retriesSoFar;
     for (let attempt = 1; !this.stopped; attempt += 1) {
       let stage: 'enrich' | 'send' = 'enrich';
       try {
-        const kept = records.filter(this.opts.predicate);
+        const kept = records.filter(this.keep);
         if (this.opts.faults.fires('enrichFailure')) throw new InjectedEnrichFailure('injected enrichment failure');
-        const envelopes = kept.length > 0 ? await this.opts.enrich(kept) : [];
+        this.counters.largestBatch = Math.max(this.counters.largestBatch, kept.length);
+        const elements = kept.length > 0 ? await this.opts.enrich(kept) : [];
+        checkEnrichmentResponse(`${this.opts.pipe.name} enrichment`, elements);
         stage = 'send';
-        await this.send(envelopes.map((e) => ({ Id: '', MessageBody: sqsSafeJson(e), MessageGroupId: e.groupId, MessageDeduplicationId: e.eventId })));
+        await this.send(elements.map((element) => this.toEntry(element)));
         if (this.opts.faults.fires('poisonMessage')) await this.sendPoison();
         this.counters.recordsRead += records.length;
         this.counters.recordsFiltered += records.length - kept.length;
-        this.counters.envelopesSent += envelopes.length;
+        this.counters.envelopesSent += elements.length;
         const keptSet = new Set(kept);
         for (const record of records) this.opts.onDelivered?.(record, keptSet.has(record));
         this.failure = undefined;
@@ -254,10 +283,42 @@ export class PipeEmulator {
         this.counters.batchRetries += 1;
         if (stage === 'enrich') this.counters.enrichFailures += 1;
         this.failure = `batch of ${records.length} failed in ${stage} (attempt ${attempt}): ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+        if (maxRetries >= 0 && retries >= maxRetries) {
+          await this.deadLetter(records, error);
+          return;
+        }
+        retries += 1;
+        if (this.opts.pipe.bisectOnFailure && records.length > 1) {
+          this.log(`[pipe] ${this.failure}; bisecting`);
+          const half = Math.ceil(records.length / 2);
+          await this.deliver(records.slice(0, half), retries);
+          await this.deliver(records.slice(half), retries);
+          return;
+        }
         this.log(`[pipe] ${this.failure}; retrying without advancing`);
         await sleep(Math.min(RETRY_DELAY_MS * attempt, 2000));
       }
     }
+  }
+
+  /** One element the enrichment returned → one SQS message, group and dedup id read by the template's dynamic paths. */
+  private toEntry(element: unknown): SendMessageBatchRequestEntry {
+    const { messageGroupIdPath, messageDeduplicationIdPath } = this.opts.pipe;
+    const groupId = messageGroupIdPath === undefined ? undefined : readDynamicPath(messageGroupIdPath, element);
+    const dedupId = messageDeduplicationIdPath === undefined ? undefined : readDynamicPath(messageDeduplicationIdPath, element);
+    return { Id: '', MessageBody: sqsSafeJson(element), ...(groupId === undefined ? {} : { MessageGroupId: groupId }), ...(dedupId === undefined ? {} : { MessageDeduplicationId: dedupId }) };
+  }
+
+  /** Retries spent: the batch's metadata (never its records) to the pipe DLQ, and the shard moves on, as Pipes does. */
+  private async deadLetter(records: DynamoDBRecord[], error: unknown): Promise<void> {
+    this.counters.recordsDeadLettered += records.length;
+    this.counters.recordsRead += records.length;
+    const first = records[0]?.dynamodb?.SequenceNumber;
+    const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
+    this.log(`[pipe] ${this.failure}; retries exhausted: ${records.length} record(s) ${first}…${last} to the pipe DLQ`);
+    if (this.opts.deadLetterQueueUrl === undefined) return;
+    const body = JSON.stringify({ pipe: this.opts.pipe.name, streamArn: this.opts.streamArn, startSequenceNumber: first, endSequenceNumber: last, batchSize: records.length, error: error instanceof Error ? error.name : 'Error' });
+    await this.opts.sqs.send(new SendMessageCommand({ QueueUrl: this.opts.deadLetterQueueUrl, MessageBody: body }));
   }
 
   /** The `poison-message` fault: a body no consumer can decode, in a group of its own. */
@@ -267,12 +328,18 @@ export class PipeEmulator {
     this.counters.poisonSent += 1;
   }
 
-  /** SendMessageBatch in chunks of 10, retrying the entries SQS reports failed. */
+  /**
+   * The SQS target's delivery: one SendMessageBatch per pipe batch, checked as SQS would check it —
+   * the safe reading of an undocumented point (docs/aws-contracts.md: whether Pipes splits a batch
+   * over 1 MiB), which the config's pipeBatchSize × resyncThresholdBytes ≤ 1 MiB rule keeps valid.
+   * Retries the entries SQS reports failed.
+   */
   private async send(messages: SendMessageBatchRequestEntry[]): Promise<void> {
-    for (let start = 0; start < messages.length; start += 10) {
-      let entries = messages.slice(start, start + 10).map((m, i) => ({ ...m, Id: String(i) }));
+    for (let start = 0; start < messages.length; start += SQS_LIMITS.maxEntriesPerBatch) {
+      let entries = messages.slice(start, start + SQS_LIMITS.maxEntriesPerBatch).map((m, i) => ({ ...m, Id: String(i) }));
+      checkSendMessageBatch(entries, this.opts.target);
       for (let attempt = 1; entries.length > 0; attempt += 1) {
-        const out = await this.opts.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.opts.queueUrl, Entries: entries }));
+        const out = await this.opts.sqs.send(new SendMessageBatchCommand({ QueueUrl: this.opts.target.queueUrl, Entries: entries }));
         const failed = out.Failed ?? [];
         if (failed.length === 0) break;
         const reasons = failed.map((f) => `${f.Code ?? '?'}${f.SenderFault === true ? ' (sender fault)' : ''}`).join(', ');

@@ -16,21 +16,23 @@ import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { canonicalKey, toWireAttributeMap } from '../handlers/core/attribute-value';
 import { ENV } from '../handlers/core/env';
 import { CONTROL_TABLE_KEY, controlTableName } from '../handlers/core/freeze';
-import { compileFilterPredicate, isTtlDelete, type RecordPredicate } from '../handlers/core/filter';
+import { SQS_LIMITS } from '../handlers/core/aws-limits';
+import { isTtlDelete } from '../handlers/core/filter';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import { compileTargetPolicy } from '../handlers/core/target-policy';
 import type { AttributeMapWire } from '../schemas/attribute-value';
 import {
-  targetConfigSchema, targetFilterSchema, targetPolicyProblems, targetRedactionSchema, type TargetFilter, type TargetRedaction,
+  targetConfigSchema, targetFilterSchema, targetPolicyProblems, targetRedactionSchema, type DeliveryMode, type TargetFilter, type TargetRedaction,
 } from '../schemas/replication-config';
 import { itemsEqual } from './compare';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
 import { EmulatorError } from './errors';
-import { EventSourceEmulator, startApplyWorker, type ApplyFn } from './event-source-emulator';
+import { deployedDefinition, functionEnvironment, LOCAL_DEPLOYMENT, type DeployedDefinition, type LocalDeploymentSpec } from './deployed-definition';
+import { EventSourceEmulator, lambdaContext, startApplyWorker, startHandlerWorker, type ApplyFn } from './event-source-emulator';
 import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
 import { FaultInjector, type FaultRates } from './faults';
-import { PipeEmulator } from './pipe-emulator';
-import { createReplicationQueues, startSqsLocal, type ReplicationQueues, type SqsLocal } from './sqs-local';
+import { PipeEmulator, type EnrichFn } from './pipe-emulator';
+import { createDefinedQueues, startSqsLocal, type SqsLocal } from './sqs-local';
 import { startStsLocal, type StsLocal } from './sts-local';
 import { keepProtoAttributes } from '../handlers/core/proto-attributes';
 
@@ -62,9 +64,10 @@ export interface LocalTargetOptions {
 export interface LocalSessionOptions {
   keySchema: KeySchema;
   /**
-   * Several targets, fanned out as in AWS (docs/fan-out.md): one pipe emulator whose enrichment
-   * (the first target's) delivers to the other targets' queues, one event source and one apply
-   * function (in a worker thread, with its own environment) per target, tables `target-<name>`.
+   * Several targets, fanned out as in AWS (docs/fan-out.md) and as the synthesized template has it:
+   * one pipe emulator per pipe (at most two; further targets' queues are fed by an owner's
+   * enrichment), one event source and one apply function per target, each function in a worker
+   * thread with its own environment, tables `target-<name>`.
    * Mutually exclusive with `filter`. @default one target "local" (table "target"), applied in-process
    */
   targets?: LocalTargetOptions[];
@@ -76,16 +79,28 @@ export interface LocalSessionOptions {
   /** @default replicate everything */
   filter?: TargetFilter;
   resyncThresholdBytes?: number;
-  /** @default 3 (keeps poison tests fast) */
+  /** The queues' maxReceiveCount (options.maxReceiveCount, into the template). @default 3 (keeps poison tests fast) */
   maxReceiveCount?: number;
-  /** @default 2 */
-  visibilityTimeoutSeconds?: number;
+  /**
+   * Local override, not in the template: the main queues' VisibilityTimeout (the template's is six
+   * apply timeouts, 60 s here), so a crashed batch or a poison message costs seconds. Logged at start
+   * and listed in `localOverrides`. `'template'` keeps the template's. @default 2
+   */
+  visibilityTimeoutSeconds?: number | 'template';
   /** Stream polling interval. @default 50 */
   pollIntervalMs?: number;
-  /** The apply's function timeout (Context.getRemainingTimeInMillis). @default 10 */
+  /** The apply's function timeout (options.applyTimeoutSeconds, into the template). @default 10 */
   applyTimeoutSeconds?: number;
-  /** Concurrent apply invocations. @default 3 */
+  /** Concurrent apply invocations (options.maximumConcurrency, into the template). @default 3 */
   maximumConcurrency?: number;
+  /** Stream records per enrichment call (options.pipeBatchSize, into the template). @default 10 */
+  pipeBatchSize?: number;
+  /** options.delivery of every target (issue 12 §5). @default 'pipe-target' */
+  delivery?: DeliveryMode;
+  /** options.startingPosition of every target: where startReplication() starts reading. @default 'TRIM_HORIZON' */
+  startingPosition?: 'TRIM_HORIZON' | 'LATEST';
+  /** Changes the synthesized stack before local mode reads it (tests: a construct setting changed by an escape hatch). @default none */
+  amendStack?: LocalDeploymentSpec['amendStack'];
   /** LOG_LEVEL of the handlers' own structured logs (stdout). @default 'SILENT' */
   handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   onLog?: (line: string) => void;
@@ -103,6 +118,8 @@ export interface LocalStats {
   deadLettered: number;
   /** Per applied change: apply time − the driver's write time (noteWrite). */
   lagMs: number[];
+  /** The most stream records one enrichment call received (at most the template's pipe batch size). */
+  largestEnrichBatch: number;
   /** Successful AssumeRole calls on the local STS (the apply caches credentials: stays 1). */
   assumeRoleCalls: number;
   /** Faults injected so far. */
@@ -132,6 +149,10 @@ export interface LocalSession {
   readonly deadLetterQueueUrl: string;
   /** Every target, the pipe owner first. */
   readonly targets: readonly LocalSessionTarget[];
+  /** What the synthesized template defines, which the emulators run (local/deployed-definition.ts). */
+  readonly definition: DeployedDefinition;
+  /** Settings local mode uses in place of the template's, one line each (also logged at start). */
+  readonly localOverrides: readonly string[];
   /** Plain client to DynamoDB Local (no faults), for the driver's writes. */
   readonly sourceClient: DynamoDBClient;
   readonly targetClient: DynamoDBClient;
@@ -142,10 +163,10 @@ export interface LocalSession {
   /** Replaces the fault rates from now on (the seeded random streams continue). */
   setFaults(faults: FaultRates): void;
   /**
-   * Starts the pipe and event-source emulators. `from: 'trim-horizon'` (default) reads the stream
-   * from its start, as a pipe deployed with TRIM_HORIZON does; `from: 'now'` skips what the stream
-   * already holds, as a pipe deployed with LATEST does — then only an initial load (bootstrap)
-   * brings the existing items over.
+   * Starts the pipe and event-source emulators. `from: 'trim-horizon'` reads the stream from its
+   * start, as a pipe deployed with TRIM_HORIZON does; `from: 'now'` skips what the stream already
+   * holds, as a pipe deployed with LATEST does — then only an initial load (bootstrap) brings the
+   * existing items over. @default the template's StartingPosition
    */
   startReplication(opts?: { from?: 'trim-horizon' | 'now' }): Promise<void>;
   pauseApply(): Promise<void>;
@@ -162,15 +183,15 @@ export interface LocalSession {
   stop(): Promise<void>;
 }
 
-export const LOCAL_REGION = 'us-east-1';
-/** The replication name local mode gives the handlers (the metrics' Replication dimension). */
-export const LOCAL_REPLICATION_NAME = 'local';
+export const LOCAL_REGION = LOCAL_DEPLOYMENT.region;
+/** The replication name local mode gives the handlers (the metrics' Replication dimension): the template's. */
+export const LOCAL_REPLICATION_NAME = LOCAL_DEPLOYMENT.replicationName;
 export const LOCAL_TARGET = {
   name: 'local',
-  roleArn: 'arn:aws:iam::222222222222:role/ddbrepl-local-target',
-  externalId: 'ddbrepl-local-external-id',
+  roleArn: LOCAL_DEPLOYMENT.roleArn,
+  externalId: LOCAL_DEPLOYMENT.externalId,
 } as const;
-const SOURCE_TABLE = 'source';
+const SOURCE_TABLE = LOCAL_DEPLOYMENT.sourceTableName;
 const TARGET_TABLE = 'target';
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 const SAMPLE_EVERY_MS = 250;
@@ -284,7 +305,6 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
   activeSession = true;
   const log = opts.onLog ?? (() => undefined);
   const faults = new FaultInjector(opts.faults ?? {}, opts.seed ?? 1);
-  const visibilityTimeoutSeconds = opts.visibilityTimeoutSeconds ?? 2;
   const stoppers: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
     const errors: unknown[] = [];
@@ -332,15 +352,49 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     if (opts.ttlAttribute !== undefined) {
       await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: SOURCE_TABLE, TimeToLiveSpecification: { Enabled: true, AttributeName: opts.ttlAttribute } }));
     }
-    const queuesByTarget: ReplicationQueues[] = [];
-    for (const spec of specs) {
-      queuesByTarget.push(await createReplicationQueues(sqs, { name: `ddbrepl-${spec.name}`, maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds }));
+    // One definition: the stack `cdk deploy` creates, synthesized from the local config; the emulators run what it says.
+    const definition = deployedDefinition({
+      keySchema: opts.keySchema,
+      targets: specs.map((spec) => ({
+        name: spec.name,
+        tableName: spec.tableName,
+        filter: spec.filter,
+        ...(spec.redaction === undefined ? {} : { redaction: spec.redaction }),
+        options: {
+          maxReceiveCount: opts.maxReceiveCount ?? 3,
+          applyTimeoutSeconds: opts.applyTimeoutSeconds ?? 10,
+          maximumConcurrency: opts.maximumConcurrency ?? 3,
+          pipeBatchSize: opts.pipeBatchSize ?? 10,
+          ...(opts.resyncThresholdBytes === undefined ? {} : { resyncThresholdBytes: opts.resyncThresholdBytes }),
+          ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }),
+          ...(opts.startingPosition === undefined ? {} : { startingPosition: opts.startingPosition }),
+        },
+      })),
+      ...(opts.amendStack === undefined ? {} : { amendStack: opts.amendStack }),
+    });
+    const visibilityOverride = opts.visibilityTimeoutSeconds === 'template' ? undefined : opts.visibilityTimeoutSeconds ?? 2;
+    const localOverrides = visibilityOverride === undefined ? [] : definition.targets.map((t) =>
+      `queue ${t.queue.queueName}: VisibilityTimeout ${visibilityOverride} s instead of the template's ${t.queue.visibilityTimeoutSeconds} s (faster retries; the event source extends visibility while a batch is handled)`);
+    for (const line of localOverrides) log(`[session] local override: ${line}`);
+    for (const pipe of definition.pipes) {
+      log(`[session] template pipe ${pipe.name}: batch ${pipe.batchSize}, ${pipe.startingPosition}, retries ${pipe.maximumRetryAttempts}${pipe.bisectOnFailure ? ', bisect' : ''}, ${pipe.filterPatterns?.length ?? 0} filter pattern(s)`);
     }
-    const queues = queuesByTarget[0] as ReplicationQueues;
+
+    const mainQueueIds = new Set(definition.targets.map((t) => t.queue.logicalId));
+    const localQueue = await createDefinedQueues(sqs, definition.queues.values(), {
+      visibilityTimeoutFor: (queue) => (mainQueueIds.has(queue.logicalId) ? visibilityOverride : undefined),
+    });
+    const queuesByTarget = definition.targets.map((t) => ({
+      queueUrl: localQueue(t.queue.logicalId).queueUrl,
+      queueArn: localQueue(t.queue.logicalId).queueArn,
+      deadLetterQueueUrl: localQueue(t.deadLetterQueue.logicalId).queueUrl,
+    }));
+    const queues = queuesByTarget[0] as (typeof queuesByTarget)[number];
     const owner = specs[0] as TargetSpec;
 
-    // Handler configuration exactly as the CDK construct sets it, plus endpoints for the emulators.
-    const restoreEnv = setEnv({
+    // Each function's environment is the template's, its queue references resolved to the local
+    // queues; local mode adds only endpoints, credentials and log/metrics switches.
+    const localEnv: Record<string, string | undefined> = {
       AWS_REGION: LOCAL_REGION,
       AWS_DEFAULT_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -350,56 +404,42 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsLocal.endpoint,
       AWS_ENDPOINT_URL_STS: sts.endpoint,
-      [ENV.replicationName]: LOCAL_REPLICATION_NAME,
-      [ENV.targetName]: owner.name,
-      [ENV.sourceTableName]: SOURCE_TABLE,
-      [ENV.sourceRegion]: LOCAL_REGION,
-      [ENV.keySchema]: JSON.stringify(opts.keySchema),
-      [ENV.targetTableName]: owner.tableName,
-      [ENV.targetRegion]: LOCAL_REGION,
-      [ENV.targetRoleArn]: LOCAL_TARGET.roleArn,
-      [ENV.controlTableName]: controlTableName(LOCAL_CONTROL_REPLICATION),
-      [ENV.targetExternalId]: LOCAL_TARGET.externalId,
-      [ENV.resyncThresholdBytes]: opts.resyncThresholdBytes === undefined ? undefined : String(opts.resyncThresholdBytes),
       [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',
       [ENV.metricsSink]: 'off',
-      // Backoff never beyond the local queues' short visibility timeout (handlers/core/visibility-backoff.ts).
-      [ENV.visibilityBackoffMaxSeconds]: String(visibilityTimeoutSeconds),
-      // As the construct sets it, on both functions: enrichment filters again, apply's RESYNC writes the target's view.
-      [ENV.targetFilter]: JSON.stringify(owner.filter),
-      // Fan-out: the owner's enrichment filters and redacts for itself and delivers to the others' queues.
-      [ENV.targetRedaction]: multi && owner.redaction !== undefined ? JSON.stringify(owner.redaction) : undefined,
-      [ENV.attachedTargets]: multi && specs.length > 1
-        ? JSON.stringify(specs.slice(1).map((spec, i) => ({
-          targetName: spec.name,
-          queueUrl: queuesByTarget[i + 1]?.queueUrl,
-          filter: spec.filter,
-          ...(spec.redaction === undefined ? {} : { redaction: spec.redaction }),
-        })))
-        : undefined,
-    });
-    stoppers.push(async () => restoreEnv());
-    forgetHandlerModules();
-    const enrichModule = await import('../handlers/enrich');
-    // One target: the apply runs in-process (the env above is its env). Several: one worker each,
-    // because each apply function reads its own TARGET_NAME / TARGET_TABLE_NAME at module load.
+      // A shorter local visibility timeout caps apply's visibility backoff too (handlers/core/visibility-backoff.ts).
+      ...(visibilityOverride === undefined ? {} : { [ENV.visibilityBackoffMaxSeconds]: String(visibilityOverride) }),
+    };
+    const functionEnv = (logicalId: string): Record<string, string> => functionEnvironment(definition, logicalId, localQueue);
+    const workerEnv = (logicalId: string): NodeJS.ProcessEnv => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...functionEnv(logicalId), ...localEnv };
+      for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
+      return env;
+    };
+
+    // One target (one pipe): both handlers in-process, with their template environments (which agree
+    // on every shared variable). Several: each function in a worker thread with its own environment —
+    // what a separate Lambda function is in AWS — because the handlers read their configuration at load.
     const applies: ApplyFn[] = [];
+    const enrichers = new Map<string, EnrichFn>();
     if (!multi) {
+      const [target] = definition.targets;
+      const [pipeDef] = definition.pipes;
+      const restoreEnv = setEnv({ ...functionEnv(pipeDef!.enrichmentFunctionLogicalId), ...functionEnv(target!.applyFunction.logicalId), ...localEnv });
+      stoppers.push(async () => restoreEnv());
+      forgetHandlerModules();
+      const enrichModule = await import('../handlers/enrich');
       const applyModule = await import('../handlers/apply');
+      enrichers.set(pipeDef!.logicalId, (records) => enrichModule.handler(records));
       applies.push((event, context) => applyModule.handler(event, context));
     } else {
-      // Each apply gets its own target's policy: a RESYNC writes that target's view of the item.
-      const applyWorkerEnv = (spec: TargetSpec): NodeJS.ProcessEnv => {
-        const env: NodeJS.ProcessEnv = { ...process.env, [ENV.targetName]: spec.name, [ENV.targetTableName]: spec.tableName, [ENV.targetFilter]: JSON.stringify(spec.filter) };
-        if (spec.redaction === undefined) delete env[ENV.targetRedaction];
-        else env[ENV.targetRedaction] = JSON.stringify(spec.redaction);
-        return env;
-      };
-      for (const spec of specs) {
-        const worker = await startApplyWorker({
-          handlerModule: join(__dirname, '..', 'handlers', 'apply.ts'),
-          env: applyWorkerEnv(spec),
-        });
+      for (const pipeDef of definition.pipes) {
+        const worker = await startHandlerWorker<DynamoDBRecord[], unknown[]>({ handlerModule: join(__dirname, '..', 'handlers', 'enrich.ts'), env: workerEnv(pipeDef.enrichmentFunctionLogicalId) });
+        stoppers.push(() => worker.stop());
+        const fn = definition.functions.get(pipeDef.enrichmentFunctionLogicalId);
+        enrichers.set(pipeDef.logicalId, (records) => worker.invoke(records, lambdaContext(`${pipeDef.name}-enrich`, LOCAL_REGION, (fn?.timeoutSeconds ?? 60) * 1000)));
+      }
+      for (const target of definition.targets) {
+        const worker = await startApplyWorker({ handlerModule: join(__dirname, '..', 'handlers', 'apply.ts'), env: workerEnv(target.applyFunction.logicalId) });
         stoppers.push(() => worker.stop());
         applies.push(worker.apply);
       }
@@ -433,33 +473,42 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       lagMs.push(Date.now() - at);
     };
 
-    // The pipe lets through what any of its targets wants: the union of the filters, as the real
-    // pipe's FilterCriteria with attached queues; the enrichment then filters per target.
-    const predicates: RecordPredicate[] = specs.map((spec) => compileFilterPredicate(spec.filter, opts.keySchema));
-    const pipe = new PipeEmulator({
-      streams, sqs, streamArn, queueUrl: queues.queueUrl,
-      predicate: (record) => predicates.some((p) => p(record)),
-      enrich: (records) => enrichModule.handler(records),
-      faults,
-      pollIntervalMs: opts.pollIntervalMs ?? 50,
-      onDelivered,
-      onLog: log,
+    // One pipe emulator per pipe of the template, filtering with its FilterCriteria. Lag pairing and
+    // tombstones follow the pipe that feeds the first target (every pipe reads every record).
+    const firstPipeId = definition.targets[0]?.pipeLogicalId;
+    const pipes = definition.pipes.map((pipeDef) => {
+      const targetQueue = definition.queues.get(pipeDef.targetQueueLogicalId);
+      return new PipeEmulator({
+        streams, sqs, streamArn,
+        pipe: pipeDef,
+        target: { queueUrl: localQueue(pipeDef.targetQueueLogicalId).queueUrl, fifo: targetQueue?.fifo ?? true, maximumMessageBytes: targetQueue?.maximumMessageBytes ?? SQS_LIMITS.maxMessageBytes },
+        ...(pipeDef.deadLetterQueueLogicalId === undefined ? {} : { deadLetterQueueUrl: localQueue(pipeDef.deadLetterQueueLogicalId).queueUrl }),
+        enrich: enrichers.get(pipeDef.logicalId) as EnrichFn,
+        faults,
+        pollIntervalMs: opts.pollIntervalMs ?? 50,
+        ...(pipeDef.logicalId === firstPipeId ? { onDelivered } : {}),
+        onLog: log,
+      });
     });
-    const eventSources = specs.map((spec, i) => new EventSourceEmulator({
+    const pipe = pipes.find((_, i) => definition.pipes[i]?.logicalId === firstPipeId) as PipeEmulator;
+    const eventSources = definition.targets.map((target, i) => new EventSourceEmulator({
       sqs, queueUrl: queuesByTarget[i]!.queueUrl, queueArn: queuesByTarget[i]!.queueArn, region: LOCAL_REGION,
       apply: applies[i] as ApplyFn,
       faults,
-      visibilityTimeoutSeconds,
-      functionTimeoutSeconds: opts.applyTimeoutSeconds ?? 10,
-      maximumConcurrency: opts.maximumConcurrency ?? 3,
-      ...(multi ? { functionName: `ddbrepl-${spec.name}-apply` } : {}),
+      batchSize: target.eventSourceMapping.batchSize,
+      reportBatchItemFailures: target.eventSourceMapping.reportBatchItemFailures,
+      fifo: target.queue.fifo,
+      visibilityTimeoutSeconds: visibilityOverride ?? target.queue.visibilityTimeoutSeconds,
+      functionTimeoutSeconds: target.applyFunction.timeoutSeconds,
+      ...(target.eventSourceMapping.maximumConcurrency === undefined ? {} : { maximumConcurrency: target.eventSourceMapping.maximumConcurrency }),
+      ...(multi ? { functionName: `ddbrepl-${target.name}-apply` } : {}),
       ...(i === 0 ? { onApplied } : {}),
       onLog: log,
     }));
     let replicationStarted = false;
     stoppers.push(async () => {
       await Promise.all(eventSources.map((e) => e.stop()));
-      await pipe.stop();
+      await Promise.all(pipes.map((p) => p.stop()));
     });
 
     // stats() is synchronous: queue depths are sampled in the background.
@@ -496,11 +545,13 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
 
     const stats = (): LocalStats => {
       const p = pipe.stats();
+      const allPipes = pipes.map((one) => one.stats());
+      const pipeSum = (field: 'envelopesSent' | 'enrichFailures' | 'poisonSent') => allPipes.reduce((total, one) => total + one[field], 0);
       const e = eventSources.map((source) => source.stats());
       const sum = (field: 'messagesApplied' | 'applyInvocations' | 'applyFailures' | 'applyErrors' | 'duplicateDeliveries') => e.reduce((total, s) => total + s[field], 0);
       return {
         recordsRead: p.recordsRead,
-        envelopesSent: p.envelopesSent,
+        envelopesSent: pipeSum('envelopesSent'),
         messagesApplied: sum('messagesApplied'),
         applyInvocations: sum('applyInvocations'),
         applyFailures: sum('applyFailures'),
@@ -508,8 +559,9 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
         inFlight: inFlight(),
         deadLettered: queueCounts.deadLettered,
         lagMs: [...lagMs],
+        largestEnrichBatch: Math.max(0, ...allPipes.map((one) => one.largestBatch)),
         assumeRoleCalls: sts.stats().assumeRoleCalls,
-        faults: { ...proxy.stats(), enrichFailures: p.enrichFailures, poisonSent: p.poisonSent, duplicateDeliveries: sum('duplicateDeliveries'), applyErrors: sum('applyErrors') },
+        faults: { ...proxy.stats(), enrichFailures: pipeSum('enrichFailures'), poisonSent: pipeSum('poisonSent'), duplicateDeliveries: sum('duplicateDeliveries'), applyErrors: sum('applyErrors') },
       };
     };
 
@@ -521,16 +573,23 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       queueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueueUrl,
       targets: specs.map((spec, i) => ({ name: spec.name, tableName: spec.tableName, queueUrl: queuesByTarget[i]!.queueUrl, deadLetterQueueUrl: queuesByTarget[i]!.deadLetterQueueUrl })),
+      definition,
+      localOverrides,
       sourceClient: dynamodb,
       targetClient: dynamodb,
       applyDynamoDbEndpoint: proxy.endpoint,
       processIds: { dynamodbLocalGroup: ddb.pid, sqs: sqsLocal.pid },
       setFaults: (rates) => faults.setRates(rates),
-      startReplication: async ({ from = 'trim-horizon' } = {}) => {
-        // 'now': as a pipe deployed with LATEST — what the stream already holds is never delivered.
-        if (from === 'now') log(`[session] pipe starts at the end of the stream (${await pipe.skipToEnd()} records skipped)`);
+      startReplication: async ({ from } = {}) => {
+        for (const [i, one] of pipes.entries()) {
+          const pipeDef = definition.pipes[i]!;
+          // 'now': as a pipe deployed with LATEST — what the stream already holds is never delivered.
+          if ((from ?? (pipeDef.startingPosition === 'LATEST' ? 'now' : 'trim-horizon')) === 'now') {
+            log(`[session] pipe ${pipeDef.name} starts at the end of the stream (${await one.skipToEnd()} records skipped)`);
+          }
+        }
         replicationStarted = true;
-        pipe.start();
+        for (const one of pipes) one.start();
         for (const e of eventSources) e.start();
       },
       pauseApply: async () => {
@@ -552,7 +611,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
         const since = Date.now();
         const deadline = since + timeoutMs;
         for (;;) {
-          if (pipe.caughtUpSince(since) && inFlight() === 0) {
+          if (pipes.every((one) => one.caughtUpSince(since)) && inFlight() === 0) {
             const { total } = await sample();
             // Every record written before `since` is in the queues, and the queues are empty: drained.
             if (total === 0 && inFlight() === 0) {
@@ -562,7 +621,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
           }
           if (Date.now() > deadline) {
             const s = stats();
-            const pipeFailure = pipe.currentFailure();
+            const pipeFailure = pipes.map((one) => one.currentFailure()).find((f) => f !== undefined);
             throw new EmulatorError(`replication did not drain within ${timeoutMs} ms (read ${s.recordsRead}, sent ${s.envelopesSent}, applied ${s.messagesApplied}, queue ${s.queueDepth}, in flight ${s.inFlight}, DLQ ${s.deadLettered})${pipeFailure === undefined ? '' : `; the pipe is retrying: ${pipeFailure}`}`);
           }
           onProgress?.(stats());

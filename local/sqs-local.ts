@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { registerCleanup } from './cleanup';
+import type { QueueDefinition } from './deployed-definition';
 import { EmulatorError } from './errors';
 import { freePort, waitUntilAnswering, watchExit } from './net';
 
@@ -74,13 +75,6 @@ export async function startSqsLocal(opts: { port?: number; onLog?: (line: string
   return { endpoint, pid: child.pid ?? -1, stop };
 }
 
-export interface ReplicationQueues {
-  queueUrl: string;
-  queueArn: string;
-  deadLetterQueueUrl: string;
-  deadLetterQueueArn: string;
-}
-
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   const arn = out.Attributes?.QueueArn;
@@ -88,34 +82,61 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   return arn;
 }
 
+export interface LocalQueue {
+  queueUrl: string;
+  queueArn: string;
+}
+
 /**
- * The target's FIFO queue and its FIFO DLQ, with the attributes the real stack sets (DESIGN §1):
- * explicit dedup ids, high-throughput mode, redrive after `maxReceiveCount` receives.
+ * A queue exactly as the synthesized template defines it (local/deployed-definition.ts): FIFO and
+ * dedup settings, visibility timeout, retention, maximum message size, redrive to its DLQ (which must
+ * be created first). `visibilityTimeoutSeconds` is the one local override, chosen and logged by the session.
  */
-export async function createReplicationQueues(
+export async function createDefinedQueue(
   sqs: SQSClient,
-  opts: { name: string; maxReceiveCount: number; visibilityTimeoutSeconds: number },
-): Promise<ReplicationQueues> {
-  const dlq = await sqs.send(new CreateQueueCommand({
-    QueueName: `${opts.name}-dlq.fifo`,
-    Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'false', MessageRetentionPeriod: '1209600' },
-  }));
-  if (dlq.QueueUrl === undefined) throw new EmulatorError('CreateQueue returned no QueueUrl for the DLQ');
-  const deadLetterQueueArn = await queueArn(sqs, dlq.QueueUrl);
-  const main = await sqs.send(new CreateQueueCommand({
-    QueueName: `${opts.name}.fifo`,
-    Attributes: {
-      FifoQueue: 'true',
-      ContentBasedDeduplication: 'false',
-      DeduplicationScope: 'messageGroup',
-      FifoThroughputLimit: 'perMessageGroupId',
-      VisibilityTimeout: String(opts.visibilityTimeoutSeconds),
-      MessageRetentionPeriod: '1209600',
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: opts.maxReceiveCount }),
-    },
-  }));
-  if (main.QueueUrl === undefined) throw new EmulatorError('CreateQueue returned no QueueUrl for the queue');
-  return { queueUrl: main.QueueUrl, queueArn: await queueArn(sqs, main.QueueUrl), deadLetterQueueUrl: dlq.QueueUrl, deadLetterQueueArn };
+  queue: QueueDefinition,
+  opts: { deadLetterQueueArn?: string; visibilityTimeoutSeconds?: number } = {},
+): Promise<LocalQueue> {
+  if (queue.redrive !== undefined && opts.deadLetterQueueArn === undefined) throw new EmulatorError(`queue ${queue.queueName} redrives to a DLQ: create that first`);
+  const attributes: Record<string, string> = {
+    VisibilityTimeout: String(opts.visibilityTimeoutSeconds ?? queue.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(queue.messageRetentionSeconds),
+    MaximumMessageSize: String(queue.maximumMessageBytes),
+    ...(queue.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: String(queue.contentBasedDeduplication) } : {}),
+    ...(queue.deduplicationScope === undefined ? {} : { DeduplicationScope: queue.deduplicationScope }),
+    ...(queue.fifoThroughputLimit === undefined ? {} : { FifoThroughputLimit: queue.fifoThroughputLimit }),
+    ...(queue.redrive === undefined ? {} : { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: opts.deadLetterQueueArn, maxReceiveCount: queue.redrive.maxReceiveCount }) }),
+  };
+  const out = await sqs.send(new CreateQueueCommand({ QueueName: queue.queueName, Attributes: attributes }));
+  if (out.QueueUrl === undefined) throw new EmulatorError(`CreateQueue returned no QueueUrl for ${queue.queueName}`);
+  return { queueUrl: out.QueueUrl, queueArn: await queueArn(sqs, out.QueueUrl) };
+}
+
+/**
+ * Every queue of a synthesized definition, created as the template defines it: DLQs first (a redrive
+ * names its DLQ's ARN), then the rest. `visibilityTimeoutFor` is the session's one local override.
+ * Returns a lookup by logical id that fails loudly for a queue the template does not define.
+ */
+export async function createDefinedQueues(
+  sqs: SQSClient,
+  queues: Iterable<QueueDefinition>,
+  opts: { visibilityTimeoutFor?: (queue: QueueDefinition) => number | undefined } = {},
+): Promise<(logicalId: string) => LocalQueue> {
+  const created = new Map<string, LocalQueue>();
+  const ordered = [...queues].sort((a, b) => Number(a.redrive !== undefined) - Number(b.redrive !== undefined));
+  for (const queue of ordered) {
+    const deadLetterQueueArn = queue.redrive === undefined ? undefined : created.get(queue.redrive.deadLetterQueueLogicalId)?.queueArn;
+    const visibilityTimeoutSeconds = opts.visibilityTimeoutFor?.(queue);
+    created.set(queue.logicalId, await createDefinedQueue(sqs, queue, {
+      ...(deadLetterQueueArn === undefined ? {} : { deadLetterQueueArn }),
+      ...(visibilityTimeoutSeconds === undefined ? {} : { visibilityTimeoutSeconds }),
+    }));
+  }
+  return (logicalId) => {
+    const queue = created.get(logicalId);
+    if (queue === undefined) throw new EmulatorError(`the template names queue ${logicalId}, which it does not define`);
+    return queue;
+  };
 }
 
 /** fauxqs rejects characters outside the BMP: see `sqsSafeJson` in handlers/core/envelope.ts. */

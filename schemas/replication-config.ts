@@ -1,5 +1,6 @@
 // Namespace import: lets esbuild tree-shake zod (`import { z }` bundles all of it, locales included: ~450 KB vs ~100 KB).
 import * as z from 'zod';
+import { envelopeFitProblem, PIPES_SQS_TARGET_MAX_BATCH_SIZE, SQS_LIMITS } from '../handlers/core/aws-limits';
 
 /**
  * The typed app config (`replication.config.json`), validated at synth time. An invalid config
@@ -22,6 +23,10 @@ export const keySchemaSchema = z.strictObject({
   partitionKey: keyAttributeSchema,
   sortKey: keyAttributeSchema.optional(),
 });
+
+/** `options.delivery` (issue 12 §5). */
+export const DELIVERY_MODES = ['pipe-target', 'enrichment-send'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
 export const STREAM_EVENT_NAMES = ['INSERT', 'MODIFY', 'REMOVE'] as const;
 
@@ -145,9 +150,9 @@ export const targetAlarmsSchema = z.strictObject({
 export type TargetAlarms = z.infer<typeof targetAlarmsSchema>;
 
 /** EventBridge Pipes: a pipe's batch size may not exceed its target's; an SQS queue target takes 10 (docs/aws-contracts.md). */
-export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = 10 as const;
+export const PIPE_MAX_BATCH_SIZE_SQS_TARGET = PIPES_SQS_TARGET_MAX_BATCH_SIZE;
 /** SendMessageBatch: the sum of the batched messages' sizes is at most 1 MiB (docs/aws-contracts.md). */
-export const SQS_MAX_BATCH_PAYLOAD_BYTES = 1_048_576 as const;
+export const SQS_MAX_BATCH_PAYLOAD_BYTES = SQS_LIMITS.maxBatchPayloadBytes;
 
 /** Why a target's options could make the pipe's SendMessageBatch exceed its payload limit; undefined when they cannot. */
 export function pipeBatchPayloadProblem(options: { pipeBatchSize: number; resyncThresholdBytes: number }): string | undefined {
@@ -189,6 +194,20 @@ export const targetOptionsSchema = z.strictObject({
   /** X-Ray active tracing on the enrich and apply functions. @default false (a trace per batch is billed at stream throughput) */
   tracing: z.boolean().default(false),
   alarms: targetAlarmsSchema.default(targetAlarmsSchema.parse({})),
+  // --- issue 12 §5 (i12-local): delivery mode ---
+  /**
+   * How the owner's envelopes reach its queue. 'pipe-target': the enrichment returns them and the
+   * pipe's SQS target sends them (MessageGroupId $.groupId, dedup id $.eventId). 'enrichment-send':
+   * the enrichment sends them itself, as it does for attached queues, and returns nothing — the
+   * fallback should the target's dynamic paths read the source record (docs/aws-contracts.md).
+   * Meaningful for a target with its own pipe; an attached target is always sent by the enrichment.
+   * @default 'pipe-target'
+   */
+  delivery: z.enum(DELIVERY_MODES).default('pipe-target'),
+}).superRefine((o, ctx) => {
+  // Any envelope must fit one SQS message (sent by the enrichment too) and a full pipe batch one enrichment response.
+  const problem = envelopeFitProblem({ resyncThresholdBytes: o.resyncThresholdBytes, pipeBatchSize: o.pipeBatchSize });
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['resyncThresholdBytes'], message: problem });
 });
 export type TargetOptions = z.infer<typeof targetOptionsSchema>;
 

@@ -8,8 +8,9 @@ import { createReplicationMetrics, MemoryMetricsSink } from '../../handlers/core
 import { startDynamoDbLocal } from '../../local/dynamodb-local';
 import { EventSourceEmulator, type EventSourceEvent } from '../../local/event-source-emulator';
 import { startFaultProxy } from '../../local/fault-proxy';
+import { deployedDefinition } from '../../local/deployed-definition';
 import { FaultInjector } from '../../local/faults';
-import { createReplicationQueues, startSqsLocal } from '../../local/sqs-local';
+import { createDefinedQueues, startSqsLocal } from '../../local/sqs-local';
 import { ratioRow, type SectionResult } from '../lib/report';
 import { ratioSummary, summarize } from '../lib/stats';
 
@@ -43,7 +44,10 @@ export async function runRecoveryBench(opts: RecoveryBenchOptions): Promise<Sect
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
     }));
     const recoveryMs = async (backoff: boolean, run: number): Promise<number> => {
-      const queues = await createReplicationQueues(sqs, { name: `recovery-${run}`, maxReceiveCount: 5, visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds });
+      // The target's queues as the synthesized stack defines them (local/deployed-definition.ts), visibility timeout set here.
+      const [targetDef] = deployedDefinition({ keySchema, targets: [{ name: `r${run}`, tableName: 'target' }] }).targets;
+      const queueOf = await createDefinedQueues(sqs, [targetDef!.deadLetterQueue, targetDef!.queue], { visibilityTimeoutFor: (q) => (q.logicalId === targetDef!.queue.logicalId ? opts.visibilityTimeoutSeconds : undefined) });
+      const queues = queueOf(targetDef!.queue.logicalId);
       const keys = { pk: { S: `item-${run}` } };
       const groupId = groupIdFor(keys, keySchema);
       await sqs.send(new SendMessageCommand({

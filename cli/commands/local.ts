@@ -1,4 +1,5 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { DELIVERY_MODES } from '../../schemas/replication-config';
 import type { CommandContext } from '../index';
 import { runLocal, type LocalRunOptions } from '../local-run';
 import { runKeptLocal } from '../ops/keep-local';
@@ -22,6 +23,7 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
     .option('--demo', 'generate the data: a few thousand seed items and a mixed workload (puts, updates, deletes, TTL-style deletes, ~350 KB items, hot keys)')
     .option('--timeout <seconds>', 'give up (exit 1) when the run takes longer than this', parseSeconds, 300)
     .option('--targets <n>', 'replicate to N targets (1-10), fanned out as in AWS; exit 0 iff every target equals the source', parseTargetCount, 1)
+    .addOption(new Option('--delivery <mode>', 'how the owner\'s envelopes reach its queue: pipe-target (the pipe\'s SQS target sends what the enrichment returns) or enrichment-send (the enrichment sends them itself, as for attached queues)').choices([...DELIVERY_MODES]).default('pipe-target'))
     .option('--keep', 'keep the emulators running after the data has replicated, for `status|replay|verify|pause|resume --local` (docs/operator-cli.md)')
     .addHelpText(
       'after',
@@ -35,6 +37,11 @@ Seed items are written to the source table before the pipe starts:
                        copies the seed items; the ops are written during the
                        bootstrap and buffer in the queue until the apply resumes.
 Ops are written in file order per key.
+
+Local mode runs the template \`cdk deploy\` would create (synthesized in memory):
+pipe batch size, starting position, retries, FilterCriteria, queue and mapping
+settings all come from it (docs/local-mode.md). The one local override, the
+queues' short visibility timeout, is listed in the summary.
 
 Exit codes: 0 target equals source; 1 divergence (the first differing keys are
 printed) or failure; 2 bad input (nothing is started or written: every line of
@@ -64,6 +71,7 @@ byte-order mark is accepted at the start of a file only.
 Examples:
   $ ddb-replicate local --demo
   $ ddb-replicate local --demo --targets 3
+  $ ddb-replicate local --demo --delivery enrichment-send
   $ ddb-replicate local --key-schema pk:S,sk:N --seed-items items.jsonl \\
       --ops ops.jsonl --faults apply-throttle=0.1,apply-crash=0.05 --json`,
     )

@@ -2,16 +2,14 @@ import { join } from 'node:path';
 import { DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
+import type { DynamoDBRecord } from 'aws-lambda';
 import { ENV } from '../../handlers/core/env';
-import { compileFilterPredicate } from '../../handlers/core/filter';
 import { readSessionFile } from '../../local/control';
-import { EventSourceEmulator, startApplyWorker, type ApplyWorker } from '../../local/event-source-emulator';
+import { deployedDefinition, functionEnvironment } from '../../local/deployed-definition';
+import { EventSourceEmulator, lambdaContext, startApplyWorker, startHandlerWorker } from '../../local/event-source-emulator';
 import { FaultInjector } from '../../local/faults';
 import { PipeEmulator, type EnrichFn } from '../../local/pipe-emulator';
-import { LOCAL_TARGET } from '../../local/session';
-import { createReplicationQueues } from '../../local/sqs-local';
-import { targetFilterSchema } from '../../schemas/replication-config';
+import { createDefinedQueues } from '../../local/sqs-local';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { CliError, EXIT } from '../errors';
 
@@ -57,48 +55,59 @@ export async function startLocalReverse(sessionFile: string, opts: { onLog?: (li
     }
     if (streamArn === undefined) throw new CliError(`DynamoDB Local enabled no stream on ${session.targetTableName}`, EXIT.failure);
 
-    const filter = targetFilterSchema.parse({});
-    const queues = await createReplicationQueues(sqs, { name: 'ddbrepl-back', maxReceiveCount: 3, visibilityTimeoutSeconds: 5 });
-    // The reverse direction's configuration, as the construct would set it for a target "origin".
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      AWS_REGION: session.region,
-      AWS_DEFAULT_REGION: session.region,
-      AWS_ACCESS_KEY_ID: session.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: session.credentials.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: session.endpoints.dynamodb,
-      AWS_ENDPOINT_URL_SQS: session.endpoints.sqs,
-      AWS_ENDPOINT_URL_STS: session.endpoints.sts,
-      [ENV.targetName]: 'origin',
-      [ENV.sourceTableName]: session.targetTableName,
-      [ENV.sourceRegion]: session.region,
-      [ENV.keySchema]: JSON.stringify(session.keySchema),
-      [ENV.targetTableName]: session.sourceTableName,
-      [ENV.targetRegion]: session.region,
-      // The local STS knows one role; the trust check it stands for is the same either way.
-      [ENV.targetRoleArn]: LOCAL_TARGET.roleArn,
-      [ENV.targetExternalId]: LOCAL_TARGET.externalId,
-      [ENV.targetFilter]: JSON.stringify(filter),
-      [ENV.logLevel]: 'SILENT',
-      [ENV.metricsSink]: 'off',
+    // The reverse direction's stack, synthesized as `cdk deploy` of the config `reverse` writes would
+    // create it (local/deployed-definition.ts): its queues, pipe, mapping and function environments.
+    const definition = deployedDefinition({ keySchema: session.keySchema, targets: [{ name: 'origin', tableName: session.sourceTableName }] });
+    const [target] = definition.targets;
+    const [pipeDef] = definition.pipes;
+    if (target === undefined || pipeDef === undefined) throw new CliError('the reverse stack synthesized no target or pipe', EXIT.failure);
+    const queueOf = await createDefinedQueues(sqs, definition.queues.values());
+    const queues = { ...queueOf(target.queue.logicalId), deadLetterQueueUrl: queueOf(target.deadLetterQueue.logicalId).queueUrl };
+    const functionEnv = (logicalId: string): NodeJS.ProcessEnv => {
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...functionEnvironment(definition, logicalId, queueOf),
+        AWS_REGION: session.region,
+        AWS_DEFAULT_REGION: session.region,
+        AWS_ACCESS_KEY_ID: session.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: session.credentials.secretAccessKey,
+        AWS_ENDPOINT_URL_DYNAMODB: session.endpoints.dynamodb,
+        AWS_ENDPOINT_URL_SQS: session.endpoints.sqs,
+        AWS_ENDPOINT_URL_STS: session.endpoints.sts,
+        // The stack names the local deployment's source table; in reverse the source is the old target.
+        [ENV.sourceTableName]: session.targetTableName,
+        [ENV.logLevel]: 'SILENT',
+        [ENV.metricsSink]: 'off',
+      };
+      for (const name of ['AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
+      return env;
     };
-    for (const name of [ENV.controlTableName, ENV.targetRedaction, ENV.attachedTargets, 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[name];
-    const workers: ApplyWorker[] = [];
+    const workers: { stop(): Promise<void> }[] = [];
     stoppers.push(async () => {
       for (const w of workers) await w.stop();
     });
-    const enrichWorker = await startApplyWorker({ handlerModule: join(HANDLERS, 'enrich.ts'), env });
+    const enrichWorker = await startHandlerWorker<DynamoDBRecord[], ChangeEnvelopeV1[]>({ handlerModule: join(HANDLERS, 'enrich.ts'), env: functionEnv(pipeDef.enrichmentFunctionLogicalId) });
     workers.push(enrichWorker);
-    const applyWorker = await startApplyWorker({ handlerModule: join(HANDLERS, 'apply.ts'), env });
+    const applyWorker = await startApplyWorker({ handlerModule: join(HANDLERS, 'apply.ts'), env: functionEnv(target.applyFunction.logicalId) });
     workers.push(applyWorker);
-    // The worker runs any handler; the enrichment takes the Pipes array and returns envelopes.
-    const enrich: EnrichFn = async (records) => (await enrichWorker.apply(records as unknown as SQSEvent, enrichContext())) as unknown as ChangeEnvelopeV1[];
+    const enrichTimeoutMs = (definition.functions.get(pipeDef.enrichmentFunctionLogicalId)?.timeoutSeconds ?? 60) * 1000;
+    const enrich: EnrichFn = (records) => enrichWorker.invoke(records, lambdaContext('ddbrepl-back-enrich', session.region, enrichTimeoutMs));
 
     const faults = new FaultInjector({}, 1);
-    const pipe = new PipeEmulator({ streams, sqs, streamArn, queueUrl: queues.queueUrl, predicate: compileFilterPredicate(filter, session.keySchema), enrich, faults, ...(opts.onLog === undefined ? {} : { onLog: opts.onLog }) });
+    const pipe = new PipeEmulator({
+      streams, sqs, streamArn, pipe: pipeDef,
+      target: { queueUrl: queues.queueUrl, fifo: target.queue.fifo, maximumMessageBytes: target.queue.maximumMessageBytes },
+      ...(pipeDef.deadLetterQueueLogicalId === undefined ? {} : { deadLetterQueueUrl: queueOf(pipeDef.deadLetterQueueLogicalId).queueUrl }),
+      enrich, faults, ...(opts.onLog === undefined ? {} : { onLog: opts.onLog }),
+    });
     const eventSource = new EventSourceEmulator({
       sqs, queueUrl: queues.queueUrl, queueArn: queues.queueArn, region: session.region, apply: applyWorker.apply, faults,
-      visibilityTimeoutSeconds: 5, functionTimeoutSeconds: 10, functionName: 'ddbrepl-back-origin-apply',
+      batchSize: target.eventSourceMapping.batchSize,
+      reportBatchItemFailures: target.eventSourceMapping.reportBatchItemFailures,
+      fifo: target.queue.fifo,
+      visibilityTimeoutSeconds: target.queue.visibilityTimeoutSeconds,
+      functionTimeoutSeconds: target.applyFunction.timeoutSeconds,
+      functionName: 'ddbrepl-back-origin-apply',
       ...(opts.onLog === undefined ? {} : { onLog: opts.onLog }),
     });
     stoppers.push(async () => {
@@ -112,8 +121,4 @@ export async function startLocalReverse(sessionFile: string, opts: { onLog?: (li
     await stop();
     throw error;
   }
-}
-
-function enrichContext(): Parameters<ApplyWorker['apply']>[1] {
-  return { functionName: 'ddbrepl-back-enrich', getRemainingTimeInMillis: () => 60_000 } as Parameters<ApplyWorker['apply']>[1];
 }

@@ -13,6 +13,7 @@ import { CliError, EXIT } from '../errors';
 import { untilSignal } from './args';
 import { shownPath } from '../targets/local';
 import type { CliIo } from '../index';
+import type { DeliveryMode } from '../../schemas/replication-config';
 
 /**
  * `ddb-replicate local --keep`: start a local session, write the given data, let it replicate, then
@@ -33,14 +34,16 @@ export interface KeepLocalOptions {
   /** How long to wait for the data to replicate before handing over (the session is kept either way). */
   timeout: number;
   sessionFile?: string;
+  /** options.delivery of the kept session's target. @default 'pipe-target' */
+  delivery?: DeliveryMode;
 }
 
 /**
  * A kept session is for operating: failing changes should reach the DLQ in seconds, not minutes —
- * 2 receives (AWS default 5), a 4 s apply timeout, a 1 s visibility timeout (the event-source
+ * 2 receives (AWS default 5), a 5 s apply timeout (the config minimum; local mode runs the template), a 1 s visibility timeout (the event-source
  * emulator extends it while a batch runs, as Lambda's six-times-timeout rule does in AWS).
  */
-const KEPT_SESSION = { maxReceiveCount: 2, applyTimeoutSeconds: 4, visibilityTimeoutSeconds: 1 } as const;
+const KEPT_SESSION = { maxReceiveCount: 2, applyTimeoutSeconds: 5, visibilityTimeoutSeconds: 1 } as const;
 
 /** The demo's data, smaller: a kept session should be ready in seconds, even with faults. */
 const KEPT_DEMO = { seedItems: 200, ops: 300, largeItems: 1 } as const;
@@ -57,7 +60,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
   const sessionFile = opts.sessionFile ?? DEFAULT_SESSION_FILE;
 
   io.stderr.write('starting the emulators…\n');
-  const session: LocalSession = await startLocalSession({ keySchema, faults, seed, ...KEPT_SESSION });
+  const session: LocalSession = await startLocalSession({ keySchema, faults, seed, ...KEPT_SESSION, ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }) });
   let control: ControlServer | undefined;
   try {
     const seeded = await writeSeedItems(session, seedItems(), { keySchema });

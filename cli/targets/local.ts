@@ -6,7 +6,7 @@ import { CliError, EXIT } from '../errors';
 import type { OperatorTarget, PipelineHealth } from './types';
 import { keepProtoAttributes } from '../../handlers/core/proto-attributes';
 
-const RETENTION_SECONDS = 1_209_600; // createReplicationQueues sets 14 days, as the stack does
+const RETENTION_SECONDS = 1_209_600; // the stack sets 14 days, and local queues are created from its template
 
 /**
  * A kept local session (`ddb-replicate local --keep`) as an operator target: SQS and DynamoDB at the

@@ -4,8 +4,10 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import * as z from 'zod';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
+import { coalesceChanges } from './coalesce';
 import { encodeEnvelope, envelopeFromStreamRecord, type EnvelopeContext } from './envelope';
 import { parseJsonEnv } from './env';
+import { messageBodyBytes, SQS_LIMITS } from './aws-limits';
 import { AttachedDeliveryError } from './errors';
 import type { KeySchema } from './key-schema';
 import { redactRecord } from './redaction';
@@ -34,6 +36,10 @@ export const attachedTargetsSchema = z.array(attachedTargetSchema);
 /**
  * Stream records → one target's envelopes, in order: filtered, redacted (PUT images only; the size
  * threshold applies to the redacted image), and a record leaving the target's view becomes a DELETE.
+ * Only the last change per item (full key) is kept, the rule apply coalesces by: when Pipes retries
+ * the part of a batch its target did not accept, a later change of an item could otherwise land
+ * before an earlier one (docs/aws-contracts.md). Every change is a full image, a delete or a RESYNC,
+ * so the last one alone decides the item's state.
  */
 export function envelopesForTarget(records: readonly DynamoDBRecord[], policy: TargetPolicy, ctx: EnvelopeContext): ChangeEnvelopeV1[] {
   const envelopes: ChangeEnvelopeV1[] = [];
@@ -48,7 +54,7 @@ export function envelopesForTarget(records: readonly DynamoDBRecord[], policy: T
     }
     envelopes.push(envelopeFromStreamRecord(redactRecord(record, policy.redact), ctx));
   }
-  return envelopes;
+  return coalesceChanges(envelopes).survivors;
 }
 
 export interface CompiledAttachedTarget {
@@ -78,22 +84,42 @@ export interface DeliveryOptions {
   random?: () => number;
 }
 
+/** One SendMessageBatch entry per envelope: its body, group and dedup id, as the pipe's SQS target sets them. */
+interface PlannedMessage {
+  envelope: ChangeEnvelopeV1;
+  body: string;
+}
+
 /**
- * Splits envelopes into SendMessageBatch requests of at most 10 where no message group appears twice:
- * if SQS refused an entry and accepted a later one of the same group, resending the refused one
- * would put it behind its successor. With one entry per group per request, order holds.
+ * Splits envelopes into SendMessageBatch requests that SQS accepts — at most 10 entries and at most
+ * 1 MiB of bodies in total (SQS_LIMITS) — where no message group appears twice: if SQS refused an
+ * entry and accepted a later one of the same group, resending the refused one would put it behind
+ * its successor. With one entry per group per request, order holds. An envelope too large for one
+ * message fails here, before anything is sent (envelopeFitProblem keeps the RESYNC threshold below that).
  */
 export function planBatches(envelopes: readonly ChangeEnvelopeV1[]): ChangeEnvelopeV1[][] {
-  const batches: ChangeEnvelopeV1[][] = [];
-  let current: ChangeEnvelopeV1[] = [];
+  return planMessages(envelopes).map((batch) => batch.map((m) => m.envelope));
+}
+
+function planMessages(envelopes: readonly ChangeEnvelopeV1[]): PlannedMessage[][] {
+  const batches: PlannedMessage[][] = [];
+  let current: PlannedMessage[] = [];
+  let bytes = 0;
   let groups = new Set<string>();
   for (const envelope of envelopes) {
-    if (current.length === 10 || groups.has(envelope.groupId)) {
+    const body = encodeEnvelope(envelope);
+    const size = messageBodyBytes(body);
+    if (size > SQS_LIMITS.maxMessageBytes) {
+      throw new AttachedDeliveryError(`envelope ${envelope.eventId} is ${size} bytes as an SQS message, over the ${SQS_LIMITS.maxMessageBytes}-byte limit; lower resyncThresholdBytes`);
+    }
+    if (current.length === SQS_LIMITS.maxEntriesPerBatch || bytes + size > SQS_LIMITS.maxBatchPayloadBytes || groups.has(envelope.groupId)) {
       batches.push(current);
       current = [];
+      bytes = 0;
       groups = new Set();
     }
-    current.push(envelope);
+    current.push({ envelope, body });
+    bytes += size;
     groups.add(envelope.groupId);
   }
   if (current.length > 0) batches.push(current);
@@ -106,12 +132,12 @@ export async function sendToQueue(sqs: SQSClient, queueUrl: string, targetName: 
   const baseDelayMs = opts.baseDelayMs ?? 100;
   const wait = opts.sleep ?? sleep;
   const random = opts.random ?? Math.random;
-  for (const batch of planBatches(envelopes)) {
-    let entries: SendMessageBatchRequestEntry[] = batch.map((e, i) => ({
+  for (const batch of planMessages(envelopes)) {
+    let entries: SendMessageBatchRequestEntry[] = batch.map((m, i) => ({
       Id: String(i),
-      MessageBody: encodeEnvelope(e),
-      MessageGroupId: e.groupId,
-      MessageDeduplicationId: e.eventId,
+      MessageBody: m.body,
+      MessageGroupId: m.envelope.groupId,
+      MessageDeduplicationId: m.envelope.eventId,
     }));
     for (let attempt = 1; ; attempt += 1) {
       let out;

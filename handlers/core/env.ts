@@ -26,6 +26,10 @@ export const ENV = {
   targetRedaction: 'TARGET_REDACTION',
   /** JSON list of the queues attached to this pipe (fan-out, docs/fan-out.md): targetName, queueUrl, filter, redaction. */
   attachedTargets: 'ATTACHED_TARGETS',
+  /** 'pipe-target' (default: the enrichment returns the owner's envelopes) or 'enrichment-send' (it sends them to OWNER_QUEUE_URL and returns []). */
+  delivery: 'DELIVERY',
+  /** The pipe owner's own queue, set with DELIVERY=enrichment-send. */
+  ownerQueueUrl: 'OWNER_QUEUE_URL',
   logLevel: 'LOG_LEVEL',
   metricsNamespace: 'METRICS_NAMESPACE',
   /** The replication's control table holding the freeze mark (handlers/core/freeze.ts); unset = no freeze check. */

@@ -246,6 +246,13 @@ export class ReplicationTarget extends Construct {
       // it) exists, and the create fails (aws-cdk#31211). A dependency on the role covers its default
       // policy, every grant made to it, whenever made.
       (this.pipe.node.defaultChild as CfnResource).node.addDependency(this.pipe.pipeRole);
+      // options.delivery 'enrichment-send' (issue 12 §5): the enrichment sends the owner's envelopes too.
+      if (opts.delivery === 'enrichment-send') {
+        this.enrichFunction.addEnvironment(ENV.delivery, opts.delivery);
+        this.enrichFunction.addEnvironment(ENV.ownerQueueUrl, this.queue.queueUrl);
+        this.enrichFunction.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }));
+        this.queueKey?.grant(this.enrichFunction, 'kms:GenerateDataKey', 'kms:Decrypt');
+      }
     }
 
     // Apply ----------------------------------------------------------------------------------------

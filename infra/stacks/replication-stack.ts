@@ -7,6 +7,7 @@ import { targetRoleArn, type ReplicationConfig } from '../../schemas/replication
 import { ENV } from '../../handlers/core/env';
 import { InitialLoadJob } from '../constructs/initial-load-job';
 import { ReplicationControlTable } from '../constructs/replication-control-table';
+import { controlTableName } from '../../handlers/core/freeze';
 import { TableReplication } from '../constructs/table-replication';
 import type { ReplicationTarget } from '../constructs/replication-target';
 
@@ -102,7 +103,8 @@ export class ReplicationStack extends Stack {
         options: target.options,
       });
       // The apply reads its freeze mark before each batch (handlers/core/freeze.ts).
-      replicationTarget.applyFunction.addEnvironment(ENV.controlTableName, this.controlTable.table.tableName);
+      // The fixed physical name, not a Ref: local mode reads this variable from the template as it is.
+      replicationTarget.applyFunction.addEnvironment(ENV.controlTableName, controlTableName(config.replicationName));
       this.controlTable.grantReadMark(replicationTarget.applyRole, target.name);
       for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
         new CfnOutput(this, targetOutputId(target.name, output), {

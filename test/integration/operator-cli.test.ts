@@ -32,7 +32,7 @@ let file: string;
 let target: OperatorTarget;
 
 beforeAll(async () => {
-  session = await startLocalSession({ keySchema, seed: 11, maxReceiveCount: 2, visibilityTimeoutSeconds: 1, applyTimeoutSeconds: 4 });
+  session = await startLocalSession({ keySchema, seed: 11, maxReceiveCount: 2, visibilityTimeoutSeconds: 1, applyTimeoutSeconds: 5 });
   await session.startReplication();
   control = await startControlServer(session);
   dir = mkdtempSync(join(tmpdir(), 'operator-cli-'));

@@ -8,8 +8,9 @@ import { createReplicationMetrics, MemoryMetricsSink } from '../../handlers/core
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 import { EventSourceEmulator, type EventSourceEvent } from '../../local/event-source-emulator';
 import { startFaultProxy, type FaultProxy } from '../../local/fault-proxy';
+import { deployedDefinition } from '../../local/deployed-definition';
 import { FaultInjector } from '../../local/faults';
-import { createReplicationQueues, startSqsLocal, type SqsLocal } from '../../local/sqs-local';
+import { createDefinedQueues, startSqsLocal, type SqsLocal } from '../../local/sqs-local';
 
 /**
  * One throttle at the target delays its group by about the first visibility backoff (2 s), not by
@@ -44,7 +45,10 @@ it('retries a throttled message after its backoff, not after the visibility time
     TableName: 'target', BillingMode: 'PAY_PER_REQUEST',
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
   }));
-  const queues = await createReplicationQueues(sqs, { name: 'backoff', maxReceiveCount: 5, visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS });
+  // The target's queues as the synthesized stack defines them (local/deployed-definition.ts), visibility timeout set here.
+  const [targetDef] = deployedDefinition({ keySchema, targets: [{ name: 'backoff', tableName: 'target' }] }).targets;
+  const queueOf = await createDefinedQueues(sqs, [targetDef!.deadLetterQueue, targetDef!.queue], { visibilityTimeoutFor: (q) => (q.logicalId === targetDef!.queue.logicalId ? VISIBILITY_TIMEOUT_SECONDS : undefined) });
+  const queues = queueOf(targetDef!.queue.logicalId);
   const keys = { pk: { S: 'item-1' } };
   const groupId = groupIdFor(keys, keySchema);
   await sqs.send(new SendMessageCommand({

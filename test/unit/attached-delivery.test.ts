@@ -178,10 +178,11 @@ describe('enrich handler with ATTACHED_TARGETS (module-scope config, as in Lambd
     sqsMock.on(SendMessageBatchCommand).resolves({});
     const records = [insert(1), streamRecord('remove'), { ...streamRecord('remove'), eventName: 'INSERT' as const, dynamodb: { ...streamRecord('remove').dynamodb, NewImage: streamRecord('remove').dynamodb?.OldImage } }];
     const own = await handler(records);
-    expect(own.map((e) => e.op)).toEqual(['DELETE', 'PUT']);
-    expect(own[1]?.image).not.toHaveProperty('total');
-    // `all` gets the REMOVE and the INSERT of one item: two requests, so they can never be reordered.
-    expect(sent().map((i) => i.QueueUrl).sort()).toEqual(['https://sqs/all.fifo', 'https://sqs/all.fifo', 'https://sqs/users.fifo']);
+    // The REMOVE and the INSERT of one item: only the last change of the item is kept (issue 12 §1e).
+    expect(own.map((e) => e.op)).toEqual(['PUT']);
+    expect(own[0]?.image).not.toHaveProperty('total');
+    expect(sent().map((i) => i.QueueUrl).sort()).toEqual(['https://sqs/all.fifo', 'https://sqs/users.fifo']);
+    expect(sent().find((i) => i.QueueUrl === 'https://sqs/all.fifo')?.Entries?.map((e) => e.MessageDeduplicationId)).toEqual(['ev-1', records[2]?.eventID]);
   });
 
   it('throws (so the pipe retries the batch) when an attached queue keeps refusing', async () => {

@@ -8,15 +8,18 @@ import {
   type _Record as StreamRecordSdk,
   type Shard,
 } from '@aws-sdk/client-dynamodb-streams';
-import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { FaultInjector } from '../../local/faults';
-import { PipeEmulator, toPipesRecord } from '../../local/pipe-emulator';
+import { PipeEmulator, toPipesRecord, type PipeSettings } from '../../local/pipe-emulator';
 import { describeAllShards, readableShards } from '../../local/pipe-lineage';
 
 const STREAM_ARN = 'arn:aws:dynamodb:ddblocal:000000000000:table/source/stream/2026-11-27T00:00:00.000';
+/** The pipe settings the stack synthesizes (local/deployed-definition.ts reads them from the template). */
+const PIPE: PipeSettings = { name: 'test-pipe', batchSize: 10, maximumRetryAttempts: 10, bisectOnFailure: true, messageGroupIdPath: '$.groupId', messageDeduplicationIdPath: '$.eventId' };
+const TARGET = { queueUrl: 'http://q', fifo: true, maximumMessageBytes: 1_048_576 };
 const shard = (id: string, parent?: string): Shard => ({ ShardId: id, ParentShardId: parent, SequenceNumberRange: { StartingSequenceNumber: '1' } });
 
 function streamRecord(pk: string, seq: string): StreamRecordSdk {
@@ -133,7 +136,7 @@ describe('PipeEmulator on a parent → child split', () => {
 
     const pipe = new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
-      streamArn: STREAM_ARN, queueUrl: 'http://q', predicate: () => true, enrich: fakeEnrich,
+      streamArn: STREAM_ARN, pipe: PIPE, target: TARGET, enrich: fakeEnrich,
       faults: new FaultInjector({}, 1), pollIntervalMs: 1,
     });
     await runUntil(pipe, () => sent.length >= 5 && pipe.caughtUpSince(0));
@@ -177,7 +180,7 @@ describe('PipeEmulator on a parent → child split', () => {
     };
     const pipe = new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
-      streamArn: STREAM_ARN, queueUrl: 'http://q', predicate: () => true, enrich: flakyEnrich,
+      streamArn: STREAM_ARN, pipe: PIPE, target: TARGET, enrich: flakyEnrich,
       faults: new FaultInjector({}, 1), pollIntervalMs: 1,
     });
     await runUntil(pipe, () => sent.length >= 3 && pipe.caughtUpSince(0));
@@ -186,6 +189,45 @@ describe('PipeEmulator on a parent → child split', () => {
     expect(streams.commandCalls(GetRecordsCommand).filter((c) => c.args[0].input.ShardIterator === 'it-0')).toHaveLength(1);
     expect(iteratorRequests).toEqual([{ type: 'TRIM_HORIZON', seq: undefined }, { type: 'AFTER_SEQUENCE_NUMBER', seq: '11' }]);
     expect(pipe.stats()).toMatchObject({ recordsRead: 3, batchRetries: 1, enrichFailures: 1 });
+    streams.restore();
+    sqs.restore();
+  });
+
+  it('bisects a failing batch as the template says and, after MaximumRetryAttempts, sends the poison record\'s metadata to the pipe DLQ and moves on', async () => {
+    const streams = mockClient(DynamoDBStreamsClient);
+    const sqs = mockClient(SQSClient);
+    streams.on(DescribeStreamCommand).resolves({ StreamDescription: { Shards: [shard('only')] } });
+    streams.on(GetShardIteratorCommand).resolves({ ShardIterator: 'it-0' });
+    streams.on(GetRecordsCommand, { ShardIterator: 'it-0' }).resolves({ Records: ['1', '2', '3', '4'].map((seq) => streamRecord(seq === '3' ? 'poison' : `ok-${seq}`, seq)), NextShardIterator: 'it-1' });
+    streams.on(GetRecordsCommand, { ShardIterator: 'it-1' }).resolves({ Records: [], NextShardIterator: 'it-1' });
+    const sent: string[] = [];
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { MessageDeduplicationId: string }[] }) => {
+      sent.push(...input.Entries.map((e) => e.MessageDeduplicationId));
+      return { Successful: [], Failed: [] };
+    });
+    const deadLettered: string[] = [];
+    sqs.on(SendMessageCommand).callsFake((input: { QueueUrl: string; MessageBody: string }) => {
+      deadLettered.push(`${input.QueueUrl} ${input.MessageBody}`);
+      return {};
+    });
+    const batches: number[] = [];
+    const pipe = new PipeEmulator({
+      streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
+      streamArn: STREAM_ARN, pipe: { ...PIPE, maximumRetryAttempts: 2 }, target: TARGET, deadLetterQueueUrl: 'http://pipe-dlq',
+      enrich: async (records) => {
+        batches.push(records.length);
+        if (records.some((r) => r.dynamodb?.Keys?.pk?.S === 'poison')) throw new Error('cannot encode');
+        return fakeEnrich(records);
+      },
+      faults: new FaultInjector({}, 1), pollIntervalMs: 1,
+    });
+    await runUntil(pipe, () => deadLettered.length === 1 && sent.length >= 3);
+    expect(sent).toEqual(['ev-1', 'ev-2', 'ev-4']);
+    // [1..4] fails → halves; [1,2] ok; [3,4] fails → halves; [3] fails on its third attempt (2 retries): DLQ; [4] ok.
+    expect(batches).toEqual([4, 2, 2, 1, 1]);
+    expect(deadLettered).toHaveLength(1);
+    expect(JSON.parse(deadLettered[0]!.replace('http://pipe-dlq ', ''))).toEqual({ pipe: 'test-pipe', streamArn: STREAM_ARN, startSequenceNumber: '3', endSequenceNumber: '3', batchSize: 1, error: 'Error' });
+    expect(pipe.stats()).toMatchObject({ recordsRead: 4, recordsDeadLettered: 1, envelopesSent: 3 });
     streams.restore();
     sqs.restore();
   });
@@ -201,8 +243,9 @@ describe('PipeEmulator on a parent → child split', () => {
     const enriched: string[] = [];
     const pipe = new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }),
-      streamArn: STREAM_ARN, queueUrl: 'http://q',
-      predicate: (r) => r.dynamodb?.Keys?.pk?.S?.startsWith('keep') === true,
+      streamArn: STREAM_ARN, target: TARGET,
+      // The template's FilterCriteria, matched with EventBridge semantics.
+      pipe: { ...PIPE, filterPatterns: [{ dynamodb: { Keys: { pk: { S: [{ prefix: 'keep' }] } } } }] },
       enrich: async (records) => {
         enriched.push(...records.map((r) => r.eventID ?? ''));
         return fakeEnrich(records);

@@ -56,12 +56,13 @@ describe('envelopesForTarget (one target\'s policy applied in enrichment)', () =
     compileTargetPolicy({ filter: targetFilterSchema.parse(filter), redaction: redaction === undefined ? undefined : targetRedactionSchema.parse(redaction) }, keySchema);
 
   it('filters, keeps order, and redacts PUT images only', () => {
-    const records = ['insert', 'modify', 'remove', 'ttl-remove'].map(streamRecord);
+    // insert and modify are changes of one item: a batch keeps only the item's last change (issue 12 §1e).
+    const records = ['insert', 'remove', 'modify', 'ttl-remove'].map(streamRecord);
     const out = envelopesForTarget(records, policy({ replicateTtlDeletes: false }, { redact: ['name'], exclude: ['avatar'] }), ctx);
-    expect(out.map((e) => [e.op, e.eventId])).toEqual([['PUT', records[0]?.eventID], ['PUT', records[1]?.eventID], ['DELETE', records[2]?.eventID]]);
-    expect(out[0]?.image?.name).toEqual({ S: 'REDACTED' });
-    expect(out[0]?.image).not.toHaveProperty('avatar');
-    expect(out[2]).not.toHaveProperty('image');
+    expect(out.map((e) => [e.op, e.eventId])).toEqual([['DELETE', records[1]?.eventID], ['PUT', records[2]?.eventID]]);
+    expect(out[1]?.image?.name).toEqual({ S: 'REDACTED' });
+    expect(out[1]?.image).not.toHaveProperty('avatar');
+    expect(out[0]).not.toHaveProperty('image');
   });
 
   it('applies the RESYNC threshold to the redacted image', () => {
