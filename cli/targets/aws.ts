@@ -4,6 +4,7 @@ import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@
 import { DescribePipeCommand } from '@aws-sdk/client-pipes';
 import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { METRIC_NAMES } from '../../handlers/core/metrics';
+import { compileTargetPolicy } from '../../handlers/core/target-policy';
 import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfig } from '../../infra/config';
 import { InvalidReplicationConfigError, type ReplicationConfig, type TargetConfig } from '../../schemas/replication-config';
 import { AwsClients } from '../aws/clients';
@@ -70,6 +71,7 @@ export async function awsTarget(config: ReplicationConfig, targetName: string, o
       where: `stack ${outputs.stackName} in ${region}`,
       selector: `--target ${targetName}`,
       keySchema: config.source.keySchema,
+      policy: compileTargetPolicy(targetConfig, config.source.keySchema),
       source: { client: clients.dynamodb, tableName: config.source.tableName, description: `table ${config.source.tableName} (${config.source.account}, ${config.source.region})` },
       // Created on first use: only verify reads the target table.
       get target() {

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { KeySchema } from '../../handlers/core/key-schema';
+import type { TargetPolicy } from '../../handlers/core/target-policy';
 
 /**
  * What an operator command (replay, verify, status, pause, resume) needs from a target, whether it
@@ -56,6 +57,8 @@ export interface OperatorTarget {
   readonly selector: string;
   readonly keySchema: KeySchema;
   readonly source: TableRef;
+  /** The target's filter and redaction (verify compares in the target's view); undefined = every item as is. */
+  readonly policy?: TargetPolicy;
   /** The replica; for verify only (in AWS it needs credentials for the target account). */
   readonly target: TableRef;
   /** SQS client for the target's queue and DLQ (in the source account and Region). */
