@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { ReplicationError } from '../../handlers/core/errors';
-import { BucketDigests, ItemDigester } from '../../handlers/core/item-digest';
+import { BucketDigests, ItemDigester, type AnyAttributeMap } from '../../handlers/core/item-digest';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { awsCall } from '../aws/errors';
@@ -118,11 +118,18 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   const view = opts.view ?? ((item: AttributeMapWire) => item);
   const digester = new ItemDigester(opts.keySchema);
   const keyNames = keyAttributeNames(opts.keySchema);
-  const keysOf = (item: AttributeMapWire): AttributeMapWire => {
+  // Key attributes (S, N or B) in wire form, from an item in either form.
+  const keysOf = (item: AnyAttributeMap): AttributeMapWire => {
     const keys: AttributeMapWire = Object.create(null) as AttributeMapWire;
-    for (const name of keyNames) Object.defineProperty(keys, name, { value: item[name], enumerable: true, writable: true, configurable: true });
+    for (const name of keyNames) {
+      const v = item[name];
+      const value = v?.B instanceof Uint8Array ? { B: Buffer.from(v.B).toString('base64') } : v;
+      Object.defineProperty(keys, name, { value, enumerable: true, writable: true, configurable: true });
+    }
     return keys;
   };
+  // No view: digest the SDK items as scanned (B as bytes), without converting each to wire form.
+  const sourceView = (raw: SdkItem): AnyAttributeMap | undefined => (opts.view === undefined ? raw as AnyAttributeMap : opts.view(toWireAttributeMap(raw)));
   const hashOf = (item: AttributeMapWire | undefined): string | undefined => (item === undefined ? undefined : digester.digest(item).itemHash.toString('hex'));
   let sourceCount = 0;
   let targetCount = 0;
@@ -143,16 +150,16 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
       const sourceDigests = new BucketDigests(buckets);
       const targetDigests = new BucketDigests(buckets);
       await Promise.all([
-        scanParallel(opts.source, segments, opts.signal, (item) => {
+        scanParallel(opts.source, segments, opts.signal, (raw) => {
           sourceCount += 1;
-          const inView = view(item);
+          const inView = sourceView(raw);
           if (inView === undefined) outOfView += 1;
           else sourceDigests.add(digester.digest(inView));
           progress();
         }),
-        scanParallel(opts.target, segments, opts.signal, (item) => {
+        scanParallel(opts.target, segments, opts.signal, (raw) => {
           targetCount += 1;
-          targetDigests.add(digester.digest(item));
+          targetDigests.add(digester.digest(raw));
           progress();
         }),
       ]);
@@ -165,16 +172,16 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
         // Key bytes (latin1, one char per byte: a valid Map key) → keys and item hash, mismatching buckets only.
         const sourceSide = new Map<string, { keys: AttributeMapWire; hash: string }>();
         const targetSide = new Map<string, { keys: AttributeMapWire; hash: string }>();
-        const collect = (side: typeof sourceSide, item: AttributeMapWire): void => {
+        const collect = (side: typeof sourceSide, item: AnyAttributeMap): void => {
           const d = digester.digest(item);
           if (wanted[sourceDigests.bucketOf(d.keyHash)] === 1) side.set(d.keyBytes.toString('latin1'), { keys: keysOf(item), hash: d.itemHash.toString('hex') });
         };
         await Promise.all([
-          scanParallel(opts.source, segments, opts.signal, (item) => {
-            const inView = view(item);
+          scanParallel(opts.source, segments, opts.signal, (raw) => {
+            const inView = sourceView(raw);
             if (inView !== undefined) collect(sourceSide, inView);
           }),
-          scanParallel(opts.target, segments, opts.signal, (item) => collect(targetSide, item)),
+          scanParallel(opts.target, segments, opts.signal, (raw) => collect(targetSide, raw)),
         ]);
         for (const [key, s] of sourceSide) {
           const t = targetSide.get(key);
@@ -186,9 +193,10 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
     } else {
       const fraction = opts.sample;
       const random = opts.random ?? Math.random;
-      await scanParallel(opts.source, segments, opts.signal, async (item) => {
+      await scanParallel(opts.source, segments, opts.signal, async (raw) => {
         sourceCount += 1;
         if (random() >= fraction) return;
+        const item = toWireAttributeMap(raw);
         const inView = view(item);
         if (inView === undefined) {
           outOfView += 1;
@@ -267,8 +275,10 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   };
 }
 
-/** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item in wire form. */
-async function scanParallel(table: TableRef, segments: number, signal: AbortSignal | undefined, onItem: (item: AttributeMapWire) => void | Promise<void>): Promise<void> {
+type SdkItem = Record<string, AttributeValue>;
+
+/** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item as the SDK returns it. */
+async function scanParallel(table: TableRef, segments: number, signal: AbortSignal | undefined, onItem: (item: SdkItem) => void | Promise<void>): Promise<void> {
   await Promise.all(Array.from({ length: segments }, async (_, segment) => {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
@@ -277,7 +287,7 @@ async function scanParallel(table: TableRef, segments: number, signal: AbortSign
         TableName: table.tableName, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey,
       })));
       for (const item of page.Items ?? []) {
-        const pending = onItem(toWireAttributeMap(item));
+        const pending = onItem(item);
         if (pending !== undefined) await pending;
       }
       startKey = page.LastEvaluatedKey;

@@ -71,7 +71,10 @@ export async function awsTarget(config: ReplicationConfig, targetName: string, o
       where: `stack ${outputs.stackName} in ${region}`,
       selector: `--target ${targetName}`,
       keySchema: config.source.keySchema,
-      policy: compileTargetPolicy(targetConfig, config.source.keySchema),
+      // Only a policy that changes items (prefixes, conditions, redaction) needs applying: verify digests the rest as scanned.
+      ...(targetConfig.redaction !== undefined || targetConfig.filter.partitionKeyPrefixes.length > 0 || (targetConfig.filter.attributeEquals ?? []).length > 0
+        ? { policy: compileTargetPolicy(targetConfig, config.source.keySchema) }
+        : {}),
       source: { client: clients.dynamodb, tableName: config.source.tableName, description: `table ${config.source.tableName} (${config.source.account}, ${config.source.region})` },
       // Created on first use: only verify reads the target table.
       get target() {

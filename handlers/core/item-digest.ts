@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
+import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { canonicalNumber } from './attribute-value';
 import { ReplicationError } from './errors';
 import { keyAttributeNames, type KeySchema } from './key-schema';
@@ -21,6 +21,36 @@ import { keyAttributeNames, type KeySchema } from './key-schema';
  */
 
 const TAG = { M: 0x4d, S: 0x53, N: 0x4e, B: 0x42, BOOL: 0x62, NULL: 0x30, SS: 0x73, NS: 0x6e, BS: 0x78, L: 0x4c } as const;
+
+/**
+ * An AttributeValue in either form: wire (B as base64) or SDK v3 (B as bytes, straight from a
+ * Scan: verify digests SDK items without converting them when there is no view to apply).
+ */
+export interface AnyAttributeValue {
+  S?: string; N?: string; B?: string | Uint8Array; SS?: string[]; NS?: string[]; BS?: (string | Uint8Array)[];
+  M?: Record<string, AnyAttributeValue>; L?: AnyAttributeValue[]; NULL?: boolean; BOOL?: boolean;
+}
+export type AnyAttributeMap = Record<string, AnyAttributeValue>;
+
+const bytesOf = (b: string | Uint8Array): Uint8Array => (typeof b === 'string' ? Buffer.from(b, 'base64') : b);
+
+/**
+ * Code-point order (= UTF-8 byte order) of well-formed strings, without encoding them. UTF-16 code
+ * units order differently only where a surrogate (part of a character ≥ U+10000) meets
+ * U+E000–U+FFFF: lifting surrogates above the BMP fixes exactly that.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && x <= 0xdfff) x += 0x10000;
+    if (y >= 0xd800 && y <= 0xdfff) y += 0x10000;
+    return x - y;
+  }
+  return a.length - b.length;
+}
 
 /** Appends to one growing buffer: one hash update per item instead of one per attribute. */
 class CanonicalWriter {
@@ -61,56 +91,60 @@ class CanonicalWriter {
   }
 
   string(s: string): void {
-    // ASCII-or-not is unknown; Buffer.byteLength is cheap next to an encode into a temporary.
-    const n = Buffer.byteLength(s, 'utf8');
-    this.u32(n);
-    this.reserve(n);
-    this.buf.write(s, this.length, 'utf8');
-    this.length += n;
+    // Room for the worst case (3 bytes per UTF-16 unit), then write and patch the length in.
+    this.reserve(4 + 3 * s.length);
+    const n = this.buf.write(s, this.length + 4, 'utf8');
+    this.buf.writeUInt32BE(n, this.length);
+    this.length += 4 + n;
   }
 
-  sortedChunks(tag: number, chunks: Buffer[]): void {
+  strings(tag: number, values: readonly string[]): void {
     this.byte(tag);
-    this.u32(chunks.length);
-    for (const c of chunks.sort(Buffer.compare)) this.chunk(c);
+    this.u32(values.length);
+    for (const v of [...values].sort(compareCodePoints)) this.string(v);
   }
 
-  value(value: AttributeValueWire): void {
-    if ('S' in value) { this.byte(TAG.S); this.string(value.S); return; }
-    if ('N' in value) { this.byte(TAG.N); this.string(canonicalNumber(value.N)); return; }
-    if ('B' in value) { this.byte(TAG.B); this.chunk(Buffer.from(value.B, 'base64')); return; }
-    if ('BOOL' in value) { this.byte(TAG.BOOL); this.byte(value.BOOL ? 1 : 0); return; }
-    if ('NULL' in value) { this.byte(TAG.NULL); return; }
-    if ('SS' in value) { this.sortedChunks(TAG.SS, value.SS.map((s) => Buffer.from(s, 'utf8'))); return; }
-    if ('NS' in value) { this.sortedChunks(TAG.NS, value.NS.map((n) => Buffer.from(canonicalNumber(n), 'latin1'))); return; }
-    if ('BS' in value) { this.sortedChunks(TAG.BS, value.BS.map((b) => Buffer.from(b, 'base64'))); return; }
-    if ('L' in value) {
+  value(value: AnyAttributeValue): void {
+    if (value.S !== undefined) { this.byte(TAG.S); this.string(value.S); return; }
+    if (value.N !== undefined) { this.byte(TAG.N); this.string(canonicalNumber(value.N)); return; }
+    if (value.B !== undefined) { this.byte(TAG.B); this.chunk(bytesOf(value.B)); return; }
+    if (value.BOOL !== undefined) { this.byte(TAG.BOOL); this.byte(value.BOOL ? 1 : 0); return; }
+    if (value.NULL !== undefined) { this.byte(TAG.NULL); return; }
+    if (value.SS !== undefined) { this.strings(TAG.SS, value.SS); return; }
+    // Canonical numbers are ASCII: UTF-16 order is byte order.
+    if (value.NS !== undefined) { this.strings(TAG.NS, value.NS.map(canonicalNumber)); return; }
+    if (value.BS !== undefined) {
+      this.byte(TAG.BS);
+      this.u32(value.BS.length);
+      for (const b of value.BS.map(bytesOf).sort(Buffer.compare)) this.chunk(b);
+      return;
+    }
+    if (value.L !== undefined) {
       this.byte(TAG.L);
       this.u32(value.L.length);
       for (const v of value.L) this.value(v);
       return;
     }
-    if ('M' in value) { this.map(value.M); return; }
+    if (value.M !== undefined) { this.map(value.M); return; }
     throw new ReplicationError(`unknown AttributeValue type ${JSON.stringify(Object.keys(value))}`);
   }
 
   /** Own enumerable names only (Object.keys): a "__proto__" attribute is data like any other. */
-  map(map: AttributeMapWire, names: readonly string[] = Object.keys(map)): void {
-    const entries = names.map((name) => ({ name, bytes: Buffer.from(name, 'utf8') }));
-    entries.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+  map(map: AnyAttributeMap, names: readonly string[] = Object.keys(map)): void {
+    const sorted = names.length > 1 ? [...names].sort(compareCodePoints) : names;
     this.byte(TAG.M);
-    this.u32(entries.length);
-    for (const { name, bytes } of entries) {
+    this.u32(sorted.length);
+    for (const name of sorted) {
       const value = Object.prototype.hasOwnProperty.call(map, name) ? map[name] : undefined;
       if (value === undefined) throw new ReplicationError('item lacks a key attribute');
-      this.chunk(bytes);
+      this.string(name);
       this.value(value);
     }
   }
 }
 
 /** Canonical bytes of an item (a fresh copy). */
-export function canonicalItemBytes(item: AttributeMapWire): Buffer {
+export function canonicalItemBytes(item: AttributeMapWire | AnyAttributeMap): Buffer {
   const w = new CanonicalWriter();
   w.map(item);
   return Buffer.from(w.bytes());
@@ -137,13 +171,13 @@ export class ItemDigester {
     this.keyNames = keyAttributeNames(keySchema);
   }
 
-  keyBytes(item: AttributeMapWire): Buffer {
+  keyBytes(item: AttributeMapWire | AnyAttributeMap): Buffer {
     this.writer.reset();
     this.writer.map(item, this.keyNames);
     return Buffer.from(this.writer.bytes());
   }
 
-  digest(item: AttributeMapWire): ItemDigest {
+  digest(item: AttributeMapWire | AnyAttributeMap): ItemDigest {
     const keyBytes = this.keyBytes(item);
     const keyHash = createHash('sha256').update(keyBytes).digest().readUInt32BE(0);
     this.writer.reset();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { BucketDigests, canonicalItemBytes, ItemDigester } from '../../handlers/core/item-digest';
+import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
+import { BucketDigests, canonicalItemBytes, compareCodePoints, ItemDigester } from '../../handlers/core/item-digest';
 import { itemsEqual } from '../../local/compare';
 import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
 import { base64Bytes, keySchema, numberString } from './support/arbitraries';
@@ -69,6 +70,19 @@ describe('canonical item bytes', () => {
       Object.defineProperty(b, n, { value: v, enumerable: true, writable: true, configurable: true });
       expect(canonicalItemBytes(a).equals(canonicalItemBytes(b))).toBe(itemsEqual(a, b));
     }), { numRuns: 300 });
+  });
+
+  it('are the same from the SDK form (binary as bytes) as from the wire form (base64)', () => {
+    fc.assert(fc.property(item, (a) => {
+      expect(canonicalItemBytes(toSdkAttributeMap(a)).equals(canonicalItemBytes(a))).toBe(true);
+    }), { numRuns: 200 });
+  });
+
+  it('order strings by code point (UTF-8 bytes), not by UTF-16 units', () => {
+    fc.assert(fc.property(text(6), text(6), (a, b) => {
+      expect(Math.sign(compareCodePoints(a, b))).toBe(Math.sign(Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))));
+    }), { numRuns: 500 });
+    expect(compareCodePoints('\uFF01', '😀')).toBeLessThan(0);
   });
 
   it.each([
