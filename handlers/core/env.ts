@@ -28,6 +28,15 @@ export const ENV = {
   metricsNamespace: 'METRICS_NAMESPACE',
   /** Where EMF metrics go: 'stdout' (default; CloudWatch extracts them from the function's log) or 'off' (local mode). */
   metricsSink: 'METRICS_SINK',
+  // Sampled verification (handlers/sampled-verify.ts).
+  /** Items sampled from each table per run. */
+  verifySampleSize: 'VERIFY_SAMPLE_SIZE',
+  /** Seconds to wait before re-reading a mismatch. */
+  verifySettleSeconds: 'VERIFY_SETTLE_SECONDS',
+  /** 'true': enqueue a RESYNC per confirmed mismatch on QUEUE_URL. */
+  verifyAutoRepair: 'VERIFY_AUTO_REPAIR',
+  /** The target's FIFO queue (RESYNCs of the auto-repair). */
+  queueUrl: 'QUEUE_URL',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
