@@ -6,7 +6,7 @@ import { plainClient } from '../lib/ddb';
 /**
  * One measurement of bench/sections/verify.ts in a process of its own, so that its peak RSS is the
  * verify's (or the bare scan's), not the bench's: `node --import tsx verify-child.ts
- * verify|scan ENDPOINT SOURCE TARGET SEGMENTS` prints one JSON line { items, seconds, maxRssMB, … }.
+ * verify|scan ENDPOINT SOURCE TARGET SEGMENTS [PAGE_SIZE]` prints one JSON line { items, seconds, maxRssMB, … }.
  */
 async function bareScan(client: DynamoDBClient, table: string, segments: number): Promise<number> {
   const counts = await Promise.all(Array.from({ length: segments }, async (_, segment) => {
@@ -23,7 +23,7 @@ async function bareScan(client: DynamoDBClient, table: string, segments: number)
 }
 
 async function main(): Promise<void> {
-  const [mode, endpoint, source, target, segmentsArg] = process.argv.slice(2);
+  const [mode, endpoint, source, target, segmentsArg, pageSizeArg] = process.argv.slice(2);
   if ((mode !== 'verify' && mode !== 'scan') || endpoint === undefined || source === undefined || target === undefined) throw new Error('usage: verify-child.ts verify|scan ENDPOINT SOURCE TARGET SEGMENTS');
   const segments = Number(segmentsArg ?? 4);
   const client = plainClient(endpoint);
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     items = a + b;
   } else {
     const table = (tableName: string) => ({ client, tableName, description: tableName });
-    const r = await runVerify({ source: table(source), target: table(target), keySchema: BENCH_KEY_SCHEMA, segments });
+    const r = await runVerify({ source: table(source), target: table(target), keySchema: BENCH_KEY_SCHEMA, segments, ...(pageSizeArg === undefined ? {} : { pageSize: Number(pageSizeArg) }) });
     items = r.sourceItems + r.targetItems;
     extra = { mismatchingBuckets: r.mismatchingBuckets, missing: r.missing, extra: r.extra, different: r.different };
   }

@@ -44,6 +44,11 @@ export interface VerifyOptions {
   readonly view?: (item: AttributeMapWire) => AttributeMapWire | undefined;
   /** Parallel Scan segments per table. @default 4 */
   readonly segments?: number;
+  /**
+   * Items per Scan page (Scan Limit). Smaller pages hold less in memory at once (each segment has a
+   * page in flight) at the cost of more requests. @default DynamoDB's own (up to 1 MB per page)
+   */
+  readonly pageSize?: number;
   /** Digest buckets. @default 65536 */
   readonly buckets?: number;
   /** Fraction of source items to check (0 < f ≤ 1); undefined = full compare. */
@@ -115,6 +120,7 @@ interface Candidate {
 
 export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   const segments = opts.segments ?? 4;
+  const scan: ScanSettings = { segments, ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }), ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
   const view = opts.view ?? ((item: AttributeMapWire) => item);
   const digester = new ItemDigester(opts.keySchema);
   const keyNames = keyAttributeNames(opts.keySchema);
@@ -150,14 +156,14 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
       const sourceDigests = new BucketDigests(buckets);
       const targetDigests = new BucketDigests(buckets);
       await Promise.all([
-        scanParallel(opts.source, segments, opts.signal, (raw) => {
+        scanParallel(opts.source, scan, (raw) => {
           sourceCount += 1;
           const inView = sourceView(raw);
           if (inView === undefined) outOfView += 1;
           else sourceDigests.add(digester.digest(inView));
           progress();
         }),
-        scanParallel(opts.target, segments, opts.signal, (raw) => {
+        scanParallel(opts.target, scan, (raw) => {
           targetCount += 1;
           targetDigests.add(digester.digest(raw));
           progress();
@@ -177,11 +183,11 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
           if (wanted[sourceDigests.bucketOf(d.keyHash)] === 1) side.set(d.keyBytes.toString('latin1'), { keys: keysOf(item), hash: d.itemHash.toString('hex') });
         };
         await Promise.all([
-          scanParallel(opts.source, segments, opts.signal, (raw) => {
+          scanParallel(opts.source, scan, (raw) => {
             const inView = sourceView(raw);
             if (inView !== undefined) collect(sourceSide, inView);
           }),
-          scanParallel(opts.target, segments, opts.signal, (raw) => collect(targetSide, raw)),
+          scanParallel(opts.target, scan, (raw) => collect(targetSide, raw)),
         ]);
         for (const [key, s] of sourceSide) {
           const t = targetSide.get(key);
@@ -193,7 +199,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
     } else {
       const fraction = opts.sample;
       const random = opts.random ?? Math.random;
-      await scanParallel(opts.source, segments, opts.signal, async (raw) => {
+      await scanParallel(opts.source, scan, async (raw) => {
         sourceCount += 1;
         if (random() >= fraction) return;
         const item = toWireAttributeMap(raw);
@@ -278,13 +284,19 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
 type SdkItem = Record<string, AttributeValue>;
 
 /** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item as the SDK returns it. */
-async function scanParallel(table: TableRef, segments: number, signal: AbortSignal | undefined, onItem: (item: SdkItem) => void | Promise<void>): Promise<void> {
+interface ScanSettings {
+  segments: number;
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+async function scanParallel(table: TableRef, { segments, pageSize, signal }: ScanSettings, onItem: (item: SdkItem) => void | Promise<void>): Promise<void> {
   await Promise.all(Array.from({ length: segments }, async (_, segment) => {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       if (signal?.aborted === true) throw new VerifyInterruptedError('interrupted');
       const page = await awsCall('dynamodb:Scan', table.description, () => table.client.send(new ScanCommand({
-        TableName: table.tableName, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey,
+        TableName: table.tableName, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey, Limit: pageSize,
       })));
       for (const item of page.Items ?? []) {
         const pending = onItem(item);

@@ -44,6 +44,8 @@ export interface PipelineHealth {
   readonly appliedLastMinute?: number;
   /** Replication lag over the last minute (ReplicationLagMs), if known. */
   readonly lagLastMinute?: { readonly p99Ms?: number; readonly maxMs?: number };
+  /** The continuous sampled verification's latest run (CloudWatch VerifySampled/VerifyMismatches), if it runs. */
+  readonly lastVerify?: { readonly at: string; readonly sampled: number; readonly mismatches: number };
   /** Parts that could not be read, in plain words ("CloudWatch: missing permission cloudwatch:GetMetricData on …"). */
   readonly unreachable: readonly string[];
 }
