@@ -21,6 +21,7 @@ interface VerifyCommandOptions extends TargetSelection {
   buckets: number;
   settle?: number;
   report?: string;
+  pageSize?: number;
 }
 
 export function registerVerify(program: Command, ctx: CommandContext): void {
@@ -37,6 +38,7 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
     .option('--limit <n>', 'how many differences to list', parsePositiveInt(100_000), 10)
     .option('--json', 'print one JSON line with the result on stdout')
     .option('--buckets <n>', 'digest buckets (memory: 64 bytes each); more buckets narrow pass 2 further', parsePositiveInt(1 << 24), DEFAULT_BUCKETS)
+    .option('--page-size <n>', 'items per Scan page (Scan Limit; DynamoDB also stops a page at 1 MB): fewer, less memory, more requests (default 250)', parsePositiveInt(1_000_000))
     .option('--settle <seconds>', 'wait this long before re-reading differing keys (default: twice the measured replication lag + 1 s; 10 s when unknown)', parseSeconds)
     .option('--report <file>', 'write every difference (kind and keys, never values) as JSON lines to this file (default: .ddb-replicate/verify-<target>-<time>.jsonl, only when there are differences)')
     .addHelpText(
@@ -51,8 +53,8 @@ Memory does not grow with the table: pass 1 scans both tables and folds every it
 of the differing buckets. Differing keys are read again after --settle, so a change still in flight
 is not reported. Each table is scanned once (twice with differences), with consistent reads (twice
 the read units of eventual reads). --sample does not look for items that exist only in the target.
-For tables too big for one machine, --engine glue (a Glue job in the source account) and the
-continuous sampled verification (continuousVerify in the config) are the other ways: see docs/operator-cli.md.
+Between runs, the continuous sampled verification (continuousVerify in the config) checks a
+sample every few minutes: see docs/operator-cli.md, "Three ways to verify".
 
 In AWS the target table is in the target account: --target-profile names a profile with read
 access to it (dynamodb:Scan, dynamodb:GetItem).
@@ -76,6 +78,7 @@ Examples:
           ...(target.policy === undefined ? {} : { view: target.policy.view }),
           segments: opts.segments,
           buckets: opts.buckets,
+          ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
           limit: opts.limit,
           settleMs: opts.settle === undefined ? () => measuredSettleMs(target) : opts.settle * 1000,
           signal,

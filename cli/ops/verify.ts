@@ -45,8 +45,10 @@ export interface VerifyOptions {
   /** Parallel Scan segments per table. @default 4 */
   readonly segments?: number;
   /**
-   * Items per Scan page (Scan Limit). Smaller pages hold less in memory at once (each segment has a
-   * page in flight) at the cost of more requests. @default DynamoDB's own (up to 1 MB per page)
+   * Items per Scan page (Scan Limit; DynamoDB also stops a page at 1 MB). Each segment of each table
+   * has a page in flight, and a parsed page of small items takes several times its 1 MB: 250 keeps
+   * the peak RSS of a verify under 200 MB (bench, docs/performance.md) at no cost in throughput.
+   * @default 250
    */
   readonly pageSize?: number;
   /** Digest buckets. @default 65536 */
@@ -107,6 +109,7 @@ export interface VerifyResult {
 /** Concurrent GetItem pairs when re-reading differing keys. */
 const RECHECK_CONCURRENCY = 16;
 export const DEFAULT_BUCKETS = 65_536;
+const DEFAULT_PAGE_SIZE = 250;
 
 /** Ctrl-C during the scan; runVerify turns it into `interrupted: true`. */
 class VerifyInterruptedError extends ReplicationError {
@@ -120,7 +123,7 @@ interface Candidate {
 
 export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   const segments = opts.segments ?? 4;
-  const scan: ScanSettings = { segments, ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }), ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
+  const scan: ScanSettings = { segments, pageSize: opts.pageSize ?? DEFAULT_PAGE_SIZE, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
   const view = opts.view ?? ((item: AttributeMapWire) => item);
   const digester = new ItemDigester(opts.keySchema);
   const keyNames = keyAttributeNames(opts.keySchema);
@@ -286,7 +289,7 @@ type SdkItem = Record<string, AttributeValue>;
 /** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item as the SDK returns it. */
 interface ScanSettings {
   segments: number;
-  pageSize?: number;
+  pageSize: number;
   signal?: AbortSignal;
 }
 
