@@ -7,10 +7,11 @@ import { toSdkAttributeMap, toWireAttributeMap } from './attribute-value';
 import { encodeEnvelope } from './envelope';
 import { groupIdFor } from './group-id';
 import { ItemDigester } from './item-digest';
-import { ENV, intEnv, optionalEnv, requireEnv } from './env';
+import { applyConfigFromEnv, type ApplyConfig } from './apply-batch';
+import { ENV, intEnv, optionalEnv } from './env';
 import { ConfigurationError, ReplicationError } from './errors';
-import { keyAttributeNames, parseKeySchema, type KeySchema } from './key-schema';
-import { targetPolicyFromEnv, type TargetPolicy } from './target-policy';
+import { keyAttributeNames, type KeySchema } from './key-schema';
+import type { TargetPolicy } from './target-policy';
 
 /**
  * Continuous sampled verification (handlers/sampled-verify.ts, scheduled per target): samples items
@@ -180,20 +181,16 @@ async function enqueueResyncs(sqs: SQSClient, queueUrl: string, table: string, k
 }
 
 /** What the CDK construct (infra/constructs/sampled-verify.ts) or local mode sets on the function. */
-export interface SampledVerifyEnvConfig extends SampledVerifyConfig {
+export interface SampledVerifyEnvConfig extends SampledVerifyConfig, Omit<ApplyConfig, 'policy' | 'keySchema' | 'sourceTableName' | 'targetTableName'> {
   readonly replicationName: string;
-  readonly targetName: string;
-  readonly sourceRegion: string;
-  readonly targetRegion: string;
-  readonly targetRoleArn: string;
-  readonly targetExternalId: string;
 }
 
 /** REPLICATION_NAME: the metrics' Replication dimension (as the apply function has it). */
 export const REPLICATION_NAME_ENV = 'REPLICATION_NAME';
 
+/** The apply function's variables (tables, Regions, target role, key schema, policy) plus the verification's own. */
 export function sampledVerifyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SampledVerifyEnvConfig {
-  const keySchema = parseKeySchema(requireEnv(ENV.keySchema, env));
+  const { policy, ...target } = applyConfigFromEnv(env);
   const autoRepair = optionalEnv(ENV.verifyAutoRepair, 'false', env);
   if (autoRepair !== 'true' && autoRepair !== 'false') throw new ConfigurationError(`environment variable ${ENV.verifyAutoRepair} must be "true" or "false", got "${autoRepair}"`);
   const settle = optionalEnv(ENV.verifySettleSeconds, '30', env);
@@ -203,19 +200,13 @@ export function sampledVerifyConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
   const queueUrl = optionalEnv(ENV.queueUrl, '', env);
   if (autoRepair === 'true' && queueUrl === '') throw new ConfigurationError(`environment variable ${ENV.queueUrl} is required when ${ENV.verifyAutoRepair} is true`);
   return {
+    ...target,
     replicationName,
-    targetName: requireEnv(ENV.targetName, env),
-    sourceTableName: requireEnv(ENV.sourceTableName, env),
-    sourceRegion: requireEnv(ENV.sourceRegion, env),
-    targetTableName: requireEnv(ENV.targetTableName, env),
-    targetRegion: requireEnv(ENV.targetRegion, env),
-    targetRoleArn: requireEnv(ENV.targetRoleArn, env),
-    targetExternalId: requireEnv(ENV.targetExternalId, env),
-    keySchema,
     sampleSize: intEnv(ENV.verifySampleSize, 100, env),
     settleMs: Number(settle) * 1000,
     autoRepair: autoRepair === 'true',
     ...(queueUrl === '' ? {} : { queueUrl }),
-    view: targetPolicyFromEnv(keySchema, env).view,
+    // Unset policy = every item as is (ApplyConfig.policy).
+    view: policy?.view ?? ((item: AttributeMapWire) => item),
   };
 }

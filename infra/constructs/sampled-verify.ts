@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, GraphWidget, Metric, TextWidget, TreatMissingData, type IWidget } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
@@ -16,27 +15,19 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ENV, METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { ConfigurationError } from '../../handlers/core/errors';
-import type { KeySchema } from '../../handlers/core/key-schema';
 import { REPLICATION_NAME_ENV } from '../../handlers/core/sampled-verify';
 import { VERIFY_METRIC_NAMES } from '../../handlers/core/verify-metrics';
 import { continuousVerifySchema, roleNames, type ContinuousVerifyConfig, type TargetFilter, type TargetRedaction } from '../../schemas/replication-config';
 import { nagString } from './initial-load-job';
+import type { TargetTableProps } from './target-table-props';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 /** Sampling 2 × 1,000 items with GetItems on both sides is seconds of work; the settle wait comes on top. */
 const WORK_SECONDS = 120;
 const MEMORY_MB = 256;
 
-export interface SampledVerifyProps {
-  readonly replicationName: string;
-  readonly targetName: string;
-  readonly sourceTable: ITableV2;
-  readonly keySchema: KeySchema;
-  readonly targetTableName: string;
-  readonly targetRegion: string;
-  /** The target account's role (it trusts `roleNames.verify`; see infra/stacks/target-access-stack.ts). */
-  readonly targetRoleArn: string;
-  readonly externalId: string;
+/** `targetRoleArn` is assumed to read the target table: the target role trusts `roleNames.verify` (infra/stacks/target-access-stack.ts). */
+export interface SampledVerifyProps extends TargetTableProps {
   readonly filter: TargetFilter;
   readonly redaction?: TargetRedaction;
   /** The target's FIFO queue: RESYNCs of the auto-repair go there (sqs:SendMessage only with autoRepair). */
