@@ -56,7 +56,7 @@ function plan(quick: boolean) {
         apply: { changes: 100, hotChanges: 80, reps: 2, concurrency: 4 },
         load: { items: 200, segments: 4, reps: 2 },
         e2e: { rates: [100, 250], durationSeconds: 2, warmupSeconds: 1 },
-        verify: { items: 20000, itemBytes: 256, segments: 4, reps: 1 },
+        verify: { items: 300, itemBytes: 256, segments: 4, pageSize: 250, reps: 1 },
       }
     : {
         cpu: { batches: 20, reps: 15, changesPerSample: { '1KB': 3000, '100KB': 40 } },
@@ -65,7 +65,7 @@ function plan(quick: boolean) {
         load: { items: 4000, segments: 4, reps: 5 },
         e2e: { rates: [100, 250, 500, 1000], durationSeconds: 8, warmupSeconds: 3 },
         // 200,000 items: the table size of issue 13's memory goal; small items keep seeding short.
-        verify: { items: 200_000, itemBytes: 256, segments: 4, reps: 3 },
+        verify: { items: 200_000, itemBytes: 256, segments: 4, pageSize: 250, reps: 2 },
       };
 }
 

@@ -8,12 +8,12 @@ import { plainClient } from '../lib/ddb';
  * verify's (or the bare scan's), not the bench's: `node --import tsx verify-child.ts
  * verify|scan ENDPOINT SOURCE TARGET SEGMENTS [PAGE_SIZE]` prints one JSON line { items, seconds, maxRssMB, … }.
  */
-async function bareScan(client: DynamoDBClient, table: string, segments: number): Promise<number> {
+async function bareScan(client: DynamoDBClient, table: string, segments: number, pageSize: number | undefined): Promise<number> {
   const counts = await Promise.all(Array.from({ length: segments }, async (_, segment) => {
     let n = 0;
     let startKey: Record<string, AttributeValue> | undefined;
     do {
-      const page = await client.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey }));
+      const page = await client.send(new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey, Limit: pageSize }));
       n += page.Items?.length ?? 0;
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
@@ -26,16 +26,17 @@ async function main(): Promise<void> {
   const [mode, endpoint, source, target, segmentsArg, pageSizeArg] = process.argv.slice(2);
   if ((mode !== 'verify' && mode !== 'scan') || endpoint === undefined || source === undefined || target === undefined) throw new Error('usage: verify-child.ts verify|scan ENDPOINT SOURCE TARGET SEGMENTS');
   const segments = Number(segmentsArg ?? 4);
+  const pageSize = pageSizeArg === undefined ? undefined : Number(pageSizeArg);
   const client = plainClient(endpoint);
   const started = performance.now();
   let extra: Record<string, unknown> = {};
   let items: number;
   if (mode === 'scan') {
-    const [a, b] = await Promise.all([bareScan(client, source, segments), bareScan(client, target, segments)]);
+    const [a, b] = await Promise.all([bareScan(client, source, segments, pageSize), bareScan(client, target, segments, pageSize)]);
     items = a + b;
   } else {
     const table = (tableName: string) => ({ client, tableName, description: tableName });
-    const r = await runVerify({ source: table(source), target: table(target), keySchema: BENCH_KEY_SCHEMA, segments, ...(pageSizeArg === undefined ? {} : { pageSize: Number(pageSizeArg) }) });
+    const r = await runVerify({ source: table(source), target: table(target), keySchema: BENCH_KEY_SCHEMA, segments, ...(pageSize === undefined ? {} : { pageSize }) });
     items = r.sourceItems + r.targetItems;
     extra = { mismatchingBuckets: r.mismatchingBuckets, missing: r.missing, extra: r.extra, different: r.different };
   }

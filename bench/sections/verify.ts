@@ -10,7 +10,7 @@ import { ratioSummary, rotation, summarize } from '../lib/stats';
 
 /**
  * `verify` (cli/ops/verify.ts, digest buckets) on DynamoDB Local: items/s against a bare parallel
- * Scan of both tables (same segments, consistent reads, nothing done with the items), and the
+ * Scan of both tables (same segments and page size, consistent reads, nothing done with the items), and the
  * verify process's peak RSS. Each run is a child process (verify-child.ts) so the RSS is its own.
  * Throughput is measured on equal tables (pass 1 only, the healthy case); then three differences
  * are planted and one more verify (both passes and the re-check) must find exactly them.
@@ -20,6 +20,8 @@ export interface VerifyBenchOptions {
   items: number;
   itemBytes: number;
   segments: number;
+  /** Scan page size (Limit) of both variants: verify's default, so the baseline pages alike. */
+  pageSize: number;
   reps: number;
   log: (line: string) => void;
 }
@@ -61,7 +63,7 @@ export async function runVerifyBench(opts: VerifyBenchOptions): Promise<SectionR
       written += batch.length;
       if (written % 20_000 < 25) opts.log(`verify: seeded ${written}/${opts.items} items into both tables`);
     });
-    const args = (mode: string): string[] => [mode, opts.endpoint, source, target, String(opts.segments)];
+    const args = (mode: string): string[] => [mode, opts.endpoint, source, target, String(opts.segments), String(opts.pageSize)];
     // Throughput on equal tables (the healthy case: pass 1 only), interleaved with the bare scan.
     const rates: Record<'verify' | 'scan', number[]> = { verify: [], scan: [] };
     const rss: Record<'verify' | 'scan', number[]> = { verify: [], scan: [] };
@@ -84,10 +86,10 @@ export async function runVerifyBench(opts: VerifyBenchOptions): Promise<SectionR
     const verifyRss = Math.max(...rss.verify);
     return {
       rows: [
-        ratioRow({ section: 'verify', metric: `verify vs bare parallel Scan of both tables (${opts.items} items, ${opts.segments} segments)`, unit: 'items/s', baselineLabel: 'bare Scan', target: '≥ 0.8×' }, summarize(rates.verify), summarize(rates.scan), ratioSummary(rates.verify, rates.scan), 0.8),
+        ratioRow({ section: 'verify', metric: `verify vs bare parallel Scan of both tables (${opts.items} items, ${opts.segments} segments, pages of ${opts.pageSize})`, unit: 'items/s', baselineLabel: 'bare Scan', target: '≥ 0.8×' }, summarize(rates.verify), summarize(rates.scan), ratioSummary(rates.verify, rates.scan), 0.8),
         absoluteRow({ section: 'verify', metric: `verify peak RSS (${opts.items} items; with and without differences)`, unit: 'MB', target: `≤ ${MAX_RSS_MB} MB` }, verifyRss, verifyRss <= MAX_RSS_MB),
       ],
-      data: { params: { items: opts.items, itemBytes: opts.itemBytes, segments: opts.segments, reps: opts.reps }, itemsPerSecond: { verify: summarize(rates.verify), scan: summarize(rates.scan) }, peakRssMB: { verify: summarize(rss.verify), scan: summarize(rss.scan) }, withDifferences: withDiffs },
+      data: { params: { items: opts.items, itemBytes: opts.itemBytes, segments: opts.segments, pageSize: opts.pageSize, reps: opts.reps }, itemsPerSecond: { verify: summarize(rates.verify), scan: summarize(rates.scan) }, peakRssMB: { verify: summarize(rss.verify), scan: summarize(rss.scan) }, withDifferences: withDiffs },
     };
   } finally {
     await deleteTable(client, source);
