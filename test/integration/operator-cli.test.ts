@@ -195,20 +195,20 @@ test('verify finds planted differences by exact value, --repair fixes them all',
   expect(report.diffs.every((d) => d.source === undefined)).toBe(true);
   expect(found.stdout).not.toContain('1.50001');
 
-  const text = await run('verify', '--local', file, '--report', join(dir, 'text.jsonl'));
+  const text = await run('verify', '--local', file, '--settle', '0', '--report', join(dir, 'text.jsonl'));
   expect(text.code).toBe(1);
   expect(text.stdout).toContain('5 differences: 1 missing in the target, 1 extra in the target, 3 different');
   expect(text.stdout).toContain('different {"pk":{"S":"num"},"sk":{"N":"0"}}');
   expect(text.stdout).toContain(`fix them with \`ddb-replicate verify --local ${file} --repair\``);
   expect(text.stdout).not.toContain('1.50001');
-  const shown = await run('verify', '--local', file, '--show-values', '--report', join(dir, 'shown.jsonl'));
+  const shown = await run('verify', '--local', file, '--settle', '0', '--show-values', '--report', join(dir, 'shown.jsonl'));
   expect(shown.stdout).toContain('"x":{"N":"1.50001"}');
 
-  const sample = await run('verify', '--local', file, '--sample', '1', '--json', '--report', join(dir, 'sample.jsonl'));
+  const sample = await run('verify', '--local', file, '--settle', '0', '--sample', '1', '--json', '--report', join(dir, 'sample.jsonl'));
   expect(sample.code).toBe(1);
   expect(JSON.parse(sample.stdout)).toMatchObject({ mode: 'sample', missing: 1, extra: 0, different: 3, extraChecked: false });
 
-  const repair = await run('verify', '--local', file, '--repair', '--report', join(dir, 'repair.jsonl'));
+  const repair = await run('verify', '--local', file, '--settle', '0', '--repair', '--report', join(dir, 'repair.jsonl'));
   expect(repair.code).toBe(1);
   expect(repair.stdout).toContain('repair: enqueued 5 RESYNCs');
   await session.waitForDrain();
