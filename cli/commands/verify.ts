@@ -151,7 +151,7 @@ function parseSeconds(value: string): number {
 const SETTLE_UNKNOWN_LAG_MS = 10_000;
 
 /** Twice the replication lag measured over the last minute, plus a second; capped at 5 minutes. */
-async function measuredSettleMs(target: OperatorTarget): Promise<number> {
+export async function measuredSettleMs(target: Pick<OperatorTarget, 'health'>): Promise<number> {
   const lag = (await target.health()).lagLastMinute;
   const lagMs = lag?.maxMs ?? lag?.p99Ms;
   return lagMs === undefined ? SETTLE_UNKNOWN_LAG_MS : Math.min(2 * lagMs + 1000, 300_000);

@@ -10,6 +10,7 @@ import { parseFraction, parsePositiveInt } from '../../cli/ops/args';
 import { messageOf, repairEnvelope, replayEventId, resyncEnvelope } from '../../cli/ops/queues';
 import { formatDuration, statusWarnings, type TargetStatus } from '../../cli/ops/status';
 import { runVerify } from '../../cli/ops/verify';
+import { measuredSettleMs } from '../../cli/commands/verify';
 import { readSessionFile } from '../../local/control';
 import { CliError, EXIT } from '../../cli/errors';
 import { localTarget } from '../../cli/targets/local';
@@ -185,5 +186,16 @@ describe('verify core (DynamoDB mocked)', () => {
     expect(result).toMatchObject({ mode: 'sample', sample: 0.5, sourceItems: 4, checked: 2, missing: 0, extra: 0, different: 1, extraChecked: false });
     expect(result.diffs).toEqual([{ kind: 'different', keys: { pk: { S: 'c' }, sk: { N: '1' } }, source: { pk: { S: 'c' }, sk: { N: '1' } }, target: { pk: { S: 'c' }, sk: { N: '1' }, v: { N: '2' } } }]);
     expect(ddb.commandCalls(GetItemCommand, { TableName: 'tgt' }).map((c) => c.args[0].input.Key?.pk?.S).sort()).toEqual(['a', 'c', 'c']);
+  });
+});
+
+describe('verify: the default settle time', () => {
+  const health = (lag: { p99Ms?: number; maxMs?: number } | undefined) => ({ health: () => Promise.resolve({ pipe: { name: 'p', state: 'RUNNING' }, unreachable: [], ...(lag === undefined ? {} : { lagLastMinute: lag }) }) });
+  it('is twice the measured lag (max, else p99) plus a second, capped at 5 minutes; 10 s when the lag is unknown', async () => {
+    expect(await measuredSettleMs(health({ p99Ms: 800, maxMs: 2000 }))).toBe(5000);
+    expect(await measuredSettleMs(health({ p99Ms: 800 }))).toBe(2600);
+    expect(await measuredSettleMs(health({}))).toBe(10_000);
+    expect(await measuredSettleMs(health(undefined))).toBe(10_000);
+    expect(await measuredSettleMs(health({ maxMs: 3_600_000 }))).toBe(300_000);
   });
 });
