@@ -8,6 +8,7 @@ import { runCpuBench } from './sections/cpu';
 import { runE2eBench } from './sections/e2e';
 import { runLoadBench } from './sections/load';
 import { runRecoveryBench } from './sections/recovery';
+import { runVerifyBench } from './sections/verify';
 import { formatTable, type Row, type SectionResult } from './lib/report';
 
 /**
@@ -15,7 +16,7 @@ import { formatTable, type Row, type SectionResult } from './lib/report';
  * Prints a table (metric, ours, baseline, ratio, target, pass/miss) and writes every measurement
  * with its repetitions to bench/results/latest.json (or --out). Method: docs/performance.md.
  */
-export const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery'] as const;
+export const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery', 'verify'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 interface Args {
@@ -24,7 +25,7 @@ interface Args {
   out: string;
 }
 
-const USAGE = 'usage: npm run bench -- [--quick] [--only apply,cpu,bundle,e2e,load,recovery] [--out results.json]';
+const USAGE = 'usage: npm run bench -- [--quick] [--only apply,cpu,bundle,e2e,load,recovery,verify] [--out results.json]';
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, only: [...SECTIONS], out: resolve(__dirname, 'results', 'latest.json') };
@@ -56,6 +57,7 @@ function plan(quick: boolean) {
         apply: { changes: 100, hotChanges: 80, reps: 2, concurrency: 4 },
         load: { items: 200, segments: 4, reps: 2 },
         e2e: { rates: [100, 250], durationSeconds: 2, warmupSeconds: 1 },
+        verify: { items: 300, itemBytes: 256, segments: 4, pageSize: 250, reps: 1 },
       }
     : {
         cpu: { batches: 20, reps: 15, changesPerSample: { '1KB': 3000, '100KB': 40 } },
@@ -63,6 +65,8 @@ function plan(quick: boolean) {
         apply: { changes: 1500, hotChanges: 1000, reps: 12, concurrency: 4 },
         load: { items: 4000, segments: 4, reps: 5 },
         e2e: { rates: [100, 250, 500, 1000], durationSeconds: 8, warmupSeconds: 3 },
+        // 200,000 items: the table size of issue 13's memory goal; small items keep seeding short.
+        verify: { items: 200_000, itemBytes: 256, segments: 4, pageSize: 250, reps: 2 },
       };
 }
 
@@ -94,12 +98,13 @@ async function main(argv: readonly string[]): Promise<number> {
 
   await timed('cpu', () => runCpuBench({ ...p.cpu, sizes: { '1KB': ITEM_BYTES, '100KB': 100 * 1024 }, log }));
   await timed('bundle', () => runBundleBench({ ...p.bundle, log }));
-  if (args.only.includes('apply') || args.only.includes('load')) {
+  if (args.only.includes('apply') || args.only.includes('load') || args.only.includes('verify')) {
     // One DynamoDB Local for both; the e2e section brings its own session.
     const ddb = await startDynamoDbLocal();
     try {
       await timed('apply', () => runApplyBench({ ...p.apply, endpoint: ddb.endpoint, dynamodbLocalPid: ddb.pid, itemBytes: ITEM_BYTES, log }));
       await timed('load', () => runLoadBench({ ...p.load, endpoint: ddb.endpoint, itemBytes: ITEM_BYTES, log }));
+      await timed('verify', () => runVerifyBench({ ...p.verify, endpoint: ddb.endpoint, log }));
     } finally {
       await ddb.stop();
     }

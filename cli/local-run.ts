@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KeySchema } from '../handlers/core/key-schema';
-import { parseFaults, type FaultRates } from '../local/faults';
+import { FaultInjector, parseFaults, type FaultRates } from '../local/faults';
 import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, type WorkloadOp } from '../local/input';
 import { formatMs, formatTable, lagPercentiles, ProgressLine } from '../local/progress';
 import type { DeployedDefinition } from '../local/deployed-definition';
@@ -10,7 +10,9 @@ import type { DeliveryMode } from '../schemas/replication-config';
 import { localBootstrapPorts } from './bootstrap/local-ports';
 import { watchParent } from '../local/cleanup';
 import { runBootstrap } from './bootstrap/orchestrator';
-import { applyOps, demoWorkload, writeSeedItems } from '../local/workload';
+import { applyOps, demoWorkload, writeSeedItems, type WorkloadSink } from '../local/workload';
+import { startSampledVerifier, type SampledVerifier } from '../local/sampled-verifier';
+import { TargetDrift } from '../local/target-drift';
 import type { AttributeMapWire } from '../schemas/attribute-value';
 import { CliError, EXIT, exitCodeFor } from './errors';
 import type { CliIo } from './index';
@@ -32,6 +34,12 @@ export interface LocalRunOptions {
   debug?: boolean;
   /** options.delivery of every target (issue 12 §5). @default 'pipe-target' */
   delivery?: DeliveryMode;
+  /** Run the scheduled sampled verification (handlers/sampled-verify.ts) every `verifyEvery` seconds. */
+  sampledVerify?: boolean;
+  /** @default 2 */
+  verifyEvery?: number;
+  /** With sampledVerify: RESYNC each confirmed mismatch (continuousVerify.autoRepair). */
+  autoRepair?: boolean;
 }
 
 /** The `--json` line (DESIGN §4). */
@@ -44,6 +52,10 @@ export interface LocalRunResult {
   lagP50Ms: number | null;
   lagP99Ms: number | null;
   seconds: number;
+  /** With --sampled-verify: items compared, confirmed mismatches and RESYNCs enqueued, over every run. */
+  verifySampled?: number;
+  verifyMismatches?: number;
+  repaired?: number;
 }
 
 interface Plan {
@@ -59,6 +71,11 @@ interface Plan {
 }
 
 const DIFF_EXAMPLES = 10;
+/** Local tables are small: a sample this large covers them whole, so the final runs see every drift. */
+const LOCAL_SAMPLE_SIZE = 1000;
+const LOCAL_SETTLE_SECONDS = 1;
+/** After the workload: verify (and repair) again until a run finds nothing, at most this often. */
+const FINAL_VERIFY_RUNS = 5;
 const PROGRESS_TICK_MS = 250;
 const STOP_GRACE_MS = 3000;
 /** The one local setting that differs from the template (session.localOverrides says so in the summary). */
@@ -118,6 +135,8 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
   process.on('SIGTERM', onSignal);
   const timeoutTimer = setTimeout(() => interrupt.abort(new CliError(`timed out after ${opts.timeout} s (--timeout)`, EXIT.failure)), opts.timeout * 1000);
   let ticker: NodeJS.Timeout | undefined;
+  let verifier: SampledVerifier | undefined;
+  let drift: TargetDrift | undefined;
   // Drain waits get a little longer than --timeout, so that its own message (with the state) wins.
   const remainingMs = (): number => Math.max(1000, startedAt + opts.timeout * 1000 - Date.now()) + 5000;
 
@@ -147,8 +166,21 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
         seeded += n;
       },
     });
+    if (opts.sampledVerify === true && (targets !== undefined || opts.bootstrap === true)) throw new CliError('--sampled-verify runs with one target and without --bootstrap; drop --targets / --bootstrap', EXIT.badInput);
+    if ((faults.targetDrift ?? 0) > 0) {
+      drift = new TargetDrift({ client: session.targetClient, tableName: session.targetTableName, keySchema: plan.keySchema, faults: new FaultInjector(faults, seed) });
+    }
+    // The driver's writes, noting each key for the drift fault too.
+    const sink: WorkloadSink = {
+      sourceClient: session.sourceClient,
+      sourceTableName: session.sourceTableName,
+      noteWrite: (keys, atMs) => {
+        session!.noteWrite(keys, atMs);
+        drift?.noteWrite(keys);
+      },
+    };
     const writeOps = (): Promise<number> =>
-      applyOps(session!, plan.ops(), {
+      applyOps(sink, plan.ops(), {
         keySchema: plan.keySchema,
         ...(plan.locate === undefined ? {} : { locate: plan.locate }),
         signal: interrupt.signal,
@@ -181,6 +213,9 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     } else {
       setPhase('starting replication', 'starting pipe');
       await session.startReplication();
+      if (opts.sampledVerify === true) {
+        verifier = await startSampledVerifier(session, { everyMs: (opts.verifyEvery ?? 2) * 1000, sampleSize: LOCAL_SAMPLE_SIZE, settleSeconds: LOCAL_SETTLE_SECONDS, autoRepair: opts.autoRepair === true });
+      }
       if (seeded > 0) {
         // Seed items replicate first (the pipe reads from TRIM_HORIZON); the ops start once they have,
         // so each lag sample belongs to an op and not to a seed record still in transit.
@@ -191,7 +226,18 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
       await writeOps();
     }
     setPhase('waiting for replication to drain', 'draining');
+    await drift?.settle();
     await session.waitForDrain({ timeoutMs: remainingMs() });
+    if (verifier !== undefined) {
+      // The schedule stops; then runs until one finds nothing (each repair drained first), as the next scheduled runs would.
+      setPhase('sampled verification after the workload', 'sampled verify');
+      await verifier.stop();
+      for (let run = 0; run < FINAL_VERIFY_RUNS; run++) {
+        const result = await verifier.runOnce();
+        if (result.mismatches === 0 || opts.autoRepair !== true) break;
+        await session.waitForDrain({ timeoutMs: remainingMs() });
+      }
+    }
     setPhase('comparing target with source', 'verifying');
     if (targets === undefined) return session.diffTables({ limit: DIFF_EXAMPLES });
     // Every target is checked; the examples name the target they come from.
@@ -222,6 +268,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
       lagP50Ms: p50,
       lagP99Ms: p99,
       seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+      ...(verifier === undefined ? {} : { verifySampled: verifier.totals().sampled, verifyMismatches: verifier.totals().mismatches, repaired: verifier.totals().repaired }),
     };
     if (opts.json === true) {
       io.stdout.write(`${JSON.stringify(result)}\n`);
@@ -253,6 +300,8 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
   } finally {
     clearTimeout(timeoutTimer);
     clearInterval(ticker);
+    // Stopped already after a complete run; here after a failure or an interruption (its error is not the story then).
+    await verifier?.stop().catch(() => undefined);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     unwatchParent();
@@ -353,6 +402,7 @@ function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalR
       ...(opts.bootstrap === true ? [['bootstrap', `${itemsCopied ?? 0} items copied by the initial load (direct engine), apply paused meanwhile`] as const] : []),
       ['applied', `${result.applied} changes${targets > 1 ? ' (all targets)' : ''} in ${stats.applyInvocations} apply invocations (${stats.applyFailures} failed and retried)`],
       ['DLQ', String(result.dlq)],
+      ...(result.verifySampled === undefined ? [] : [['sampled verify', `${result.verifySampled} items compared, ${result.verifyMismatches} confirmed mismatches, ${result.repaired} RESYNCs enqueued${opts.autoRepair === true ? '' : ' (no --auto-repair)'}`] as const]),
       ['lag', `p50 ${formatMs(result.lagP50Ms)} · p99 ${formatMs(result.lagP99Ms)}`],
       ['time', `${result.seconds} s`],
       ['seed', `${seed} (repeat with --seed ${seed})`],

@@ -15,6 +15,8 @@ export interface FaultRates {
   enrichFailure?: number;
   /** The pipe emulator injects an undecodable body into the queue (own groupId) at this rate per batch. */
   poisonMessage?: number;
+  /** Per op written to the source: a write straight into the target table (wrong value, extra item or deletion; local/target-drift.ts). */
+  targetDrift?: number;
 }
 
 export const FAULT_NAMES = {
@@ -23,6 +25,7 @@ export const FAULT_NAMES = {
   'duplicate-delivery': 'duplicateDelivery',
   'enrich-failure': 'enrichFailure',
   'poison-message': 'poisonMessage',
+  'target-drift': 'targetDrift',
 } as const satisfies Record<string, keyof FaultRates>;
 
 type FaultName = keyof typeof FAULT_NAMES;

@@ -236,6 +236,23 @@ export const initialLoadSchema = z.strictObject({
 });
 export type InitialLoadOptions = z.infer<typeof initialLoadSchema>;
 
+// --- Continuous sampled verification (issue 13; infra/constructs/sampled-verify.ts, handlers/sampled-verify.ts) ---
+/** A scheduled function that samples items of both tables and compares them in the target's view. */
+export const continuousVerifySchema = z.strictObject({
+  /** The off switch: false keeps the settings but deploys no schedule or function. @default true */
+  enabled: z.boolean().default(true),
+  /** Minutes between runs (EventBridge Scheduler rate). @default 5 */
+  everyMinutes: z.number().int().min(1).max(1440).default(5),
+  /** Items sampled from each table per run (a random Scan segment of each). @default 100 */
+  sampleSize: z.number().int().min(1).max(1000).default(100),
+  /** Enqueue a RESYNC for each confirmed mismatch (never a direct write). @default false */
+  autoRepair: z.boolean().default(false),
+  /** Wait before re-reading a mismatch, so changes still in flight are not counted. @default 30 */
+  settleSeconds: z.number().int().min(0).max(600).default(30),
+});
+export type ContinuousVerifyConfig = z.infer<typeof continuousVerifySchema>;
+// --- end continuous sampled verification ---
+
 export const targetConfigSchema = z.strictObject({
   /** Short name, used in resource names and on the CLI (`--target dr`). */
   name: nameSchema,
@@ -256,6 +273,8 @@ export const targetConfigSchema = z.strictObject({
   redaction: targetRedactionSchema.optional(),
   options: targetOptionsSchema.default(targetOptionsSchema.parse({})),
   initialLoad: initialLoadSchema.default(initialLoadSchema.parse({})),
+  /** Continuous sampled verification (issue 13). @default none (no schedule) */
+  continuousVerify: continuousVerifySchema.optional(),
 });
 export type TargetConfig = z.infer<typeof targetConfigSchema>;
 
@@ -328,6 +347,8 @@ export function parseReplicationConfig(input: unknown, source = 'replication con
 export const roleNames = {
   apply: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-apply`,
   initialLoad: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-load`,
+  /** The sampled-verify function (continuousVerify) and the Glue verify job: read the source, assume the target role. */
+  verify: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-verify`,
   target: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-target`,
 } as const;
 

@@ -16,7 +16,7 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
     .option('--key-schema <spec>', 'primary key of the source and target tables: pk:S or pk:S,sk:N (types S, N, B)')
     .option('--seed-items <file>', 'items.jsonl: one DynamoDB-JSON item per line, written to the source before replication starts')
     .option('--ops <file>', 'ops.jsonl: {"op":"put","item":{…}} | {"op":"delete","key":{…}} | {"op":"update","key":{…},"set":{…},"remove":[…]}, run after replication starts')
-    .option('--faults <spec>', 'inject faults at these rates (0..1): apply-throttle, apply-crash, duplicate-delivery, enrich-failure, poison-message, e.g. apply-throttle=0.1,apply-crash=0.05')
+    .option('--faults <spec>', 'inject faults at these rates (0..1): apply-throttle, apply-crash, duplicate-delivery, enrich-failure, poison-message, target-drift, e.g. apply-throttle=0.1,apply-crash=0.05')
     .option('--seed <n>', 'PRNG seed for faults and the demo workload, so a run repeats (default: random, printed)', parseSeed)
     .option('--bootstrap', 'read the stream from "now" and copy the seed items with the initial load (direct engine, apply paused meanwhile), as in AWS; one target only (not with --targets > 1)')
     .option('--json', 'print exactly one JSON line with the results on stdout (progress only if stderr is a terminal)')
@@ -24,6 +24,9 @@ export function registerLocal(program: Command, ctx: CommandContext): void {
     .option('--timeout <seconds>', 'give up (exit 1) when the run takes longer than this', parseSeconds, 300)
     .option('--targets <n>', 'replicate to N targets (1-10), fanned out as in AWS; exit 0 iff every target equals the source', parseTargetCount, 1)
     .addOption(new Option('--delivery <mode>', 'how the owner\'s envelopes reach its queue: pipe-target (the pipe\'s SQS target sends what the enrichment returns) or enrichment-send (the enrichment sends them itself, as for attached queues)').choices([...DELIVERY_MODES]).default('pipe-target'))
+    .option('--sampled-verify', 'run the continuous sampled verification (handlers/sampled-verify.ts) on a short period during the run, and until it finds nothing after it')
+    .option('--verify-every <seconds>', 'period of --sampled-verify', parseSeconds, 2)
+    .option('--auto-repair', 'with --sampled-verify: enqueue a RESYNC for each confirmed mismatch (continuousVerify.autoRepair)')
     .option('--keep', 'keep the emulators running after the data has replicated, for `status|replay|verify|pause|resume --local` (docs/operator-cli.md)')
     .addHelpText(
       'after',
@@ -52,6 +55,13 @@ both files is validated first); 130 Ctrl-C (SIGINT); 143 SIGTERM.
 {"error":"…","exitCode":n, and the counts known so far}. With poison-message faults the DLQ holds
 the poison messages (they name no item); the target must still equal the source.
 
+--sampled-verify runs the scheduled sampled verification every --verify-every
+seconds and, after the workload, until a run finds nothing (at most 5 runs);
+--json then adds "verifySampled", "verifyMismatches" and "repaired". The fault
+target-drift=R writes into the target table directly (wrong values, extra items,
+deletions) with probability R per op: with --auto-repair the run must still end
+with target == source; without it, the drift is reported and the exit code is 1.
+
 --targets N replicates to N target tables (t1…tN) with the fan-out of AWS: one
 pipe emulator whose enrichment also delivers to the other targets' queues, and an
 apply per target; every target must equal the source. --bootstrap copies into one
@@ -72,6 +82,7 @@ Examples:
   $ ddb-replicate local --demo
   $ ddb-replicate local --demo --targets 3
   $ ddb-replicate local --demo --delivery enrichment-send
+  $ ddb-replicate local --demo --sampled-verify --auto-repair --faults target-drift=0.02
   $ ddb-replicate local --key-schema pk:S,sk:N --seed-items items.jsonl \\
       --ops ops.jsonl --faults apply-throttle=0.1,apply-crash=0.05 --json`,
     )

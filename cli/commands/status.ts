@@ -69,6 +69,7 @@ function describe(s: TargetStatus): string {
     ['DLQ', depth(s.dlq)],
     ['oldest message', s.oldestMessageAgeSeconds === null ? 'unknown' : formatDuration(s.oldestMessageAgeSeconds)],
     ['applied (1 min)', s.appliedLastMinute === null ? 'unknown' : String(s.appliedLastMinute)],
+    ...(s.lastVerify === null || s.lastVerify === undefined ? [] : [['sampled verify', `${s.lastVerify.mismatches === 0 ? '✓ no mismatches' : `✗ ${s.lastVerify.mismatches} mismatches`} in ${s.lastVerify.sampled} items (last run ${s.lastVerify.at})`] as [string, string]]),
     ['lag (1 min)', lag],
   ];
   const lines = [`target ${s.target} (${s.where})`, formatTable(rows)];

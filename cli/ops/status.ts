@@ -30,6 +30,8 @@ export interface TargetStatus {
   readonly oldestMessageAgeSeconds: number | null;
   readonly appliedLastMinute: number | null;
   readonly lagLastMinute: NonNullable<PipelineHealth['lagLastMinute']> | null;
+  /** The sampled verification's latest run; null when it does not run (or has not yet). */
+  readonly lastVerify?: NonNullable<PipelineHealth['lastVerify']> | null;
   readonly warnings: readonly StatusWarning[];
   readonly unreachable: readonly string[];
 }
@@ -65,6 +67,7 @@ export async function targetStatus(target: OperatorTarget): Promise<TargetStatus
     oldestMessageAgeSeconds: health?.oldestMessageAgeSeconds ?? null,
     appliedLastMinute: health?.appliedLastMinute ?? null,
     lagLastMinute: health?.lagLastMinute ?? null,
+    lastVerify: health?.lastVerify ?? null,
     unreachable,
   };
   return { ...status, warnings: statusWarnings(status, target) };

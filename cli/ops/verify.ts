@@ -1,23 +1,27 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { canonicalKey, toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
+import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { ReplicationError } from '../../handlers/core/errors';
+import { BucketDigests, ItemDigester, type AnyAttributeMap } from '../../handlers/core/item-digest';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
-import { itemsEqual } from '../../local/compare';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { awsCall } from '../aws/errors';
 import type { TableRef } from '../targets/types';
 
 /**
- * verify (DESIGN §1): parallel Scan of source and target, compared by key and exact AttributeValues
- * (local/compare.ts: numbers by exact decimal value, sets order-insensitive, everything else
- * character for character).
+ * verify: is the target what the source should give it (the source item in the target's view —
+ * filter and redaction — compared with the target item)? Items compare by their canonical digest
+ * (handlers/core/item-digest.ts: numbers by exact decimal value, sets and attributes in any order,
+ * binary as bytes).
  *
- * Full mode holds the source table in memory as a key → item map (scanned in `segments` parallel
- * segments), then streams the target's segments against it: memory grows with the source table's
- * size (roughly its JSON size plus overhead). Fine for tables up to a few GB on an operator's
- * machine; beyond that, use --sample or the Glue-based tooling. Keys that differ are read again
- * (consistent GetItem on both sides) before being reported, so a change still in flight on a live
- * table is not reported as a difference — a key that keeps changing can still be.
+ * Full mode, in memory that does not grow with the table:
+ *  1. pass 1 scans both tables at once (parallel Scan segments, consistent reads) and adds each
+ *     item's digest into one of `buckets` bucket digests chosen by a hash of its key;
+ *  2. pass 2, only if bucket digests differ, re-scans both and keeps the keys (and item hashes) of
+ *     the mismatching buckets only, then diffs them key by key;
+ *  3. after `settleMs` (time for the pipeline to apply what was in flight), each differing key is
+ *     read again from both sides (consistent GetItem): only keys that still differ are reported.
+ * Memory: 32 bytes per bucket plus the keys of mismatching buckets.
  *
  * Sample mode reads each source item with probability `sample` and GetItems it from the target;
  * extra items in the target are not checked.
@@ -27,7 +31,7 @@ export type DiffKind = 'missing' | 'extra' | 'different';
 export interface VerifyDiff {
   readonly kind: DiffKind;
   readonly keys: AttributeMapWire;
-  /** Only with showValues. */
+  /** Only with showValues: the source item in the target's view, and the target item. */
   readonly source?: AttributeMapWire;
   readonly target?: AttributeMapWire;
 }
@@ -36,13 +40,31 @@ export interface VerifyOptions {
   readonly source: TableRef;
   readonly target: TableRef;
   readonly keySchema: KeySchema;
+  /** The target's view of a source item (compileTargetPolicy(...).view); undefined = outside it. @default every item as is */
+  readonly view?: (item: AttributeMapWire) => AttributeMapWire | undefined;
   /** Parallel Scan segments per table. @default 4 */
   readonly segments?: number;
+  /**
+   * Items per Scan page (Scan Limit; DynamoDB also stops a page at 1 MB). Each segment of each table
+   * has a page in flight, and a parsed page of small items takes several times its 1 MB: 250 keeps
+   * the peak RSS of a verify under 200 MB (bench, docs/performance.md) at no cost in throughput.
+   * @default 250
+   */
+  readonly pageSize?: number;
+  /** Digest buckets. @default 65536 */
+  readonly buckets?: number;
   /** Fraction of source items to check (0 < f ≤ 1); undefined = full compare. */
   readonly sample?: number;
   /** How many diffs to keep with details. @default 10 */
   readonly limit?: number;
   readonly showValues?: boolean;
+  /**
+   * How long to let in-flight changes land before re-reading differing keys; a function is asked
+   * only when there is something to re-read (e.g. measure the lag then). @default 0
+   */
+  readonly settleMs?: number | (() => Promise<number>);
+  /** @default timers/promises setTimeout (abortable) */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: VerifyProgress) => void;
   /** @default Math.random */
@@ -50,7 +72,7 @@ export interface VerifyOptions {
 }
 
 export interface VerifyProgress {
-  readonly phase: 'scanning source' | 'scanning target' | 'sampling' | 'rechecking';
+  readonly phase: 'pass 1: digesting' | 'pass 2: narrowing' | 'settling' | 'rechecking' | 'sampling';
   readonly sourceItems: number;
   readonly targetItems: number;
 }
@@ -63,6 +85,11 @@ export interface VerifyResult {
   readonly targetItems: number;
   /** Source items compared (all in full mode). */
   readonly checked: number;
+  /** Source items outside the target's view (filtered out): not expected in the target. */
+  readonly outOfView: number;
+  /** Full mode: bucket count and how many differed in pass 1. */
+  readonly buckets?: number;
+  readonly mismatchingBuckets?: number;
   readonly missing: number;
   readonly extra: number;
   readonly different: number;
@@ -70,68 +97,125 @@ export interface VerifyResult {
   readonly extraChecked: boolean;
   /** The first `limit` differences. */
   readonly diffs: readonly VerifyDiff[];
-  /** Every differing key (for --repair). */
-  readonly differingKeys: readonly AttributeMapWire[];
-  /** Differences from the scan that had gone when re-read (changes in flight). */
+  /** Every confirmed difference, keys only (for the report and --repair). */
+  readonly differences: readonly { readonly kind: DiffKind; readonly keys: AttributeMapWire }[];
+  /** Differences from the scans that had gone when re-read (changes in flight). */
   readonly resolvedOnRecheck: number;
+  /** The settle time waited before re-reading. */
+  readonly settledMs: number;
   readonly interrupted: boolean;
 }
 
 /** Concurrent GetItem pairs when re-reading differing keys. */
 const RECHECK_CONCURRENCY = 16;
+export const DEFAULT_BUCKETS = 65_536;
+const DEFAULT_PAGE_SIZE = 250;
 
 /** Ctrl-C during the scan; runVerify turns it into `interrupted: true`. */
 class VerifyInterruptedError extends ReplicationError {
   override readonly name: string = 'VerifyInterruptedError';
 }
 
+interface Candidate {
+  kind: DiffKind;
+  keys: AttributeMapWire;
+}
+
 export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   const segments = opts.segments ?? 4;
+  const scan: ScanSettings = { segments, pageSize: opts.pageSize ?? DEFAULT_PAGE_SIZE, ...(opts.signal === undefined ? {} : { signal: opts.signal }) };
+  const view = opts.view ?? ((item: AttributeMapWire) => item);
+  const digester = new ItemDigester(opts.keySchema);
   const keyNames = keyAttributeNames(opts.keySchema);
-  const keysOf = (item: AttributeMapWire): AttributeMapWire => Object.fromEntries(keyNames.map((n) => [n, item[n]])) as AttributeMapWire;
+  // Key attributes (S, N or B) in wire form, from an item in either form.
+  const keysOf = (item: AnyAttributeMap): AttributeMapWire => {
+    const keys: AttributeMapWire = Object.create(null) as AttributeMapWire;
+    for (const name of keyNames) {
+      const v = item[name];
+      const value = v?.B instanceof Uint8Array ? { B: Buffer.from(v.B).toString('base64') } : v;
+      Object.defineProperty(keys, name, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return keys;
+  };
+  // No view: digest the SDK items as scanned (B as bytes), without converting each to wire form.
+  const sourceView = (raw: SdkItem): AnyAttributeMap | undefined => (opts.view === undefined ? raw as AnyAttributeMap : opts.view(toWireAttributeMap(raw)));
+  const hashOf = (item: AttributeMapWire | undefined): string | undefined => (item === undefined ? undefined : digester.digest(item).itemHash.toString('hex'));
   let sourceCount = 0;
   let targetCount = 0;
-  let phase: VerifyProgress['phase'] = opts.sample === undefined ? 'scanning source' : 'sampling';
+  let outOfView = 0;
+  let phase: VerifyProgress['phase'] = opts.sample === undefined ? 'pass 1: digesting' : 'sampling';
   const progress = (): void => opts.onProgress?.({ phase, sourceItems: sourceCount, targetItems: targetCount });
-  const found: { kind: DiffKind; keys: AttributeMapWire; source?: AttributeMapWire; target?: AttributeMapWire }[] = [];
   const getItem = (table: TableRef, keys: AttributeMapWire): Promise<AttributeMapWire | undefined> =>
     awsCall('dynamodb:GetItem', table.description, () => table.client.send(new GetItemCommand({ TableName: table.tableName, Key: toSdkAttributeMap(keys), ConsistentRead: true })))
       .then((out) => (out.Item === undefined ? undefined : toWireAttributeMap(out.Item)));
 
+  const candidates: Candidate[] = [];
+  let buckets: number | undefined;
+  let mismatchingBuckets: number | undefined;
   let interrupted = false;
   try {
     if (opts.sample === undefined) {
-      const sourceByKey = new Map<string, AttributeMapWire>();
-      await scanParallel(opts.source, segments, opts.signal, (item) => {
-        sourceByKey.set(canonicalKey(keysOf(item)), item);
-        sourceCount += 1;
-        progress();
-      });
-      phase = 'scanning target';
-      await scanParallel(opts.target, segments, opts.signal, (item) => {
-        targetCount += 1;
-        const keys = keysOf(item);
-        const key = canonicalKey(keys);
-        const source = sourceByKey.get(key);
-        if (source === undefined) found.push({ kind: 'extra', keys, target: item });
-        else {
-          sourceByKey.delete(key);
-          if (!itemsEqual(source, item)) found.push({ kind: 'different', keys, source, target: item });
+      buckets = opts.buckets ?? DEFAULT_BUCKETS;
+      const sourceDigests = new BucketDigests(buckets);
+      const targetDigests = new BucketDigests(buckets);
+      await Promise.all([
+        scanParallel(opts.source, scan, (raw) => {
+          sourceCount += 1;
+          const inView = sourceView(raw);
+          if (inView === undefined) outOfView += 1;
+          else sourceDigests.add(digester.digest(inView));
+          progress();
+        }),
+        scanParallel(opts.target, scan, (raw) => {
+          targetCount += 1;
+          targetDigests.add(digester.digest(raw));
+          progress();
+        }),
+      ]);
+      const mismatching = sourceDigests.mismatching(targetDigests);
+      mismatchingBuckets = mismatching.length;
+      if (mismatching.length > 0) {
+        phase = 'pass 2: narrowing';
+        const wanted = new Uint8Array(buckets);
+        for (const b of mismatching) wanted[b] = 1;
+        // Key bytes (latin1, one char per byte: a valid Map key) → keys and item hash, mismatching buckets only.
+        const sourceSide = new Map<string, { keys: AttributeMapWire; hash: string }>();
+        const targetSide = new Map<string, { keys: AttributeMapWire; hash: string }>();
+        const collect = (side: typeof sourceSide, item: AnyAttributeMap): void => {
+          const d = digester.digest(item);
+          if (wanted[sourceDigests.bucketOf(d.keyHash)] === 1) side.set(d.keyBytes.toString('latin1'), { keys: keysOf(item), hash: d.itemHash.toString('hex') });
+        };
+        await Promise.all([
+          scanParallel(opts.source, scan, (raw) => {
+            const inView = sourceView(raw);
+            if (inView !== undefined) collect(sourceSide, inView);
+          }),
+          scanParallel(opts.target, scan, (raw) => collect(targetSide, raw)),
+        ]);
+        for (const [key, s] of sourceSide) {
+          const t = targetSide.get(key);
+          if (t === undefined) candidates.push({ kind: 'missing', keys: s.keys });
+          else if (t.hash !== s.hash) candidates.push({ kind: 'different', keys: s.keys });
         }
-        progress();
-      });
-      for (const item of sourceByKey.values()) found.push({ kind: 'missing', keys: keysOf(item), source: item });
+        for (const [key, t] of targetSide) if (!sourceSide.has(key)) candidates.push({ kind: 'extra', keys: t.keys });
+      }
     } else {
       const fraction = opts.sample;
       const random = opts.random ?? Math.random;
-      await scanParallel(opts.source, segments, opts.signal, async (item) => {
+      await scanParallel(opts.source, scan, async (raw) => {
         sourceCount += 1;
         if (random() >= fraction) return;
+        const item = toWireAttributeMap(raw);
+        const inView = view(item);
+        if (inView === undefined) {
+          outOfView += 1;
+          return;
+        }
         const keys = keysOf(item);
         const target = await getItem(opts.target, keys);
         targetCount += 1;
-        if (target === undefined) found.push({ kind: 'missing', keys, source: item });
-        else if (!itemsEqual(item, target)) found.push({ kind: 'different', keys, source: item, target });
+        if (target === undefined) candidates.push({ kind: 'missing', keys });
+        else if (hashOf(target) !== hashOf(inView)) candidates.push({ kind: 'different', keys });
         progress();
       });
     }
@@ -140,54 +224,87 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
     interrupted = true;
   }
 
-  // Re-read what differs: replication may simply not have caught up with a change made during the scan.
-  phase = 'rechecking';
-  progress();
-  // Interrupted: no recheck, the scan's findings as they stand (the verdict is incomplete anyway).
-  const rechecked: (typeof found[number] | undefined)[] = interrupted ? [...found] : new Array(found.length);
-  let next = 0;
-  const recheck = async (): Promise<void> => {
-    for (let i = next++; i < found.length; i = next++) {
-      const { keys } = found[i]!;
-      const [source, target] = await Promise.all([getItem(opts.source, keys), getItem(opts.target, keys)]);
-      if (source === undefined && target === undefined) continue;
-      if (source !== undefined && target !== undefined && itemsEqual(source, target)) continue;
-      const kind: DiffKind = source === undefined ? 'extra' : target === undefined ? 'missing' : 'different';
-      rechecked[i] = { kind, keys, ...(source === undefined ? {} : { source }), ...(target === undefined ? {} : { target }) };
+  // Interrupted: no recheck, the findings as they stand (the verdict is incomplete anyway).
+  let settledMs = 0;
+  const confirmed: (VerifyDiff | undefined)[] = interrupted ? [...candidates] : new Array(candidates.length);
+  if (!interrupted && candidates.length > 0) {
+    phase = 'settling';
+    progress();
+    settledMs = typeof opts.settleMs === 'function' ? await opts.settleMs() : opts.settleMs ?? 0;
+    if (settledMs > 0) {
+      try {
+        await (opts.sleep ?? ((ms, signal) => delay(ms, undefined, signal === undefined ? {} : { signal })))(settledMs, opts.signal);
+      } catch (error) {
+        if (opts.signal?.aborted !== true) throw error;
+      }
     }
-  };
-  if (!interrupted) await Promise.all(Array.from({ length: RECHECK_CONCURRENCY }, recheck));
+    // Ctrl-C while settling: the candidates stay unconfirmed, reported as they stand.
+    if (opts.signal?.aborted === true) {
+      interrupted = true;
+      candidates.forEach((c, i) => (confirmed[i] = c));
+    } else {
+      phase = 'rechecking';
+      progress();
+      let next = 0;
+      const recheck = async (): Promise<void> => {
+        for (let i = next++; i < candidates.length; i = next++) {
+          const { keys } = candidates[i]!;
+          const [sourceItem, target] = await Promise.all([getItem(opts.source, keys), getItem(opts.target, keys)]);
+          const source = sourceItem === undefined ? undefined : view(sourceItem);
+          if (source === undefined && target === undefined) continue;
+          if (hashOf(source) === hashOf(target)) continue;
+          const kind: DiffKind = source === undefined ? 'extra' : target === undefined ? 'missing' : 'different';
+          confirmed[i] = { kind, keys, ...(source === undefined ? {} : { source }), ...(target === undefined ? {} : { target }) };
+        }
+      };
+      await Promise.all(Array.from({ length: RECHECK_CONCURRENCY }, recheck));
+    }
+  }
   // In scan order, whatever order the rechecks finished in.
-  const confirmed = rechecked.filter((d): d is typeof found[number] => d !== undefined);
-  const count = (kind: DiffKind): number => confirmed.filter((d) => d.kind === kind).length;
+  const found = confirmed.filter((d): d is VerifyDiff => d !== undefined);
+  const count = (kind: DiffKind): number => found.filter((d) => d.kind === kind).length;
   const limit = opts.limit ?? 10;
   return {
     mode: opts.sample === undefined ? 'full' : 'sample',
     ...(opts.sample === undefined ? {} : { sample: opts.sample }),
     sourceItems: sourceCount,
     targetItems: targetCount,
-    checked: opts.sample === undefined ? sourceCount : targetCount,
+    checked: opts.sample === undefined ? sourceCount - outOfView : targetCount,
+    outOfView,
+    ...(buckets === undefined ? {} : { buckets, mismatchingBuckets }),
     missing: count('missing'),
     extra: count('extra'),
     different: count('different'),
     extraChecked: opts.sample === undefined,
-    diffs: confirmed.slice(0, limit).map((d) => (opts.showValues === true ? d : { kind: d.kind, keys: d.keys })),
-    differingKeys: confirmed.map((d) => d.keys),
-    resolvedOnRecheck: found.length - confirmed.length,
+    diffs: found.slice(0, limit).map((d) => (opts.showValues === true ? d : { kind: d.kind, keys: d.keys })),
+    differences: found.map((d) => ({ kind: d.kind, keys: d.keys })),
+    resolvedOnRecheck: interrupted ? 0 : candidates.length - found.length,
+    settledMs,
     interrupted,
   };
 }
 
-/** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item in wire form. */
-async function scanParallel(table: TableRef, segments: number, signal: AbortSignal | undefined, onItem: (item: AttributeMapWire) => void | Promise<void>): Promise<void> {
+type SdkItem = Record<string, AttributeValue>;
+
+/** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item as the SDK returns it. */
+interface ScanSettings {
+  segments: number;
+  pageSize: number;
+  signal?: AbortSignal;
+}
+
+async function scanParallel(table: TableRef, { segments, pageSize, signal }: ScanSettings, onItem: (item: SdkItem) => void | Promise<void>): Promise<void> {
   await Promise.all(Array.from({ length: segments }, async (_, segment) => {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       if (signal?.aborted === true) throw new VerifyInterruptedError('interrupted');
       const page = await awsCall('dynamodb:Scan', table.description, () => table.client.send(new ScanCommand({
-        TableName: table.tableName, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey,
+        TableName: table.tableName, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey, Limit: pageSize,
       })));
-      for (const item of page.Items ?? []) await onItem(toWireAttributeMap(item));
+      for (const item of page.Items ?? []) {
+        const pending = onItem(item);
+        if (pending !== undefined) await pending;
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
   }));

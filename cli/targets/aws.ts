@@ -4,6 +4,8 @@ import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@
 import { DescribePipeCommand } from '@aws-sdk/client-pipes';
 import { METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { METRIC_NAMES, metricDimensions } from '../../handlers/core/metrics';
+import { compileTargetPolicy } from '../../handlers/core/target-policy';
+import { VERIFY_METRIC_NAMES } from '../../handlers/core/verify-metrics';
 import { DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, loadReplicationConfigs } from '../../infra/config';
 import { InvalidReplicationConfigError, type ReplicationConfig, type TargetConfig } from '../../schemas/replication-config';
 import { AwsClients } from '../aws/clients';
@@ -91,6 +93,10 @@ export async function awsTarget(config: ReplicationConfig, targetName: string, o
       where: `stack ${outputs.stackName} in ${region}`,
       selector: `${opts.replication === undefined ? '' : `--replication ${config.replicationName} `}--target ${targetName}`,
       keySchema: config.source.keySchema,
+      // Only a policy that changes items (prefixes, conditions, redaction) needs applying: verify digests the rest as scanned.
+      ...(targetConfig.redaction !== undefined || targetConfig.filter.partitionKeyPrefixes.length > 0 || (targetConfig.filter.attributeEquals ?? []).length > 0
+        ? { policy: compileTargetPolicy(targetConfig, config.source.keySchema) }
+        : {}),
       source: { client: clients.dynamodb, tableName: config.source.tableName, description: `table ${config.source.tableName} (${config.source.account}, ${config.source.region})` },
       // Created on first use: only verify reads the target table.
       get target() {
@@ -110,9 +116,14 @@ export async function awsTarget(config: ReplicationConfig, targetName: string, o
           await awsCall('lambda:UpdateEventSourceMapping', mappingResource, () => clients.lambda.send(new UpdateEventSourceMappingCommand({ UUID: mappingUuid, Enabled: enabled })));
         },
       },
-      health: () => {
+      health: async () => {
         cloudWatch ??= new CloudWatchClient({ region });
-        return awsHealth(clients, cloudWatch, outputs, config, targetName);
+        const [health, lastVerify] = await Promise.all([
+          awsHealth(clients, cloudWatch, outputs, config, targetName),
+          targetConfig.continuousVerify?.enabled === true ? lastSampledVerify(cloudWatch, config.replicationName, targetName).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))) : undefined,
+        ]);
+        if (lastVerify instanceof Error) return { ...health, unreachable: [...health.unreachable, lastVerify.message] };
+        return lastVerify === undefined ? health : { ...health, lastVerify };
       },
       close: () => closers.forEach((close) => close()),
     };
@@ -190,4 +201,26 @@ async function lastMinuteMetrics(cloudWatch: CloudWatchClient, queueUrl: string,
     appliedLastMinute: applied ?? 0,
     lagLastMinute: { ...(p99 === undefined ? {} : { p99Ms: p99 }), ...(max === undefined ? {} : { maxMs: max }) },
   };
+}
+
+/** The latest run of the sampled verification (issue 13): its VerifySampled and VerifyMismatches datapoints of the last day. */
+async function lastSampledVerify(cloudWatch: CloudWatchClient, replicationName: string, targetName: string): Promise<PipelineHealth['lastVerify']> {
+  const query = (id: string, metricName: string): MetricDataQuery => ({
+    Id: id,
+    MetricStat: { Metric: { Namespace: METRICS_NAMESPACE_DEFAULT, MetricName: metricName, Dimensions: [{ Name: 'Replication', Value: replicationName }, { Name: 'Target', Value: targetName }] }, Period: 60, Stat: 'Sum' },
+  });
+  const end = new Date();
+  const out = await awsCall('cloudwatch:GetMetricData', `sampled verification metrics of target ${targetName}`, () => cloudWatch.send(new GetMetricDataCommand({
+    StartTime: new Date(end.getTime() - 24 * 3600_000),
+    EndTime: end,
+    ScanBy: 'TimestampDescending',
+    MetricDataQueries: [query('sampled', VERIFY_METRIC_NAMES.verifySampled), query('mismatches', VERIFY_METRIC_NAMES.verifyMismatches)],
+  })));
+  const sampled = out.MetricDataResults?.find((r) => r.Id === 'sampled');
+  const at = sampled?.Timestamps?.[0];
+  if (at === undefined) return undefined;
+  // The mismatches datapoint of the same minute (both are published in one EMF record).
+  const mismatches = out.MetricDataResults?.find((r) => r.Id === 'mismatches');
+  const index = mismatches?.Timestamps?.findIndex((t) => t.getTime() === at.getTime()) ?? -1;
+  return { at: at.toISOString(), sampled: sampled?.Values?.[0] ?? 0, mismatches: index < 0 ? 0 : mismatches?.Values?.[index] ?? 0 };
 }

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { KeySchema } from '../../handlers/core/key-schema';
+import type { TargetPolicy } from '../../handlers/core/target-policy';
 
 /**
  * What an operator command (replay, verify, status, pause, resume) needs from a target, whether it
@@ -43,6 +44,8 @@ export interface PipelineHealth {
   readonly appliedLastMinute?: number;
   /** Replication lag over the last minute (ReplicationLagMs), if known. */
   readonly lagLastMinute?: { readonly p99Ms?: number; readonly maxMs?: number };
+  /** The continuous sampled verification's latest run (CloudWatch VerifySampled/VerifyMismatches), if it runs. */
+  readonly lastVerify?: { readonly at: string; readonly sampled: number; readonly mismatches: number };
   /** Parts that could not be read, in plain words ("CloudWatch: missing permission cloudwatch:GetMetricData on …"). */
   readonly unreachable: readonly string[];
 }
@@ -58,6 +61,8 @@ export interface OperatorTarget {
   readonly selector: string;
   readonly keySchema: KeySchema;
   readonly source: TableRef;
+  /** The target's filter and redaction (verify compares in the target's view); undefined = every item as is. */
+  readonly policy?: TargetPolicy;
   /** The replica; for verify only (in AWS it needs credentials for the target account). */
   readonly target: TableRef;
   /** SQS client for the target's queue and DLQ (in the source account and Region). */

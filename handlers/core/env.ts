@@ -38,6 +38,15 @@ export const ENV = {
   metricsSink: 'METRICS_SINK',
   /** Cap of apply's visibility backoff in seconds (handlers/core/visibility-backoff.ts); at most the queue's visibility timeout. @default 60 */
   visibilityBackoffMaxSeconds: 'VISIBILITY_BACKOFF_MAX_SECONDS',
+  // Sampled verification (handlers/sampled-verify.ts).
+  /** Items sampled from each table per run. */
+  verifySampleSize: 'VERIFY_SAMPLE_SIZE',
+  /** Seconds to wait before re-reading a mismatch. */
+  verifySettleSeconds: 'VERIFY_SETTLE_SECONDS',
+  /** 'true': enqueue a RESYNC per confirmed mismatch on QUEUE_URL. */
+  verifyAutoRepair: 'VERIFY_AUTO_REPAIR',
+  /** The target's FIFO queue (RESYNCs of the auto-repair). */
+  queueUrl: 'QUEUE_URL',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -213,7 +213,7 @@ export class InitialLoadJob extends Construct {
 }
 
 /** A CDK string the way cdk-nag prints it in finding ids: `{Ref: X}` → `<X>`, `Fn::GetAtt` → `<X.Attr>`, joins concatenated. */
-function nagString(stack: Stack, value: string): string {
+export function nagString(stack: Stack, value: string): string {
   const render = (node: unknown): string => {
     if (typeof node === 'string') return node;
     if (typeof node === 'object' && node !== null) {

@@ -8,6 +8,8 @@ import { ENV } from '../../handlers/core/env';
 import { InitialLoadJob } from '../constructs/initial-load-job';
 import { ReplicationControlTable } from '../constructs/replication-control-table';
 import { controlTableName } from '../../handlers/core/freeze';
+import { SampledVerify } from '../constructs/sampled-verify';
+import { grantSourceTableDecrypt } from '../constructs/target-table-props';
 import { TableReplication } from '../constructs/table-replication';
 import type { ReplicationTarget } from '../constructs/replication-target';
 
@@ -128,6 +130,28 @@ export class ReplicationStack extends Stack {
         ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
       });
       initialLoadJobs.set(target.name, initialLoadJob);
+      // Continuous sampled verification (issue 13), when configured: schedule, function, alarms, a dashboard row.
+      if (target.continuousVerify?.enabled === true) {
+        const sampledVerify = new SampledVerify(this, `SampledVerify${pascalCase(target.name)}`, {
+          replicationName: config.replicationName,
+          targetName: target.name,
+          sourceTable,
+          keySchema: config.source.keySchema,
+          targetTableName: target.tableName,
+          targetRegion: target.region,
+          targetRoleArn: targetRoleArn(config, target, this.partition),
+          externalId: target.externalId,
+          filter: target.filter,
+          ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
+          queue: replicationTarget.queue,
+          ...(replicationTarget.queueKey === undefined ? {} : { queueKey: replicationTarget.queueKey }),
+          config: target.continuousVerify,
+          ...(this.replication.alarmTopic === undefined ? {} : { alarmTopic: this.replication.alarmTopic }),
+        });
+        // It reads the source table: with a customer key, it decrypts like every other reader.
+        grantSourceTableDecrypt({ sourceTableKey: this.sourceTableKey }, sampledVerify.role);
+        this.replication.dashboard.dashboard.addWidgets(...sampledVerify.dashboardWidgets());
+      }
       for (const [output, value] of Object.entries(INITIAL_LOAD_OUTPUTS) as [TargetOutputName, (j: InitialLoadJob) => string][]) {
         new CfnOutput(this, targetOutputId(target.name, output), {
           value: value(initialLoadJob),

@@ -6,6 +6,8 @@ import { roleNames } from '../../schemas/replication-config';
 
 /** Actions the target role may perform on the target table, and nothing else. */
 export const TARGET_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'] as const;
+/** Reads for verification (the sampled-verify function and the Glue verify job, issue 13): never writes. */
+export const TARGET_TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Scan'] as const;
 /** What DynamoDB needs of the caller on a table's customer managed key to write and describe it. */
 export const TARGET_TABLE_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'] as const;
 
@@ -32,7 +34,7 @@ export interface TargetAccessStackProps extends StackProps {
  *
  * Either stack can be deployed first: IAM rejects a trust policy that names a role which does not
  * exist yet, so the trust goes to the source *account* and a condition narrows it to the two
- * fixed role names (`roleNames.apply` / `roleNames.initialLoad`), which IAM evaluates at call time.
+ * fixed role names (`roleNames.apply` / `roleNames.initialLoad` / `roleNames.verify`), which IAM evaluates at call time.
  */
 export class TargetAccessStack extends Stack {
   public readonly targetRole: Role;
@@ -50,13 +52,14 @@ export class TargetAccessStack extends Stack {
           'aws:PrincipalArn': [
             sourceRoleArn(roleNames.apply(props.replicationName, props.targetName)),
             sourceRoleArn(roleNames.initialLoad(props.replicationName, props.targetName)),
+            sourceRoleArn(roleNames.verify(props.replicationName, props.targetName)),
           ],
         },
         StringEquals: { 'sts:ExternalId': props.externalId },
       }),
     });
     const targetTable = TableV2.fromTableName(this, 'TargetTable', props.targetTableName);
-    targetTable.grant(this.targetRole, ...TARGET_TABLE_ACTIONS);
+    targetTable.grant(this.targetRole, ...TARGET_TABLE_ACTIONS, ...TARGET_TABLE_READ_ACTIONS);
     if (props.targetTableKmsKeyArn !== undefined) {
       this.targetRole.addToPrincipalPolicy(new PolicyStatement({ actions: [...TARGET_TABLE_KEY_ACTIONS], resources: [props.targetTableKmsKeyArn] }));
     }

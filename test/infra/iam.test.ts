@@ -77,7 +77,7 @@ describe('source-account roles: exact actions and resources', () => {
 
 describe('target role', () => {
   const tableStatement = allow(
-    ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'],
+    ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Scan'],
     join('arn:', partition, ':dynamodb:eu-central-1:222222222222:table/orders-replica'),
   );
   const roleId = (template: Template_) => Object.keys(template.findResources('AWS::IAM::Role'))[0]!;

@@ -2,7 +2,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
-import { fastApp } from './support';
+import { fastApp, testConfig } from './support';
 
 /** Every acknowledgement in the tree, as `construct path: rule id` → reason. */
 function acknowledgements(root: IConstruct): Map<string, string> {
@@ -17,8 +17,10 @@ function acknowledgements(root: IConstruct): Map<string, string> {
 }
 
 describe('cdk-nag (AwsSolutions + Serverless)', () => {
-  test('every stack synthesizes with no unacknowledged finding', () => {
-    const { replicationStack, targetAccessStacks } = fastApp();
+  test('every stack synthesizes with no unacknowledged finding (continuous verification on for one target)', () => {
+    const { replicationStack, targetAccessStacks } = fastApp(testConfig((input) => {
+      (input.targets as Record<string, unknown>[])[0]!.continuousVerify = { autoRepair: true };
+    }));
     for (const stack of [replicationStack, ...targetAccessStacks.values()]) {
       expect(() => Template.fromStack(stack)).not.toThrow();
     }
@@ -31,7 +33,9 @@ describe('cdk-nag (AwsSolutions + Serverless)', () => {
   });
 
   test('acknowledgements are few, known, and each says why', () => {
-    const { app } = fastApp();
+    const { app } = fastApp(testConfig((input) => {
+      (input.targets as Record<string, unknown>[])[0]!.continuousVerify = {};
+    }));
     const acks = acknowledgements(app);
     // Rule ids without their `[finding]` suffix: each wildcard is acknowledged by its exact finding id.
     const ids = [...new Set([...acks.keys()].map((key) => key.replace(/^.*: (Annotation::)?/, '').replace(/\[.*$/, '')))].sort();
@@ -47,8 +51,8 @@ describe('cdk-nag (AwsSolutions + Serverless)', () => {
       'Serverless-SQSRedrivePolicy',
     ]);
     for (const [where, reason] of acks) expect({ where, reason: reason.length >= 60 }).toEqual({ where, reason: true });
-    // Wildcards and the unlogged export bucket belong to the initial-load job alone (Glue logs, S3 prefixes, exports).
-    for (const where of acks.keys()) if (/AwsSolutions-(IAM5|S1)/.test(where)) expect(where).toMatch(/\/InitialLoad/);
+    // Wildcards and the unlogged export bucket belong to the initial-load job (Glue logs, S3 prefixes, exports) and the sampled-verify schedule (function versions).
+    for (const where of acks.keys()) if (/AwsSolutions-(IAM5|S1)/.test(where)) expect(where).toMatch(/\/InitialLoad|\/SampledVerify\w+\/SchedulerRole:/);
     // Runtime acknowledgements name the requirement they come from.
     for (const [where, reason] of acks) if (/LambdaLatestVersion|-L1$/.test(where)) expect(reason).toMatch(/nodejs22\.x/);
   });

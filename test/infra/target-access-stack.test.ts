@@ -15,7 +15,7 @@ describe('TargetAccessStack', () => {
     expect(app.node.tryFindChild('Ddbrepl-orders')).toBeDefined();
   });
 
-  test('the target role trusts the source account, narrowed to the apply and initial-load role ARNs, and requires the ExternalId', () => {
+  test('the target role trusts the source account, narrowed to the apply, initial-load and verify role ARNs, and requires the ExternalId', () => {
     const template = Template.fromStack(targetAccessStacks.get('dr')!);
     template.resourceCountIs('AWS::IAM::Role', 1);
     template.hasResourceProperties('AWS::IAM::Role', Match.exact({
@@ -29,7 +29,7 @@ describe('TargetAccessStack', () => {
           Action: 'sts:AssumeRole',
           Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:root']] } },
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [sourceRole('ddbrepl-orders-dr-apply'), sourceRole('ddbrepl-orders-dr-load')] },
+            ArnEquals: { 'aws:PrincipalArn': [sourceRole('ddbrepl-orders-dr-apply'), sourceRole('ddbrepl-orders-dr-load'), sourceRole('ddbrepl-orders-dr-verify')] },
             StringEquals: { 'sts:ExternalId': 'orders-dr-7f3c1a' },
           },
         }],
@@ -37,7 +37,7 @@ describe('TargetAccessStack', () => {
     }));
   });
 
-  test('the target role may only Put/Delete/BatchWrite/Describe on the target table', () => {
+  test('the target role may only Put/Delete/BatchWrite/Describe on the target table, and read it (GetItem/Scan) for verification', () => {
     const template = Template.fromStack(targetAccessStacks.get('eu-analytics')!);
     template.resourceCountIs('AWS::IAM::Policy', 1);
     template.hasResourceProperties('AWS::IAM::Policy', {
@@ -45,7 +45,7 @@ describe('TargetAccessStack', () => {
         Version: '2012-10-17',
         Statement: [{
           Effect: 'Allow',
-          Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'],
+          Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Scan'],
           Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':dynamodb:eu-west-3:333333333333:table/orders-analytics']] },
         }],
       }),

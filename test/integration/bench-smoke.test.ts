@@ -12,7 +12,7 @@ jest.setTimeout(90_000);
 
 const REPO = join(__dirname, '..', '..');
 const RUN = join(REPO, 'bench', 'run.ts');
-const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery'];
+const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery', 'verify'];
 
 function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -76,5 +76,5 @@ it('runs every section with --quick and writes a well-formed results file', asyn
 it('rejects an unknown section with a clear message', async () => {
   const run = await bench(['--only', 'apply,nope']);
   expect(run.code).toBe(2);
-  expect(run.stderr).toMatch(/unknown section\(s\) nope; known: cpu, bundle, apply, load, e2e/);
+  expect(run.stderr).toMatch(/unknown section\(s\) nope; known: cpu, bundle, apply, load, e2e, verify/);
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { runCli as run } from '../support/run-cli';
 import { queueDepth, totalDepth } from '../../cli/ops/queues';
 import { runReplay } from '../../cli/ops/replay';
+import { runVerify } from '../../cli/ops/verify';
 import { localTarget } from '../../cli/targets/local';
 import type { OperatorTarget } from '../../cli/targets/types';
 import { sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
@@ -181,28 +182,33 @@ test('verify finds planted differences by exact value, --repair fixes them all',
   await session.targetClient.send(new DeleteItemCommand({ TableName: tgt, Key: key('missing') }));
   await put({ ...key('extra'), v: { N: '9' } }, tgt);
 
-  const found = await run('verify', '--local', file, '--segments', '3', '--json');
+  const reportFile = join(dir, 'verify.jsonl');
+  const found = await run('verify', '--local', file, '--segments', '3', '--buckets', '64', '--settle', '0', '--report', reportFile, '--json');
   expect(found.code).toBe(1);
   const report = JSON.parse(found.stdout) as { missing: number; extra: number; different: number; diffs: { kind: string; keys: { pk: { S: string } }; source?: unknown }[] };
-  expect(report).toMatchObject({ missing: 1, extra: 1, different: 3, extraChecked: true });
+  expect(report).toMatchObject({ missing: 1, extra: 1, different: 3, extraChecked: true, buckets: 64, report: reportFile });
+  // The report: one line per difference, keys only.
+  const lines = readFileSync(reportFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; keys: { pk: { S: string } } });
+  expect(lines.map((d) => `${d.kind} ${d.keys.pk.S}`).sort()).toEqual(['different changed', 'different num', 'different set', 'extra extra', 'missing missing']);
+  expect(lines.every((d) => Object.keys(d).join() === 'kind,keys')).toBe(true);
   expect(report.diffs.map((d) => `${d.kind} ${d.keys.pk.S}`).sort()).toEqual(['different changed', 'different num', 'different set', 'extra extra', 'missing missing']);
   expect(report.diffs.every((d) => d.source === undefined)).toBe(true);
   expect(found.stdout).not.toContain('1.50001');
 
-  const text = await run('verify', '--local', file);
+  const text = await run('verify', '--local', file, '--settle', '0', '--report', join(dir, 'text.jsonl'));
   expect(text.code).toBe(1);
   expect(text.stdout).toContain('5 differences: 1 missing in the target, 1 extra in the target, 3 different');
   expect(text.stdout).toContain('different {"pk":{"S":"num"},"sk":{"N":"0"}}');
   expect(text.stdout).toContain(`fix them with \`ddb-replicate verify --local ${file} --repair\``);
   expect(text.stdout).not.toContain('1.50001');
-  const shown = await run('verify', '--local', file, '--show-values');
+  const shown = await run('verify', '--local', file, '--settle', '0', '--show-values', '--report', join(dir, 'shown.jsonl'));
   expect(shown.stdout).toContain('"x":{"N":"1.50001"}');
 
-  const sample = await run('verify', '--local', file, '--sample', '1', '--json');
+  const sample = await run('verify', '--local', file, '--settle', '0', '--sample', '1', '--json', '--report', join(dir, 'sample.jsonl'));
   expect(sample.code).toBe(1);
   expect(JSON.parse(sample.stdout)).toMatchObject({ mode: 'sample', missing: 1, extra: 0, different: 3, extraChecked: false });
 
-  const repair = await run('verify', '--local', file, '--repair');
+  const repair = await run('verify', '--local', file, '--settle', '0', '--repair', '--report', join(dir, 'repair.jsonl'));
   expect(repair.code).toBe(1);
   expect(repair.stdout).toContain('repair: enqueued 5 RESYNCs');
   await session.waitForDrain();
@@ -211,6 +217,23 @@ test('verify finds planted differences by exact value, --repair fixes them all',
   expect(clean.stdout).toContain('target equals source ✓');
   expect(await getTarget('extra')).toBeUndefined();
   expect(await getTarget('num')).toEqual({ ...key('num'), x: { N: '1.5' } });
+});
+
+test('verify: a change still in flight is not reported — re-read after the settle time, it has landed', async () => {
+  await put({ ...key('in-flight'), v: { S: 'old' } });
+  await expectConverged();
+  await session.pauseApply();
+  await put({ ...key('in-flight'), v: { S: 'new' } });
+  // The settle wait is where the pipeline catches up: resume the apply and wait for it to drain.
+  const result = await runVerify({
+    source: target.source, target: target.target, keySchema, segments: 2, settleMs: 60_000,
+    sleep: async (ms) => {
+      expect(ms).toBe(60_000);
+      await session.resumeApply();
+      await session.waitForDrain();
+    },
+  });
+  expect(result).toMatchObject({ mismatchingBuckets: 1, missing: 0, extra: 0, different: 0, resolvedOnRecheck: 1, settledMs: 60_000 });
 });
 
 test('pause buffers changes and status says so; resume applies them', async () => {

@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
@@ -181,6 +183,33 @@ describe('status in AWS', () => {
     expect(rows[1]).toEqual(['orders', 'dr', 'RUNNING', 'Enabled', '0', '0', '?', '850 ms', '0']);
     expect(rows[2]).toEqual(['orders', 'analytics', 'not resolved', '?', '?', '?', '?', '?', '?']);
     expect(result.stdout).toContain('? orders/analytics: stack Ddbrepl-orders has no output TargetAnalyticsDeadLetterQueueUrl');
+  });
+});
+
+describe('status: the sampled verification\'s last run', () => {
+  it('a line with the latest VerifySampled/VerifyMismatches datapoint, read with the Replication and Target dimensions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'status-verify-'));
+    try {
+      const config = JSON.parse(readFileSync(CONFIG, 'utf8')) as { targets: Record<string, unknown>[] };
+      config.targets[0]!.continuousVerify = { everyMinutes: 5 };
+      const file = join(dir, 'replication.config.json');
+      writeFileSync(file, JSON.stringify(config));
+      deployed();
+      pipes.on(DescribePipeCommand).resolves({ CurrentState: 'RUNNING', Source: STREAM });
+      ddb.on(DescribeTableCommand).resolves({ Table: { StreamSpecification: { StreamEnabled: true }, LatestStreamArn: STREAM } });
+      lambda.on(GetEventSourceMappingCommand).resolves({ State: 'Enabled' });
+      sqs.on(GetQueueAttributesCommand).resolves(depth(0));
+      const at = new Date('2026-12-01T01:05:00Z');
+      cloudWatch.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries: { Id: string }[] }) => (input.MetricDataQueries.some((q) => q.Id === 'sampled')
+        ? { MetricDataResults: [{ Id: 'sampled', Timestamps: [at, new Date(at.getTime() - 300_000)], Values: [200, 200] }, { Id: 'mismatches', Timestamps: [at], Values: [3] }] }
+        : { MetricDataResults: [] }));
+      const result = await run('status', '--config', file, '--target', 'dr');
+      expect(result.stdout).toMatch(/sampled verify\s+✗ 3 mismatches in 200 items \(last run 2026-12-01T01:05:00.000Z\)/);
+      const query = cloudWatch.commandCalls(GetMetricDataCommand).map((c) => c.args[0].input.MetricDataQueries!).find((q) => q.some((m) => m.Id === 'mismatches'))!;
+      expect(query.find((m) => m.Id === 'mismatches')?.MetricStat?.Metric).toEqual({ Namespace: 'DynamoDBCrossAccountReplication', MetricName: 'VerifyMismatches', Dimensions: [{ Name: 'Replication', Value: 'orders' }, { Name: 'Target', Value: 'dr' }] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import { parseFraction, parsePositiveInt } from '../../cli/ops/args';
 import { messageOf, repairEnvelope, replayEventId, resyncEnvelope } from '../../cli/ops/queues';
 import { formatDuration, statusWarnings, type TargetStatus } from '../../cli/ops/status';
 import { runVerify } from '../../cli/ops/verify';
+import { measuredSettleMs } from '../../cli/commands/verify';
 import { readSessionFile } from '../../local/control';
 import { CliError, EXIT } from '../../cli/errors';
 import { localTarget } from '../../cli/targets/local';
@@ -144,9 +145,52 @@ describe('verify core (DynamoDB mocked)', () => {
     ddb.on(GetItemCommand, { TableName: 'src', Key: item('e') }).resolves({});
     ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('e') }).resolves({ Item: item('e') });
     const result = await runVerify({ source, target, keySchema, segments: 2 });
-    expect(result).toMatchObject({ mode: 'full', sourceItems: 4, targetItems: 4, missing: 1, extra: 1, different: 0, resolvedOnRecheck: 1, extraChecked: true });
-    expect(result.diffs).toEqual([{ kind: 'extra', keys: { pk: { S: 'e' }, sk: { N: '1' } } }, { kind: 'missing', keys: { pk: { S: 'c' }, sk: { N: '1' } } }]);
+    expect(result).toMatchObject({ mode: 'full', sourceItems: 4, targetItems: 4, missing: 1, extra: 1, different: 0, resolvedOnRecheck: 1, extraChecked: true, buckets: 65_536, mismatchingBuckets: 3 });
+    expect(result.diffs).toEqual([{ kind: 'missing', keys: { pk: { S: 'c' }, sk: { N: '1' } } }, { kind: 'extra', keys: { pk: { S: 'e' }, sk: { N: '1' } } }]);
     expect(ddb.commandCalls(ScanCommand).every((c) => c.args[0].input.ConsistentRead === true && c.args[0].input.TotalSegments === 2)).toBe(true);
+  });
+
+  it('pass 2 keeps only the keys of mismatching buckets; equal tables are scanned once', async () => {
+    const many = Array.from({ length: 200 }, (_, i) => item(`k${i}`, { v: { N: String(i) } }));
+    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: many });
+    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [...many].reverse() });
+    const equal = await runVerify({ source, target, keySchema, segments: 1, buckets: 16, settleMs: () => Promise.reject(new Error('not asked when nothing differs')) });
+    expect(equal).toMatchObject({ sourceItems: 200, targetItems: 200, checked: 200, mismatchingBuckets: 0, missing: 0, extra: 0, different: 0, settledMs: 0 });
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(2);
+
+    ddb.reset();
+    // One item differs in a nested attribute, written with other number spellings and attribute order elsewhere.
+    const changed = many.map((it, i) => (i === 42 ? item('k42', { v: { N: '42' }, doc: { M: { a: { L: [{ N: '1' }] } } } }) : { v: { N: `${it.v!.N}.0` }, ...it }));
+    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: many });
+    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: changed });
+    ddb.on(GetItemCommand, { TableName: 'src' }).resolves({ Item: many[42] });
+    ddb.on(GetItemCommand, { TableName: 'tgt' }).resolves({ Item: changed[42] });
+    const slept: number[] = [];
+    const result = await runVerify({ source, target, keySchema, segments: 1, buckets: 16, settleMs: () => Promise.resolve(1500), sleep: (ms) => Promise.resolve(void slept.push(ms)) });
+    expect(result).toMatchObject({ mismatchingBuckets: 1, missing: 0, extra: 0, different: 1, settledMs: 1500, differences: [{ kind: 'different', keys: { pk: { S: 'k42' }, sk: { N: '1' } } }] });
+    expect(slept).toEqual([1500]);
+    expect(ddb.commandCalls(ScanCommand)).toHaveLength(4);
+    // Only the one differing key is read again.
+    expect(ddb.commandCalls(GetItemCommand).map((c) => c.args[0].input.Key?.pk?.S)).toEqual(['k42', 'k42']);
+  });
+
+  it('a key in flight is not reported: re-read after the settle time, it matches', async () => {
+    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('a', { v: { S: 'new' } })] });
+    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [item('a', { v: { S: 'old' } })] });
+    ddb.on(GetItemCommand).resolves({ Item: item('a', { v: { S: 'new' } }) });
+    let applied = false;
+    // The pipeline applies the change while verify waits; GetItem before that would still see 'old'.
+    ddb.on(GetItemCommand, { TableName: 'tgt' }).callsFake(() => ({ Item: item('a', { v: { S: applied ? 'new' : 'old' } }) }));
+    const result = await runVerify({ source, target, keySchema, segments: 1, settleMs: 30_000, sleep: (ms) => Promise.resolve(void (applied = ms === 30_000)) });
+    expect(result).toMatchObject({ different: 0, resolvedOnRecheck: 1, settledMs: 30_000, differences: [] });
+  });
+
+  it('compares in the target\'s view: filtered-out source items are not expected, redacted ones compare redacted', async () => {
+    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('in', { secret: { S: 's' }, v: { N: '1' } }), item('out', { v: { N: '2' } })] });
+    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [item('in', { v: { N: '1' } })] });
+    const view = (it: Record<string, { S?: string }>) => (it.pk!.S === 'out' ? undefined : Object.fromEntries(Object.entries(it).filter(([n]) => n !== 'secret')));
+    const result = await runVerify({ source, target, keySchema, segments: 1, view: view as never });
+    expect(result).toMatchObject({ sourceItems: 2, outOfView: 1, checked: 1, mismatchingBuckets: 0, missing: 0, extra: 0, different: 0 });
   });
 
   it('sample mode reads only the sampled source items from the target and does not look for extras', async () => {
@@ -160,5 +204,16 @@ describe('verify core (DynamoDB mocked)', () => {
     expect(result).toMatchObject({ mode: 'sample', sample: 0.5, sourceItems: 4, checked: 2, missing: 0, extra: 0, different: 1, extraChecked: false });
     expect(result.diffs).toEqual([{ kind: 'different', keys: { pk: { S: 'c' }, sk: { N: '1' } }, source: { pk: { S: 'c' }, sk: { N: '1' } }, target: { pk: { S: 'c' }, sk: { N: '1' }, v: { N: '2' } } }]);
     expect(ddb.commandCalls(GetItemCommand, { TableName: 'tgt' }).map((c) => c.args[0].input.Key?.pk?.S).sort()).toEqual(['a', 'c', 'c']);
+  });
+});
+
+describe('verify: the default settle time', () => {
+  const health = (lag: { p99Ms?: number; maxMs?: number } | undefined) => ({ health: () => Promise.resolve({ pipe: { name: 'p', state: 'RUNNING' }, unreachable: [], ...(lag === undefined ? {} : { lagLastMinute: lag }) }) });
+  it('is twice the measured lag (max, else p99) plus a second, capped at 5 minutes; 10 s when the lag is unknown', async () => {
+    expect(await measuredSettleMs(health({ p99Ms: 800, maxMs: 2000 }))).toBe(5000);
+    expect(await measuredSettleMs(health({ p99Ms: 800 }))).toBe(2600);
+    expect(await measuredSettleMs(health({}))).toBe(10_000);
+    expect(await measuredSettleMs(health(undefined))).toBe(10_000);
+    expect(await measuredSettleMs(health({ maxMs: 3_600_000 }))).toBe(300_000);
   });
 });

@@ -15,7 +15,7 @@ export interface KeptSession {
 
 /** Replicating, with quick redelivery (visibility 1 s, two receives before the DLQ, apply timeout 4 s). */
 export async function startKeptSession(keySchema: KeySchema, seed: number): Promise<KeptSession> {
-  const session = await startLocalSession({ keySchema, seed, maxReceiveCount: 2, visibilityTimeoutSeconds: 1, applyTimeoutSeconds: 4 });
+  const session = await startLocalSession({ keySchema, seed, maxReceiveCount: 2, visibilityTimeoutSeconds: 1, applyTimeoutSeconds: 5 });
   let control: ControlServer | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'kept-session-'));
   try {
