@@ -4,6 +4,7 @@ import { InvalidFaultSpecError } from '../local/errors';
 import { registerBootstrap } from './commands/bootstrap';
 import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
+import { registerPlan } from './commands/plan';
 import { registerReplay } from './commands/replay';
 import { registerResume } from './commands/resume';
 import { registerStatus } from './commands/status';
@@ -47,6 +48,7 @@ const COMMANDS: readonly CommandRegistration[] = [
   registerStatus,
   registerPause,
   registerResume,
+  registerPlan,
 ];
 
 // The version lives in package.json, once.
