@@ -16,6 +16,7 @@ import { ReplicationError } from '../handlers/core/errors';
 import type { RecordPredicate } from '../handlers/core/filter';
 import type { FaultInjector } from './faults';
 import { describeAllShards, readableShards } from './pipe-lineage';
+import { partitionKeyOf, processShardPage, validateParallelizationFactor } from './shard-parallelism';
 import { sqsSafeJson } from './sqs-local';
 
 /**
@@ -37,6 +38,12 @@ export interface PipeEmulatorOptions {
   faults: FaultInjector;
   /** Stream records per enrichment call (the pipe's batch size). @default 100 */
   batchSize?: number;
+  /** Batches of one shard processed at once, per-partition-key order kept (local/shard-parallelism.ts). @default 1 */
+  parallelizationFactor?: number;
+  /** The table's partition key, which spreads records over the parallel batches. @default all of a record's Keys */
+  partitionKeyName?: string;
+  /** Added to every batch attempt, modelling the enrichment invoke and SQS send round trips on AWS (the bench). @default 0 */
+  batchLatencyMs?: number;
   /** Sleep between polls of a caught-up stream. @default 50 */
   pollIntervalMs?: number;
   /** Called for each record of a delivered batch, after the messages were accepted; `kept` = passed the filter. */
@@ -111,6 +118,7 @@ export class PipeEmulator {
 
   constructor(private readonly opts: PipeEmulatorOptions) {
     this.log = opts.onLog ?? (() => undefined);
+    validateParallelizationFactor(opts.parallelizationFactor ?? 1);
   }
 
   start(): void {
@@ -210,7 +218,8 @@ export class PipeEmulator {
     }
     let out;
     try {
-      out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.opts.batchSize ?? 100 }));
+      // Up to PF batches' worth per page; processShardPage cuts it into batches of batchSize.
+      out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: (this.opts.batchSize ?? 100) * (this.opts.parallelizationFactor ?? 1) }));
     } catch (error) {
       // Expired/trimmed iterator or a transient error: reacquire from the last delivered record.
       state.iterator = undefined;
@@ -218,7 +227,12 @@ export class PipeEmulator {
     }
     const records = out.Records ?? [];
     if (records.length > 0) {
-      await this.deliver(records.map((r) => toPipesRecord(r, this.opts.streamArn)));
+      await processShardPage(records.map((r) => toPipesRecord(r, this.opts.streamArn)), {
+        parallelizationFactor: this.opts.parallelizationFactor ?? 1,
+        batchSize: this.opts.batchSize ?? 100,
+        keyOf: (record) => partitionKeyOf(record, this.opts.partitionKeyName),
+        processBatch: (batch) => this.deliver(batch),
+      });
       state.lastSequenceNumber = records[records.length - 1]?.dynamodb?.SequenceNumber;
     }
     state.iterator = out.NextShardIterator;
@@ -237,6 +251,7 @@ export class PipeEmulator {
     for (let attempt = 1; !this.stopped; attempt += 1) {
       let stage: 'enrich' | 'send' = 'enrich';
       try {
+        if ((this.opts.batchLatencyMs ?? 0) > 0) await sleep(this.opts.batchLatencyMs!);
         const kept = records.filter(this.opts.predicate);
         if (this.opts.faults.fires('enrichFailure')) throw new InjectedEnrichFailure('injected enrichment failure');
         const envelopes = kept.length > 0 ? await this.opts.enrich(kept) : [];
