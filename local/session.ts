@@ -81,6 +81,8 @@ export interface LocalSessionOptions {
   applyTimeoutSeconds?: number;
   /** Concurrent apply invocations. @default 3 */
   maximumConcurrency?: number;
+  /** The pipe emulator's ParallelizationFactor, batch size and added latency per batch (the bench's PF rows). @default 1, 100, 0 */
+  pipe?: { parallelizationFactor?: number; batchSize?: number; batchLatencyMs?: number };
   /** LOG_LEVEL of the handlers' own structured logs (stdout). @default 'SILENT' */
   handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   onLog?: (line: string) => void;
@@ -367,12 +369,14 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     });
     stoppers.push(async () => restoreEnv());
     forgetHandlerModules();
-    const enrichModule = await import('../handlers/enrich');
+    // require, not import(): under tsx a dynamic import() is cached outside require.cache, so a second
+    // session in one process (the bench's PF runs) would get the first session's handlers and clients.
+    const enrichModule = require('../handlers/enrich') as typeof import('../handlers/enrich');
     // One target: the apply runs in-process (the env above is its env). Several: one worker each,
     // because each apply function reads its own TARGET_NAME / TARGET_TABLE_NAME at module load.
     const applies: ApplyFn[] = [];
     if (!multi) {
-      const applyModule = await import('../handlers/apply');
+      const applyModule = require('../handlers/apply') as typeof import('../handlers/apply');
       applies.push((event, context) => applyModule.handler(event, context));
     } else {
       // Each apply gets its own target's policy: a RESYNC writes that target's view of the item.
@@ -429,6 +433,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       enrich: (records) => enrichModule.handler(records),
       faults,
       pollIntervalMs: opts.pollIntervalMs ?? 50,
+      ...opts.pipe,
+      partitionKeyName: opts.keySchema.partitionKey.name,
       onDelivered,
       onLog: log,
     });
