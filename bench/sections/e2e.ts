@@ -167,7 +167,8 @@ export async function runE2eBench(opts: E2eBenchOptions): Promise<SectionResult>
     section: 'e2e',
     metric: `PF ${pfHigh} vs PF ${pfLow}: sustained rate${cpuBound ? ` (CPU-bound at ${highBacklog.rate}/s: ${highBacklog.machineBusyCores!.toFixed(2)} of ${cpus().length} cores busy)` : ''}`,
     unit: 'changes/s', ours: sustainedHigh, baseline: sustainedLow, baselineLabel: `PF ${pfLow}`, ratio, ratioMin: null, ratioMax: null,
-    target: `≥ ${PF_GOAL_RATIO}× unless CPU-bound`,
+    // The goal holds while the emulator is not CPU-bound; when it is, the row reports that bound instead.
+    target: !met && cpuBound ? 'info' : `≥ ${PF_GOAL_RATIO}×`,
     pass: met ? true : cpuBound ? null : false,
   });
   return {
