@@ -54,17 +54,18 @@ function plan(quick: boolean) {
     ? {
         cpu: { batches: 4, reps: 3, changesPerSample: { '1KB': 200, '100KB': 10 } },
         bundle: { reps: 2 },
-        apply: { changes: 100, hotChanges: 80, reps: 2, concurrency: 4 },
+        apply: { changesByRttMs: { 0: 100, 5: 60, 70: 40 }, hotChangesByRttMs: { 0: 80, 5: 40, 70: 40 }, reps: 2, concurrency: 4 },
         load: { items: 200, segments: 4, reps: 2 },
-        e2e: { rates: [100, 250], durationSeconds: 2, warmupSeconds: 1 },
+        e2e: { rates: [100, 250], pfRates: [100, 200], durationSeconds: 2, warmupSeconds: 1 },
         verify: { items: 300, itemBytes: 256, segments: 4, pageSize: 250, reps: 1 },
       }
     : {
         cpu: { batches: 20, reps: 15, changesPerSample: { '1KB': 3000, '100KB': 40 } },
         bundle: { reps: 9 },
-        apply: { changes: 1500, hotChanges: 1000, reps: 12, concurrency: 4 },
+        // Fewer changes where each request is slower; every variant of one RTT gets the same changes.
+        apply: { changesByRttMs: { 0: 1500, 5: 800, 70: 200 }, hotChangesByRttMs: { 0: 1000, 5: 500, 70: 120 }, reps: 8, concurrency: 4 },
         load: { items: 4000, segments: 4, reps: 5 },
-        e2e: { rates: [100, 250, 500, 1000], durationSeconds: 8, warmupSeconds: 3 },
+        e2e: { rates: [100, 250, 500, 1000], pfRates: [200, 300, 400, 600, 800, 1200, 1600], durationSeconds: 8, warmupSeconds: 3 },
         // 200,000 items: the table size of issue 13's memory goal; small items keep seeding short.
         verify: { items: 200_000, itemBytes: 256, segments: 4, pageSize: 250, reps: 2 },
       };

@@ -4,6 +4,7 @@ import { registerCutover } from './commands/cutover';
 import { registerFailover } from './commands/failover';
 import { registerLocal } from './commands/local';
 import { registerPause } from './commands/pause';
+import { registerPlan } from './commands/plan';
 import { registerReplay } from './commands/replay';
 import { registerResume } from './commands/resume';
 import { registerReverse } from './commands/reverse';
@@ -51,6 +52,7 @@ const COMMANDS: readonly CommandRegistration[] = [
   registerCutover,
   registerReverse,
   registerFailover,
+  registerPlan,
 ];
 
 // The version lives in package.json, once.

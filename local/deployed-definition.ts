@@ -77,6 +77,8 @@ export interface PipeDefinition {
   name: string;
   /** @default 100 (Pipes, DynamoDB stream source) */
   batchSize: number;
+  /** Batches of one shard processed at once, order kept per partition key (local/shard-parallelism.ts). @default 1 (Pipes) */
+  parallelizationFactor: number;
   startingPosition: 'TRIM_HORIZON' | 'LATEST';
   /** @default -1 (infinite, Pipes) */
   maximumRetryAttempts: number;
@@ -261,6 +263,7 @@ function readPipe(logicalId: string, p: Record<string, TemplateValue>): PipeDefi
     logicalId,
     name: String(p.Name ?? logicalId),
     batchSize: num(stream.BatchSize, 100),
+    parallelizationFactor: num(stream.ParallelizationFactor, 1),
     startingPosition: stream.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
     maximumRetryAttempts: num(stream.MaximumRetryAttempts, -1),
     bisectOnFailure: stream.OnPartialBatchItemFailure === 'AUTOMATIC_BISECT',

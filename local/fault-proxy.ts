@@ -1,4 +1,5 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import { listenOnLoopback } from './net';
 import type { FaultInjector } from './faults';
 
@@ -14,6 +15,11 @@ import type { FaultInjector } from './faults';
  *
  * DynamoDB Local does not verify SigV4 signatures, so a rewritten (partial) body still passes; the
  * x-amz-crc32 header is dropped from rewritten answers since it no longer matches.
+ *
+ * With `addedRttMs` it also models network distance (the bench's 5 ms same-Region and 70 ms
+ * cross-Region cases): every request, of any kind and to any upstream (DynamoDB Local, the local
+ * STS), waits that long before it is forwarded. The wait goes through `sleep`, so tests can check
+ * that it was asked for without measuring time.
  */
 export interface FaultProxyStats {
   batchWrites: number;
@@ -67,11 +73,25 @@ export function splitRequestItems(items: RequestItems, keep: number): { forwarde
   return { forwarded, unprocessed };
 }
 
-export async function startFaultProxy(opts: { upstream: string; faults: FaultInjector; onLog?: (line: string) => void }): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  upstream: string;
+  /** No faults when absent (a pure latency proxy). */
+  faults?: FaultInjector;
+  /** Round-trip time added to every request. @default 0 */
+  addedRttMs?: number;
+  /** How the proxy waits. @default node:timers/promises setTimeout */
+  sleep?: (ms: number) => Promise<unknown>;
+  onLog?: (line: string) => void;
+}
+
+export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultProxy> {
   const upstream = new URL(opts.upstream);
   const agent = new Agent({ keepAlive: true });
   const log = opts.onLog ?? (() => undefined);
   const counters: FaultProxyStats = { batchWrites: 0, throttled: 0, partial: 0, crashed: 0 };
+  const addedRttMs = opts.addedRttMs ?? 0;
+  if (!Number.isFinite(addedRttMs) || addedRttMs < 0) throw new RangeError(`addedRttMs must be a finite number ≥ 0, got ${addedRttMs}`);
+  const sleep = opts.sleep ?? sleepFor;
 
   const forward = (req: IncomingMessage, body: Buffer): Promise<Upstream> =>
     new Promise((resolve, reject) => {
@@ -97,7 +117,7 @@ export async function startFaultProxy(opts: { upstream: string; faults: FaultInj
   const handleBatchWrite = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
     counters.batchWrites += 1;
     const { faults } = opts;
-    if (faults.fires('applyThrottle')) {
+    if (faults?.fires('applyThrottle') === true) {
       const parsed = JSON.parse(body.toString('utf8')) as { RequestItems?: RequestItems };
       const items = parsed.RequestItems ?? {};
       const total = Object.values(items).reduce((n, writes) => n + writes.length, 0);
@@ -124,7 +144,7 @@ export async function startFaultProxy(opts: { upstream: string; faults: FaultInj
       reply(res, up, Buffer.from(JSON.stringify({ ...answer, UnprocessedItems: merged })));
       return;
     }
-    if (faults.fires('applyCrash')) {
+    if (faults?.fires('applyCrash') === true) {
       await forward(req, body);
       counters.crashed += 1;
       log('[fault-proxy] BatchWriteItem written, connection cut before the answer');
@@ -136,6 +156,10 @@ export async function startFaultProxy(opts: { upstream: string; faults: FaultInj
 
   const server = createServer((req, res) => {
     readBody(req)
+      .then(async (body) => {
+        if (addedRttMs > 0) await sleep(addedRttMs);
+        return body;
+      })
       .then((body) => (req.headers['x-amz-target'] === BATCH_WRITE_TARGET ? handleBatchWrite(req, res, body) : forward(req, body).then((up) => reply(res, up))))
       .catch((error: unknown) => {
         // Upstream unreachable (e.g. during shutdown): answer like a broken gateway so the SDK retries.

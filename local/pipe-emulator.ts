@@ -18,6 +18,7 @@ import { readDynamicPath, type PipeDefinition } from './deployed-definition';
 import { compileFilterCriteria } from './event-pattern';
 import type { FaultInjector } from './faults';
 import { describeAllShards, readableShards } from './pipe-lineage';
+import { partitionKeyOf, processShardPage, validateParallelizationFactor } from './shard-parallelism';
 import { sqsSafeJson } from './sqs-local';
 
 /**
@@ -36,7 +37,7 @@ import { sqsSafeJson } from './sqs-local';
 export type EnrichFn = (records: DynamoDBRecord[]) => Promise<unknown[]>;
 
 /** What the pipe emulator takes from the template's pipe definition. */
-export type PipeSettings = Pick<PipeDefinition, 'name' | 'batchSize' | 'maximumRetryAttempts' | 'bisectOnFailure' | 'filterPatterns' | 'messageGroupIdPath' | 'messageDeduplicationIdPath'>;
+export type PipeSettings = Pick<PipeDefinition, 'name' | 'batchSize' | 'parallelizationFactor' | 'maximumRetryAttempts' | 'bisectOnFailure' | 'filterPatterns' | 'messageGroupIdPath' | 'messageDeduplicationIdPath'>;
 
 export interface PipeEmulatorOptions {
   streams: DynamoDBStreamsClient;
@@ -50,6 +51,10 @@ export interface PipeEmulatorOptions {
   deadLetterQueueUrl?: string;
   enrich: EnrichFn;
   faults: FaultInjector;
+  /** The table's partition key, which spreads records over the parallel batches. @default all of a record's Keys */
+  partitionKeyName?: string;
+  /** Added to every batch attempt, modelling the enrichment invoke and SQS send round trips on AWS (the bench). @default 0 */
+  batchLatencyMs?: number;
   /** Sleep between polls of a caught-up stream. @default 50 */
   pollIntervalMs?: number;
   /** Called for each record of a delivered batch, after the messages were accepted; `kept` = passed the filter. */
@@ -132,6 +137,7 @@ export class PipeEmulator {
     // As CreatePipe would: a batch the target cannot take, or a pattern EventBridge rejects, fails here.
     checkPipeBatchSize(opts.pipe.name, opts.pipe.batchSize);
     this.keep = compileFilterCriteria(opts.pipe.filterPatterns);
+    validateParallelizationFactor(opts.pipe.parallelizationFactor);
   }
 
   start(): void {
@@ -231,7 +237,8 @@ export class PipeEmulator {
     }
     let out;
     try {
-      out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.opts.pipe.batchSize }));
+      // Up to PF batches' worth per page; processShardPage cuts it into batches of the template's size.
+      out = await this.opts.streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.opts.pipe.batchSize * this.opts.pipe.parallelizationFactor }));
     } catch (error) {
       // Expired/trimmed iterator or a transient error: reacquire from the last delivered record.
       state.iterator = undefined;
@@ -239,7 +246,12 @@ export class PipeEmulator {
     }
     const records = out.Records ?? [];
     if (records.length > 0) {
-      await this.deliver(records.map((r) => toPipesRecord(r, this.opts.streamArn)));
+      await processShardPage(records.map((r) => toPipesRecord(r, this.opts.streamArn)), {
+        parallelizationFactor: this.opts.pipe.parallelizationFactor,
+        batchSize: this.opts.pipe.batchSize,
+        keyOf: (record) => partitionKeyOf(record, this.opts.partitionKeyName),
+        processBatch: (batch) => this.deliver(batch),
+      });
       state.lastSequenceNumber = records[records.length - 1]?.dynamodb?.SequenceNumber;
     }
     state.iterator = out.NextShardIterator;
@@ -264,6 +276,7 @@ export class PipeEmulator {
     for (let attempt = 1; !this.stopped; attempt += 1) {
       let stage: 'enrich' | 'send' = 'enrich';
       try {
+        if ((this.opts.batchLatencyMs ?? 0) > 0) await sleep(this.opts.batchLatencyMs!);
         const kept = records.filter(this.keep);
         if (this.opts.faults.fires('enrichFailure')) throw new InjectedEnrichFailure('injected enrichment failure');
         this.counters.largestBatch = Math.max(this.counters.largestBatch, kept.length);

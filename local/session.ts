@@ -101,6 +101,10 @@ export interface LocalSessionOptions {
   startingPosition?: 'TRIM_HORIZON' | 'LATEST';
   /** Changes the synthesized stack before local mode reads it (tests: a construct setting changed by an escape hatch). @default none */
   amendStack?: LocalDeploymentSpec['amendStack'];
+  /** options.pipeParallelizationFactor of every target (into the template). @default the config default */
+  pipeParallelizationFactor?: number;
+  /** Added to every pipe batch attempt, modelling the enrichment invoke and SQS send round trips on AWS (the bench's PF rows). @default 0 */
+  pipeBatchLatencyMs?: number;
   /** LOG_LEVEL of the handlers' own structured logs (stdout). @default 'SILENT' */
   handlerLogLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   onLog?: (line: string) => void;
@@ -365,6 +369,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
           applyTimeoutSeconds: opts.applyTimeoutSeconds ?? 10,
           maximumConcurrency: opts.maximumConcurrency ?? 3,
           pipeBatchSize: opts.pipeBatchSize ?? 10,
+          ...(opts.pipeParallelizationFactor === undefined ? {} : { pipeParallelizationFactor: opts.pipeParallelizationFactor }),
           ...(opts.resyncThresholdBytes === undefined ? {} : { resyncThresholdBytes: opts.resyncThresholdBytes }),
           ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }),
           ...(opts.startingPosition === undefined ? {} : { startingPosition: opts.startingPosition }),
@@ -427,8 +432,10 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       const restoreEnv = setEnv({ ...functionEnv(pipeDef!.enrichmentFunctionLogicalId), ...functionEnv(target!.applyFunction.logicalId), ...localEnv });
       stoppers.push(async () => restoreEnv());
       forgetHandlerModules();
-      const enrichModule = await import('../handlers/enrich');
-      const applyModule = await import('../handlers/apply');
+      // require, not import(): under tsx a dynamic import() is cached outside require.cache, so a second
+      // session in one process (the bench's PF runs) would get the first session's handlers and clients.
+      const enrichModule = require('../handlers/enrich') as typeof import('../handlers/enrich');
+      const applyModule = require('../handlers/apply') as typeof import('../handlers/apply');
       enrichers.set(pipeDef!.logicalId, (records) => enrichModule.handler(records));
       applies.push((event, context) => applyModule.handler(event, context));
     } else {
@@ -486,6 +493,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
         enrich: enrichers.get(pipeDef.logicalId) as EnrichFn,
         faults,
         pollIntervalMs: opts.pollIntervalMs ?? 50,
+        partitionKeyName: opts.keySchema.partitionKey.name,
+        ...(opts.pipeBatchLatencyMs === undefined ? {} : { batchLatencyMs: opts.pipeBatchLatencyMs }),
         ...(pipeDef.logicalId === firstPipeId ? { onDelivered } : {}),
         onLog: log,
       });

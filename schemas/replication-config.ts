@@ -168,6 +168,15 @@ export const targetOptionsSchema = z.strictObject({
    * its target takes, and an SQS queue takes 10 (docs/aws-contracts.md). @default 10
    */
   pipeBatchSize: z.number().int().min(1).max(PIPE_MAX_BATCH_SIZE_SQS_TARGET, `at most ${PIPE_MAX_BATCH_SIZE_SQS_TARGET}: the pipe's target is an SQS queue, which takes at most ${PIPE_MAX_BATCH_SIZE_SQS_TARGET} records per batch`).default(PIPE_MAX_BATCH_SIZE_SQS_TARGET),
+  // --- Pipe parallelization (issue 14; docs/performance.md, README "Capacity planning") ---
+  /**
+   * Batches of one stream shard the pipe processes at once (ParallelizationFactor, 1-10); order is
+   * kept per partition key. A pipe with an SQS target moves at most 10 records per batch, ~20 ms
+   * each, so PF 1 carries ~500 records/s per shard; a shard takes up to 1,000 writes/s. The default
+   * is what `ddb-replicate plan` picks for a full shard of 1 KB items (under 70 % busy). @default 3
+   */
+  pipeParallelizationFactor: z.number().int().min(1).max(10).default(3),
+  // --- end pipe parallelization ---
   /** SQS messages per apply invocation (FIFO event sources allow at most 10). @default 10 */
   applyBatchSize: z.number().int().min(1).max(10).default(10),
   /** Cap on concurrent apply invocations (the SQS event source's maximumConcurrency, 2-1000). @default 10 */

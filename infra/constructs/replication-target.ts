@@ -223,6 +223,7 @@ export class ReplicationTarget extends Construct {
         source: new DynamoDBSource(props.sourceTable, {
           startingPosition: DynamoDBStartingPosition[opts.startingPosition],
           batchSize: opts.pipeBatchSize,
+          parallelizationFactor: opts.pipeParallelizationFactor,
           deadLetterTarget: this.pipeDeadLetterQueue,
           maximumRetryAttempts: pipeMaximumRetryAttempts,
           onPartialBatchItemFailure: OnPartialBatchItemFailure.AUTOMATIC_BISECT,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
  * completes and the results file is well-formed. No timing assertions — on a shared machine the
  * numbers are the bench's business, not the test's.
  */
-jest.setTimeout(90_000);
+// The apply section runs every variant at 0, 5 and 70 ms RTT, and e2e runs two extra sessions (PF 1 and 4).
+jest.setTimeout(240_000);
 
 const REPO = join(__dirname, '..', '..');
 const RUN = join(REPO, 'bench', 'run.ts');
@@ -17,7 +18,7 @@ const SECTIONS = ['cpu', 'bundle', 'apply', 'load', 'e2e', 'recovery', 'verify']
 function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // env passed explicitly: under jest, process.env is a sandbox copy the child would not see.
-    execFile(process.execPath, ['--import', 'tsx', RUN, ...args], { cwd: REPO, env: { ...process.env }, timeout: 85_000, maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', RUN, ...args], { cwd: REPO, env: { ...process.env }, timeout: 230_000, maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
     });
   });
@@ -71,6 +72,15 @@ it('runs every section with --quick and writes a well-formed results file', asyn
   for (const s of Object.values(bundle!.data.initMs!)) expect(isSummary(s)).toBe(true);
   for (const s of Object.values(load!.data.itemsPerSecond!)) expect(isSummary(s)).toBe(true);
   expect((e2e!.data.runs as unknown as unknown[]).length).toBe(2);
+  // Network distances: every apply variant measured at each RTT, with the sample as deployed (stream batch 1000).
+  for (const rtt of ['0ms', '5ms', '70ms']) {
+    for (const variant of ['apply', 'ceilingBodies10', 'perRecordSample', 'perRecord10']) expect(isSummary(apply!.data.changesPerSecond![`${rtt}/${variant}`])).toBe(true);
+  }
+  expect(report.table.filter((r) => r.section === 'apply' && r.target === '≥ 0.9×').map((r) => r.metric.split(':')[0])).toEqual(['0 ms RTT', '5 ms RTT', '70 ms RTT']);
+  // ParallelizationFactor rows, and CPU / init targets as ratios.
+  expect(report.table.filter((r) => r.section === 'e2e' && /^PF \d/.test(r.metric))).toHaveLength(3);
+  expect(report.table.some((r) => r.section === 'cpu' && r.target === '≤ 2×')).toBe(true);
+  expect(report.table.filter((r) => r.section === 'bundle' && r.target === '≤ 1.5×')).toHaveLength(2);
 });
 
 it('rejects an unknown section with a clear message', async () => {

@@ -56,7 +56,7 @@ describe('Pipes and Lambda', () => {
     expect(refusal(() => checkPipeBatchSize('p', 11)).name).toBe('ValidationException');
     const make = () => new PipeEmulator({
       streams: new DynamoDBStreamsClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }), streamArn: 'arn',
-      pipe: { name: 'p', batchSize: 100, maximumRetryAttempts: 10, bisectOnFailure: true },
+      pipe: { name: 'p', batchSize: 100, parallelizationFactor: 1, maximumRetryAttempts: 10, bisectOnFailure: true },
       target: { queueUrl: 'q', ...fifo }, enrich: async () => [], faults: new FaultInjector({}, 1),
     });
     expect(refusal(make).message).toBe('ValidationException: pipe p: BatchSize 100 is larger than its SQS target supports (10)');

@@ -18,7 +18,7 @@ import { describeAllShards, readableShards } from '../../local/pipe-lineage';
 
 const STREAM_ARN = 'arn:aws:dynamodb:ddblocal:000000000000:table/source/stream/2026-11-27T00:00:00.000';
 /** The pipe settings the stack synthesizes (local/deployed-definition.ts reads them from the template). */
-const PIPE: PipeSettings = { name: 'test-pipe', batchSize: 10, maximumRetryAttempts: 10, bisectOnFailure: true, messageGroupIdPath: '$.groupId', messageDeduplicationIdPath: '$.eventId' };
+const PIPE: PipeSettings = { name: 'test-pipe', batchSize: 10, parallelizationFactor: 1, maximumRetryAttempts: 10, bisectOnFailure: true, messageGroupIdPath: '$.groupId', messageDeduplicationIdPath: '$.eventId' };
 const TARGET = { queueUrl: 'http://q', fifo: true, maximumMessageBytes: 1_048_576 };
 const shard = (id: string, parent?: string): Shard => ({ ShardId: id, ParentShardId: parent, SequenceNumberRange: { StartingSequenceNumber: '1' } });
 
