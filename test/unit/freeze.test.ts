@@ -88,7 +88,7 @@ describe('the apply handler with a control table', () => {
     ddb.on(BatchWriteItemCommand).resolves({});
     const saved = { ...process.env };
     Object.assign(process.env, {
-      TARGET_NAME: 'dr', SOURCE_TABLE_NAME: 'source', SOURCE_REGION: 'eu-west-1', KEY_SCHEMA: JSON.stringify(keySchema),
+      REPLICATION_NAME: 'orders', TARGET_NAME: 'dr', SOURCE_TABLE_NAME: 'source', SOURCE_REGION: 'eu-west-1', KEY_SCHEMA: JSON.stringify(keySchema),
       TARGET_TABLE_NAME: 'target', TARGET_REGION: 'eu-west-2', TARGET_ROLE_ARN: 'arn:aws:iam::222222222222:role/r', TARGET_EXTERNAL_ID: 'ext-123',
       LOG_LEVEL: 'SILENT', METRICS_SINK: 'off', CONTROL_TABLE_NAME: controlTableName('demo'),
     });
