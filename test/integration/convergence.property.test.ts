@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { FaultRates } from '../../local/faults';
 import { startLocalSession, type LocalSession } from '../../local/session';
 import { applyOps } from '../../local/workload';
+import { propertySeed } from '../support/seed';
 import { expectNamespaceConverged, keySchema, opArb, toOps } from './support/op-arbitraries';
 
 /**
@@ -9,10 +10,10 @@ import { expectNamespaceConverged, keySchema, opArb, toOps } from './support/op-
  * rates (set per run with session.setFaults), once replication has drained the target equals the
  * source. One session for all runs; each run writes in its own key namespace and is checked on its
  * own keys, so shrinking a failure is not confused by earlier runs; a whole-table diffTables closes.
- * NUM_RUNS (default 100) sets the number of runs; `npm run test:soak` runs 1000; FC_SEED repeats a run.
+ * NUM_RUNS (default 100) sets the number of runs; `npm run test:soak` runs 1000; SEED=<printed seed> repeats a run.
  */
 const NUM_RUNS = Number(process.env.NUM_RUNS ?? 100);
-const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+const SEED = propertySeed();
 
 const faultRatesArb: fc.Arbitrary<FaultRates> = fc.record({
   applyThrottle: fc.double({ min: 0.01, max: 0.3, noNaN: true }),
@@ -24,8 +25,11 @@ const faultRatesArb: fc.Arbitrary<FaultRates> = fc.record({
 
 let session: LocalSession;
 let runs = 0;
+/** Every property call, shrinking included: each gets a fresh key namespace. */
+let attempts = 0;
 
 beforeAll(async () => {
+  process.stderr.write(`convergence property: seed ${SEED} (SEED=${SEED} repeats this run)\n`);
   // Short visibility timeout and few receives: a crashed batch or a poison message costs ~1-2 s, not 10.
   session = await startLocalSession({ keySchema, seed: SEED, visibilityTimeoutSeconds: 1, maxReceiveCount: 2 });
   await session.startReplication();
@@ -33,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await session?.stop();
-  process.stderr.write(`convergence property: ${runs} of ${NUM_RUNS} runs converged (fast-check seed ${SEED}; FC_SEED=${SEED} repeats them)\n`);
+  process.stderr.write(`convergence property: ${runs} of ${NUM_RUNS} runs converged (fast-check seed ${SEED}; SEED=${SEED} repeats them)\n`);
 });
 
 it(
@@ -41,7 +45,7 @@ it(
   async () => {
     await fc.assert(
       fc.asyncProperty(faultRatesArb, fc.array(opArb, { minLength: 1, maxLength: 25 }), async (faults, relativeOps) => {
-        const namespace = `r${runs}-${Math.random().toString(36).slice(2, 8)}`;
+        const namespace = `r${SEED}-${attempts++}`;
         session.setFaults(faults);
         await applyOps(session, toOps(namespace, relativeOps), { keySchema });
         await session.waitForDrain({ timeoutMs: 60_000 });
