@@ -116,7 +116,7 @@ it('dead-letters a poison message after maxReceiveCount while other groups are a
   await waitFor('the other groups to converge', async () => {
     const diff = await session.diffTables();
     return diff.missing + diff.extra + diff.different === 0;
-  }, { timeoutMs: 120_000, intervalMs: 100 });
+  }, { timeoutMs: 45_000, intervalMs: 100 });
   expect(totalDepth(await queueDepth(sqs, session.deadLetterQueueUrl))).toBe(0);
   expect(totalDepth(await queueDepth(sqs, session.queueUrl))).toBe(1);
 

@@ -159,7 +159,7 @@ describe('local replication scenarios', () => {
       const ops: WorkloadOp[] = Array.from({ length: 200 }, (_, i) => ({ op: 'put', item: { ...key(`flow-${i % 40}`, i), v: { N: String(i) } } }));
       await applyOps(session, ops, { keySchema });
       const expectedApplied = before.messagesApplied + 1 + ops.length;
-      await waitFor('every other group to be applied', () => session.stats().messagesApplied >= expectedApplied, { timeoutMs: 120_000 });
+      await waitFor('every other group to be applied', () => session.stats().messagesApplied >= expectedApplied, { timeoutMs: 90_000 });
       // The poison is still in its queue, not in the DLQ, and still failing.
       expect(totalDepth(await queueDepth(sqs, session.deadLetterQueueUrl))).toBe(before.deadLettered);
       expect(totalDepth(await queueDepth(sqs, session.queueUrl))).toBe(1);
