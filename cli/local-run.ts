@@ -29,7 +29,7 @@ export interface LocalRunOptions {
   debug?: boolean;
 }
 
-/** The `--json` line (DESIGN §4). */
+/** The `--json` line (docs/architecture.md#local-mode). */
 export interface LocalRunResult {
   seeded: number;
   ops: number;

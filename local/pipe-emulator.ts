@@ -19,7 +19,7 @@ import { describeAllShards, readableShards } from './pipe-lineage';
 import { sqsSafeJson } from './sqs-local';
 
 /**
- * The EventBridge Pipe, locally: DynamoDB stream → filter → enrichment → FIFO queue (DESIGN §4).
+ * The EventBridge Pipe, locally: DynamoDB stream → filter → enrichment → FIFO queue (docs/architecture.md#local-mode).
  * Reads every shard in lineage order, hands the real `enrich` handler the records in the JSON wire
  * shape Pipes uses, and sends each returned envelope as one message (group = groupId, dedup id =
  * eventId). A batch that fails anywhere (enrichment, send) is retried as a whole without advancing;

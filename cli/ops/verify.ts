@@ -8,7 +8,7 @@ import { awsCall } from '../aws/errors';
 import type { TableRef } from '../targets/types';
 
 /**
- * verify (DESIGN §1): parallel Scan of source and target, compared by key and exact AttributeValues
+ * verify (docs/architecture.md#operator-cli): parallel Scan of source and target, compared by key and exact AttributeValues
  * (local/compare.ts: numbers by exact decimal value, sets order-insensitive, everything else
  * character for character).
  *

@@ -13,7 +13,7 @@ import { waitFor } from './support/wait';
  * production filter and redaction.
  *
  * TTL deletes are real: TTL is enabled on the source table and items are written already expired;
- * DynamoDB Local deletes them about a second later with userIdentity dynamodb.amazonaws.com (DESIGN §6).
+ * DynamoDB Local deletes them about a second later with userIdentity dynamodb.amazonaws.com (docs/architecture.md#emulator-facts).
  */
 jest.setTimeout(120_000);
 
