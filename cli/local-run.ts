@@ -42,7 +42,7 @@ export interface LocalRunOptions {
   autoRepair?: boolean;
 }
 
-/** The `--json` line (DESIGN §4). */
+/** The `--json` line (docs/architecture.md#local-mode). */
 export interface LocalRunResult {
   seeded: number;
   ops: number;

@@ -16,7 +16,7 @@ const sqs = queues.length > 0 ? new SQSClient({ useQueueUrlAsEndpoint: false }) 
 
 /**
  * EventBridge Pipes enrichment: stream records → change envelopes. Pipes passes a plain JSON array
- * (DESIGN §6); the `{ Records }` shape of a Lambda stream trigger is accepted too. Each returned
+ * (docs/architecture.md#enrichment); the `{ Records }` shape of a Lambda stream trigger is accepted too. Each returned
  * element becomes one message; the pipe's target reads `$.groupId` and `$.eventId` from it.
  *
  * With fan-out it first delivers the attached targets' envelopes to their queues and throws if one

@@ -8,7 +8,7 @@ import { EmulatorError } from './errors';
 import { freePort, waitUntilAnswering, watchExit } from './net';
 
 /**
- * DynamoDB Local 1.25.1 — the real AWS jar shipped in `amplify-dynamodb-simulator` (DESIGN §4, §6).
+ * DynamoDB Local 1.25.1 — the real AWS jar shipped in `amplify-dynamodb-simulator` (docs/architecture.md#local-mode, #emulator-facts).
  *
  * `-sharedDb`: without it every access-key/region pair sees its own database, and the apply
  * handler's assumed-role credentials would see no tables. It writes `shared-local-instance.db`

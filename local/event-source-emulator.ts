@@ -14,7 +14,7 @@ import { checkEventSourceBatchSize } from './aws-refusals';
 import type { FaultInjector } from './faults';
 
 /**
- * The Lambda SQS FIFO event source mapping, locally (DESIGN §4): a few pollers receive batches
+ * The Lambda SQS FIFO event source mapping, locally (docs/architecture.md#local-mode): a few pollers receive batches
  * (≤ 10) from the FIFO queue, invoke the real apply handler with a real SQSEvent and a Lambda-like
  * Context, delete what succeeded, and leave reported failures — and the whole batch when the
  * handler throws or times out — to reappear after the visibility timeout, so redrive to the DLQ

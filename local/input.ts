@@ -6,7 +6,7 @@ import { attributeMapSchema, NUMBER_PATTERN, type AttributeMapWire } from '../sc
 import { keySchemaSchema } from '../schemas/replication-config';
 
 /**
- * Input of `ddb-replicate local` (DESIGN §4): `--key-schema pk:S[,sk:N]`, `items.jsonl` (one
+ * Input of `ddb-replicate local` (docs/architecture.md#local-mode): `--key-schema pk:S[,sk:N]`, `items.jsonl` (one
  * DynamoDB-JSON item per line) and `ops.jsonl` (put / delete / update). Everything is validated in a
  * first streaming pass, before any emulator starts or any item is written, so bad input costs nothing
  * and names its file and line. Values stay raw wire AttributeValues: nothing is unmarshalled.

@@ -22,7 +22,7 @@ import { partitionKeyOf, processShardPage, validateParallelizationFactor } from 
 import { sqsSafeJson } from './sqs-local';
 
 /**
- * The EventBridge Pipe, locally: DynamoDB stream → filter → enrichment → FIFO queue (DESIGN §4), as
+ * The EventBridge Pipe, locally: DynamoDB stream → filter → enrichment → FIFO queue (docs/architecture.md#local-mode), as
  * the synthesized template defines it (local/deployed-definition.ts): batch size, FilterCriteria
  * (EventBridge pattern semantics, local/event-pattern.ts), retries and bisection, the pipe DLQ, and
  * the SQS target's MessageGroupId / MessageDeduplicationId paths read from each element the real

@@ -43,7 +43,7 @@ export { parseFaults, type FaultRates } from './faults';
 export { InvalidFaultSpecError } from './errors';
 
 /**
- * A local replication session (DESIGN §4): DynamoDB Local, fauxqs, a local STS and a fault proxy,
+ * A local replication session (docs/architecture.md#local-mode): DynamoDB Local, fauxqs, a local STS and a fault proxy,
  * tables "source" (stream NEW_AND_OLD_IMAGES) and "target", and the real `enrich` and `apply`
  * handlers driven by the pipe and event-source emulators.
  *
@@ -71,7 +71,7 @@ export interface LocalSessionOptions {
    * Mutually exclusive with `filter`. @default one target "local" (table "target"), applied in-process
    */
   targets?: LocalTargetOptions[];
-  /** Enable TTL on the source table with this attribute, so DynamoDB Local emits TTL deletes (DESIGN §6). @default TTL off */
+  /** Enable TTL on the source table with this attribute, so DynamoDB Local emits TTL deletes (docs/architecture.md#emulator-facts). @default TTL off */
   ttlAttribute?: string;
   faults?: FaultRates;
   /** Seed of the fault PRNG, so a run repeats. @default 1 */
@@ -453,7 +453,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     }
 
     // Lag: the driver notes its write times per key; the pipe pairs each stream record with the
-    // oldest unpaired write of its key; the first target's apply success closes the pair (DESIGN §6:
+    // oldest unpaired write of its key; the first target's apply success closes the pair (docs/architecture.md#emulator-facts:
     // the stream's ApproximateCreationDateTime is truncated to the minute, so it cannot be used).
     const writesByKey = new Map<string, number[]>();
     const writeTimeByEvent = new Map<string, number>();

@@ -8,13 +8,13 @@ import { EmulatorError } from './errors';
 import { freePort, waitUntilAnswering, watchExit } from './net';
 
 /**
- * SQS on `fauxqs` 1.9.2 (DESIGN §6: 2.x needs node:sqlite, 1.9.2 runs on Node 20).
+ * SQS on `fauxqs` 1.9.2 (docs/architecture.md#emulator-facts: 2.x needs node:sqlite, 1.9.2 runs on Node 20).
  *
  * fauxqs is ESM-only (its package exports only an `import` condition), and this code base is
  * CommonJS under ts-jest, so it runs as a child `node` process. The child exits when its stdin
  * closes — i.e. when this process ends, however abruptly — so it is never orphaned.
  *
- * Known differences from SQS (DESIGN §6): a receive returns at most one message per group, and
+ * Known differences from SQS (docs/architecture.md#emulator-facts): a receive returns at most one message per group, and
  * deduplication is queue-wide whatever DeduplicationScope says (harmless: dedup ids are eventIds).
  */
 export interface SqsLocal {

@@ -11,7 +11,7 @@ import { opKey, type WorkloadOp } from './input';
  * The workload driver of local mode: writes seed items and ops to the *source* table with the
  * session's plain client, like an application would, and tells the session when it wrote each key
  * (lag is measured from these times — DynamoDB Local truncates the stream's creation time to the
- * minute, DESIGN §6). Ops on one key are written strictly in order; different keys run
+ * minute, docs/architecture.md#emulator-facts). Ops on one key are written strictly in order; different keys run
  * concurrently on a few lanes, chosen by hashing the canonical key.
  */
 

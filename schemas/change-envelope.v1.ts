@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { attributeMapSchema } from './attribute-value';
 
 /**
- * Change envelope, version 1 — the body of every message on a target's FIFO queue (DESIGN §2).
+ * Change envelope, version 1 — the body of every message on a target's FIFO queue (docs/architecture.md#change-envelope).
  * Any change to this shape is a new version file (`change-envelope.v2.ts`) plus fixtures; consumers
  * fail a message whose `v` they do not know rather than guess.
  */

@@ -352,7 +352,7 @@ export function parseReplicationConfig(input: unknown, source = 'replication con
   throw new InvalidReplicationConfigError(`${source} is invalid:\n${lines.join('\n')}`);
 }
 
-/** Fixed IAM role names, so the target account's trust policy can name them before they exist (DESIGN §1, "Target account"). */
+/** Fixed IAM role names, so the target account's trust policy can name them before they exist (docs/architecture.md#target-account). */
 export const roleNames = {
   apply: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-apply`,
   initialLoad: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-load`,

@@ -12,7 +12,7 @@ import { absoluteRow, type Row, type SectionResult } from '../lib/report';
 /**
  * End to end in local mode: the real enrich and apply handlers behind the pipe and event-source
  * emulators, DynamoDB Local and fauxqs. Writes are driven at a fixed rate for a bounded time; lag
- * is the session's own (apply time − the driver's write time, DESIGN §6).
+ * is the session's own (apply time − the driver's write time, docs/architecture.md#emulator-facts).
  */
 export interface E2eBenchOptions {
   rates: number[];

@@ -61,6 +61,12 @@ export interface DirectCopyOptions {
   readonly writeRateItemsPerSecond?: number;
   /** Called after every written page, with the counts so far (a snapshot; do not keep it across calls). */
   readonly onProgress?: (progress: DirectCopyProgress) => void;
+  /**
+   * Awaited after every written page, before that segment scans its next one: lets a test write to
+   * the source *during* the copy, deterministically, instead of hoping a concurrent writer overlaps it.
+   * @default none
+   */
+  readonly afterPage?: (progress: DirectCopyProgress) => Promise<void>;
   /** Stops the copy between pages: what was read is written first, no page is left half-done. */
   readonly signal?: AbortSignal;
   /** Batch-writer knobs for tests (sleep/random/now) and the per-chunk retry budget. */
@@ -192,6 +198,7 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
         }
       }
       opts.onProgress?.(snapshot());
+      if (opts.afterPage !== undefined) await opts.afterPage(snapshot());
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
     state.done = true;

@@ -8,8 +8,8 @@ import type { BootstrapPorts } from './ports';
 
 export interface LocalBootstrapPortsOptions {
   readonly keySchema: KeySchema;
-  /** Direct-engine knobs (segments, exclusions, the target's policy, write rate, consistent reads). */
-  readonly copy?: Pick<DirectCopyOptions, 'segments' | 'consistentRead' | 'pageLimit' | 'excludeAttributes' | 'policy' | 'writeRateItemsPerSecond'>;
+  /** Direct-engine knobs (segments, exclusions, the target's policy, write rate, consistent reads; `afterPage` for tests). */
+  readonly copy?: Pick<DirectCopyOptions, 'segments' | 'consistentRead' | 'pageLimit' | 'excludeAttributes' | 'policy' | 'writeRateItemsPerSecond' | 'afterPage'>;
   /**
    * The pipe emulator's state. LocalSession does not expose it; the caller knows whether it called
    * `startReplication()`. @default () => 'RUNNING'

@@ -2,7 +2,7 @@ import { ReplicationError } from '../../handlers/core/errors';
 import type { BootstrapPorts, CopyHandle, CopyProgress } from './ports';
 
 /**
- * The initial load, as a pure sequence over ports (DESIGN §1 "Initial load"): the pipe has been
+ * The initial load, as a pure sequence over ports (docs/architecture.md#initial-load): the pipe has been
  * buffering changes into the target's FIFO queue since deploy; pause the apply (disable its event
  * source mapping), copy a snapshot of the source table, resume the apply, wait for the buffered
  * changes to drain. They replay over the snapshot, so the target converges to the source.

@@ -4,7 +4,7 @@ import { BOOTSTRAP_ENGINES, runBootstrapCommand, type BootstrapCommandDeps, type
 import type { CommandContext } from '../index';
 
 /**
- * `ddb-replicate bootstrap` — the initial load of one target (DESIGN §1). Argument parsing only;
+ * `ddb-replicate bootstrap` — the initial load of one target (docs/architecture.md#initial-load). Argument parsing only;
  * the run is cli/bootstrap/command.ts, the sequence cli/bootstrap/orchestrator.ts.
  */
 export function registerBootstrap(program: Command, ctx: CommandContext, deps: BootstrapCommandDeps = {}): void {

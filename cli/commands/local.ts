@@ -6,7 +6,7 @@ import { runKeptLocal } from '../ops/keep-local';
 import { CliError, EXIT } from '../errors';
 
 /**
- * `ddb-replicate local` — DESIGN §4's black-box interface. Argument parsing only; the run itself
+ * `ddb-replicate local` — the black-box interface of docs/architecture.md#local-mode. Argument parsing only; the run itself
  * is cli/local-run.ts.
  */
 export function registerLocal(program: Command, ctx: CommandContext): void {

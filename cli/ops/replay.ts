@@ -6,7 +6,7 @@ import type { OperatorTarget } from '../targets/types';
 import { messageOf, queueDepth, replayEventId, resyncEnvelope, totalDepth } from './queues';
 
 /**
- * DLQ replay (DESIGN §1): every DLQ message becomes a RESYNC of its key in the main FIFO queue,
+ * DLQ replay (docs/architecture.md#operator-cli): every DLQ message becomes a RESYNC of its key in the main FIFO queue,
  * never a redrive of its old image — the apply re-reads the source, so a replay cannot regress an
  * item that has moved on since.
  *

@@ -79,7 +79,7 @@ interface Message {
 }
 
 /**
- * Applies one SQS FIFO batch (DESIGN §1, Apply). Every message is either written (directly or
+ * Applies one SQS FIFO batch (docs/architecture.md#apply). Every message is either written (directly or
  * through a later change to the same item that superseded it) or reported in batchItemFailures —
  * and once a message of a group fails, every later message of that group fails too, so a retry
  * can never apply a group's changes out of order. Other groups are unaffected.

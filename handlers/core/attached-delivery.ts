@@ -14,7 +14,7 @@ import { redactRecord } from './redaction';
 import { compileTargetPolicy, type TargetPolicy } from './target-policy';
 
 /**
- * Fan-out (DESIGN §1, docs/fan-out.md): a pipe's enrichment also delivers the envelopes of the
+ * Fan-out (docs/architecture.md#fan-out, docs/fan-out.md): a pipe's enrichment also delivers the envelopes of the
  * targets attached to that pipe, each with its own filter and redaction, before returning the
  * owner's own. Delivery is what the pipe's SQS target would do: MessageGroupId = groupId,
  * MessageDeduplicationId = eventId — so a retried enrichment batch cannot duplicate a message

@@ -5,7 +5,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 /**
  * A Lambda function as a pipe's enrichment step. `@aws-cdk/aws-pipes-enrichments-alpha` is not
  * available to this project, so this is the small equivalent: the Pipe calls `bind` and
- * `grantInvoke` itself (DESIGN §6). No input template: the function receives the JSON array of
+ * `grantInvoke` itself (docs/architecture.md#enrichment). No input template: the function receives the JSON array of
  * stream records exactly as Pipes sends it, which is what handlers/enrich.ts decodes.
  */
 export class LambdaEnrichment implements IEnrichment {

@@ -46,7 +46,7 @@ export interface InitialLoadJobProps extends TargetTableProps {
 }
 
 /**
- * The initial load of one target (DESIGN §1): a Glue 5.0 PySpark job running infra/glue/initial_load.py,
+ * The initial load of one target (docs/architecture.md#initial-load): a Glue 5.0 PySpark job running infra/glue/initial_load.py,
  * with its own role (fixed name, trusted by the target account's role), security configuration,
  * KMS key for its logs and bookmarks, and an S3 bucket for the `export` engine's native exports.
  *

@@ -28,7 +28,7 @@ import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-p
 /** Repository root, so handler entries resolve the same from the CLI, from tsx and from jest. */
 const REPO_ROOT = resolve(__dirname, '..', '..');
 
-/** SQS retention maximum: lets an initial load run far longer than the 24 h stream retention (DESIGN §1). */
+/** SQS retention maximum: lets an initial load run far longer than the 24 h stream retention (docs/architecture.md#fifo-queues). */
 const RETENTION = Duration.days(14);
 /** The FIFO queue's visibility timeout is this many apply timeouts (AWS advice for SQS event sources is ≥ 6×). */
 const VISIBILITY_TIMEOUTS_PER_APPLY_TIMEOUT = 6;
@@ -231,7 +231,7 @@ export class ReplicationTarget extends Construct {
         filter: this.ownPatterns === undefined ? undefined : new Filter(this.ownPatterns.map((p) => FilterPattern.fromObject(p))),
         enrichment: new LambdaEnrichment(this.enrichFunction),
         target: new SqsTarget(this.queue, {
-          // Dynamic paths read the enrichment's output (DESIGN §5): one group per item, dedup by stream eventID.
+          // Dynamic paths read the enrichment's output (docs/architecture.md#assumptions-not-verified-on-aws): one group per item, dedup by stream eventID.
           messageGroupId: '$.groupId',
           messageDeduplicationId: '$.eventId',
         }),

@@ -14,7 +14,7 @@ import { ReplicationTarget, type ReplicationTargetProps } from './replication-ta
 /**
  * DynamoDB Streams serves at most two concurrent readers per shard; a third is throttled, and
  * throttling delays every target. So at most this many pipes read one stream; further targets
- * attach their queue to one of these pipes (fan-out, DESIGN §1, docs/fan-out.md).
+ * attach their queue to one of these pipes (fan-out, docs/architecture.md#fan-out, docs/fan-out.md).
  */
 export const MAX_PIPES_PER_STREAM = 2 as const;
 

@@ -3,7 +3,7 @@ import { fastApp, logicalIdOf, testConfig } from './support';
 import { QUEUE_KEY_ARN, getAtt, sortStatements, statementsOfRole } from './observability-support';
 
 /**
- * Fan-out (DESIGN §1, docs/fan-out.md): targets one and two get a pipe each; every further target
+ * Fan-out (docs/architecture.md#fan-out, docs/fan-out.md): targets one and two get a pipe each; every further target
  * attaches its queue to the pipe with fewer attached queues, whose enrichment delivers to it.
  */
 type Json = Record<string, unknown>;

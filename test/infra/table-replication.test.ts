@@ -1,4 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { invalidAttachToMessage, TableReplication, type AddTargetProps } from '../../infra/constructs/table-replication';
@@ -41,7 +42,11 @@ describe('TableReplication.addTarget', () => {
       const targets = input.targets as Record<string, unknown>[];
       targets.push({ ...targets[0]!, name: 'third' });
     });
-    expect(() => buildApp(config, { appProps: FAST_APP_PROPS })).not.toThrow();
+    // Template.fromStack synthesizes (cdk-nag runs there): two pipes for three targets, each target its own FIFO queue, DLQ and apply mapping.
+    const template = Template.fromStack(buildApp(config, { appProps: FAST_APP_PROPS }).replicationStack);
+    template.resourceCountIs('AWS::Pipes::Pipe', 2);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 3);
+    expect(Object.keys(template.findResources('AWS::SQS::Queue', { Properties: { FifoQueue: true } }))).toHaveLength(6);
   });
 
   test('attachTo must name an earlier target with its own pipe', () => {

@@ -1,5 +1,4 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { itemsEqual } from '../../local/compare';
 import { localBootstrapPorts, type LocalBootstrapPorts } from '../../cli/bootstrap/local-ports';
@@ -10,6 +9,9 @@ import { startLocalSession, type LocalSession } from '../../local/session';
 /**
  * The bootstrap orchestrator with local ports on a real local session (DynamoDB Local, fauxqs,
  * pipe and event-source emulators, real handlers), with writes going on during the copy.
+ *
+ * The writes go in between the copy's pages through the direct engine's `afterPage` hook, so they
+ * overlap the copy on any machine, however slow or loaded.
  *
  * Replication starts from "now" (the local equivalent of a pipe at LATEST), so the seed items never
  * travel through the stream: the copy is the only way they reach the target. With the apply paused,
@@ -57,33 +59,38 @@ test('copies the seeded table while writes go on, resumes the apply, and the tar
   }
   await session.startReplication({ from: 'now' });
 
-  // Concurrent writes for as long as the bootstrap runs: new items, updates and deletes of seeded ones.
+  // Writes during the copy, made deterministic: after every page the direct engine writes, it waits
+  // while WRITES_PER_PAGE changes (new items, updates and deletes of seeded ones) go into the source.
+  // So they land between scan pages, before and after the pages that hold their keys, whatever the
+  // machine's speed.
+  const WRITES_PER_PAGE = 4;
   const touched = new Set<number>();
-  let writing = true;
-  let step = '';
   let writesDuringCopy = 0;
-  let writesTotal = 0;
-  const writer = (async () => {
-    for (let n = 0; writing; n += 1) {
-      const i = (n * 7919) % SEEDS;
-      touched.add(i);
-      if (n % 5 === 0) {
-        await session.sourceClient.send(new DeleteItemCommand({ TableName: session.sourceTableName, Key: key(i) }));
-      } else if (n % 2 === 0) {
-        await session.sourceClient.send(new UpdateItemCommand({
-          TableName: session.sourceTableName, Key: key(i),
-          UpdateExpression: 'SET v = :v ADD hits :one', ExpressionAttributeValues: { ':v': { N: `${n}` }, ':one': { N: '1' } },
-        }));
-      } else {
-        await session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: { ...key(SEEDS + n), v: { S: `new ${n}` } } }));
-      }
-      writesTotal += 1;
-      if (step === 'copy') writesDuringCopy += 1;
-      await sleep(5);
+  let n = 0;
+  const writeOne = async (): Promise<void> => {
+    n += 1;
+    const step = n;
+    const i = (step * 7919) % SEEDS;
+    touched.add(i);
+    if (step % 5 === 0) {
+      await session.sourceClient.send(new DeleteItemCommand({ TableName: session.sourceTableName, Key: key(i) }));
+    } else if (step % 2 === 0) {
+      await session.sourceClient.send(new UpdateItemCommand({
+        TableName: session.sourceTableName, Key: key(i),
+        UpdateExpression: 'SET v = :v ADD hits :one', ExpressionAttributeValues: { ':v': { N: `${step}` }, ':one': { N: '1' } },
+      }));
+    } else {
+      await session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: { ...key(SEEDS + step), v: { S: `new ${step}` } } }));
     }
-  })();
+    writesDuringCopy += 1;
+  };
+  let pages = 0;
+  const afterPage = async (): Promise<void> => {
+    pages += 1;
+    for (let w = 0; w < WRITES_PER_PAGE; w += 1) await writeOne();
+  };
 
-  const local = localBootstrapPorts(session, { keySchema, copy: { segments: 4, pageLimit: 50, writeRateItemsPerSecond: 200 } });
+  const local = localBootstrapPorts(session, { keySchema, copy: { segments: 4, pageLimit: 50, afterPage } });
   ports = local;
   // At the moment the apply resumes, everything in the target came from the copy (the apply was paused).
   let atResume: Map<string, Record<string, AttributeValue>> | undefined;
@@ -95,19 +102,12 @@ test('copies the seeded table while writes go on, resumes the apply, and the tar
     },
   };
   const events: BootstrapEvent[] = [];
-  const summary = await runBootstrap({
-    ports: observed, pollIntervalMs: 100,
-    onEvent: (e) => {
-      events.push(e);
-      if (e.kind === 'step') step = e.step;
-      if (e.kind === 'step' && e.step === 'resume') writing = false;
-    },
-  });
-  writing = false;
-  await writer;
+  const summary = await runBootstrap({ ports: observed, pollIntervalMs: 100, onEvent: (e) => events.push(e) });
 
   expect(summary.outcome).toBe('succeeded');
-  expect(writesDuringCopy).toBeGreaterThan(20);
+  // At least one page per 50 items, each followed by its writes.
+  expect(pages).toBeGreaterThanOrEqual(SEEDS / 50);
+  expect(writesDuringCopy).toBe(pages * WRITES_PER_PAGE);
   expect(summary.itemsCopied).toBeGreaterThanOrEqual(SEEDS - touched.size);
   expect(events.filter((e) => e.kind === 'step').map((e) => e.kind === 'step' && e.step)).toEqual(['check', 'pause', 'copy', 'resume', 'drain']);
   expect(events.some((e) => e.kind === 'copy-progress' && e.state === 'SUCCEEDED')).toBe(true);
@@ -122,7 +122,7 @@ test('copies the seeded table while writes go on, resumes the apply, and the tar
 
   await session.waitForDrain({ timeoutMs: 60_000 });
   // Only the concurrent writes went through the stream (at most one record each), never the seeds.
-  expect(session.stats().recordsRead).toBeLessThanOrEqual(writesTotal);
+  expect(session.stats().recordsRead).toBeLessThanOrEqual(writesDuringCopy);
   const diff = await session.diffTables();
   expect(diff).toEqual({ missing: 0, extra: 0, different: 0, examples: [] });
   expect(session.stats().deadLettered).toBe(0);

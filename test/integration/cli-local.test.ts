@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * The black-box interface of DESIGN §4: the real CLI as a child process (`node bin/ddb-replicate.js
+ * The black-box interface of docs/architecture.md#local-mode: the real CLI as a child process (`node bin/ddb-replicate.js
  * local …`) on small JSONL files. Only the first case starts emulators.
  */
 jest.setTimeout(120_000);

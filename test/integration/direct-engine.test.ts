@@ -7,12 +7,12 @@ import {
   type AttributeValue,
   type BatchWriteItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { canonicalKey, toWireAttributeMap, toWireAttributeValue } from '../../handlers/core/attribute-value';
-import { redactedValue } from '../../handlers/core/redaction';
+import { canonicalKey, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { copyTableDirect, type DirectCopyProgress } from '../../cli/bootstrap/direct-engine';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
+import { expectedTargetItems } from './support/oracle';
 
 /** The direct engine against a real DynamoDB Local: exact copies, every item once, exclusions, cancellation. */
 jest.setTimeout(60_000);
@@ -146,22 +146,23 @@ test('leaves excluded attributes out, never a key attribute', async () => {
 test('with a target policy, copies each item\'s view: outside the filter skipped, redacted, excluded (both exclusion lists)', async () => {
   const [source, target] = [await createTable(), await createTable()];
   const expected = await seed(source, 60);
-  const policy = {
-    filter: targetFilterSchema.parse({ partitionKeyPrefixes: ['p1'], attributeEquals: [{ attribute: 'bool', anyOf: [{ BOOL: true }] }] }),
-    redaction: targetRedactionSchema.parse({ exclude: ['ns'], redact: ['s', 'm'], redactWith: { sha256: true } }),
+  const config = {
+    filter: { partitionKeyPrefixes: ['p1'], attributeEquals: [{ attribute: 'bool', anyOf: [{ BOOL: true }] }] },
+    redaction: { exclude: ['ns'], redact: ['s', 'm'], redactWith: { sha256: true as const } },
   };
+  const policy = { filter: targetFilterSchema.parse(config.filter), redaction: targetRedactionSchema.parse(config.redaction) };
   const result = await copyTableDirect({ sourceClient: client, sourceTableName: source, targetClient: client, targetTableName: target, keySchema, policy, excludeAttributes: ['secret'], segments: 3, pageLimit: 7 });
 
-  // pk p1, p10, p11, p12 (i % 13 in 1, 10, 11, 12) and bool true (i even).
-  const inView = [...expected.values()].filter((item) => item.pk!.S!.startsWith('p1') && item.bool!.BOOL === true);
+  // The oracle (test code, no production policy code): pk p1, p10, p11, p12 (i % 13 in 1, 10, 11, 12) and bool true (i even).
+  const inView = expectedTargetItems([...expected.values()].map(toWireAttributeMap), config, { partitionKey: 'pk', sortKey: 'sk' })
+    .map(({ secret: _secret, ...kept }) => kept);
   expect(inView.length).toBeGreaterThan(5);
   expect(result).toMatchObject({ scanned: 60, written: inView.length, skipped: 60 - inView.length, excludedAttributes: inView.length });
   const copied = await scanAll(target);
   expect(copied.size).toBe(inView.length);
   for (const item of inView) {
-    const key = canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! }));
-    const { secret: _secret, ns: _ns, s, m, ...rest } = item;
-    expect(copied.get(key)).toEqual({ ...rest, s: redactedValue(toWireAttributeValue(s!), { sha256: true }), m: redactedValue(toWireAttributeValue(m!), { sha256: true }) });
+    const key = canonicalKey({ pk: item.pk!, sk: item.sk! });
+    expect(toWireAttributeMap(copied.get(key)!)).toEqual(item);
     expect(copied.get(key)?.m?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
   }
 });
@@ -185,14 +186,25 @@ test('an abort stops between pages: what was read is written, nothing after; a r
   for (const [key, item] of expected) expect(copied.get(key)).toEqual(item);
 });
 
-test('the write-rate cap paces the copy', async () => {
+test('the write-rate cap paces the copy (on an injected clock that only moves when the limiter waits)', async () => {
   const [source, target] = [await createTable(), await createTable()];
   await seed(source, 60);
-  const started = Date.now();
-  const result = await copyTableDirect({ sourceClient: client, sourceTableName: source, targetClient: client, targetTableName: target, keySchema, segments: 2, pageLimit: 10, writeRateItemsPerSecond: 40 });
-  // 60 items at 40/s with a one-second burst allowance: at least (60 - 40) / 40 s.
+  let clock = 0;
+  const waits: number[] = [];
+  const written: { at: number; written: number }[] = [];
+  const result = await copyTableDirect({
+    sourceClient: client, sourceTableName: source, targetClient: client, targetTableName: target, keySchema, segments: 2, pageLimit: 10, writeRateItemsPerSecond: 40,
+    now: () => clock,
+    sleep: async (ms) => { waits.push(ms); clock += ms; },
+    writer: { now: () => clock },
+    onProgress: (p) => written.push({ at: clock, written: p.written }),
+  });
   expect(result.written).toBe(60);
-  expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+  // 60 items at 40/s with a one-second burst allowance: the limiter waits exactly (60 - 40) / 40 s.
+  expect(waits.reduce((a, b) => a + b, 0)).toBe(500);
+  expect(result.elapsedMs).toBe(500);
+  // At no moment more than the burst plus the rate times the time elapsed.
+  for (const { at, written: n } of written) expect(n).toBeLessThanOrEqual(40 + (40 * at) / 1000);
 });
 
 test('a write that fails for good fails the copy with the counts and the cause', async () => {

@@ -1,6 +1,7 @@
 import { BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { directCopyPorts } from '../../cli/bootstrap/direct-copy-port';
+import { copyTableDirect } from '../../cli/bootstrap/direct-engine';
 import type { CopyPorts } from '../../cli/bootstrap/direct-copy-port';
 import type { CopyHandle, CopyProgress } from '../../cli/bootstrap/ports';
 
@@ -55,4 +56,24 @@ test('cancelCopy stops it between pages: STOPPED, with what was written', async 
   release();
   expect(await settle(p, handle)).toMatchObject({ state: 'STOPPED', itemsCopied: 2 });
   expect(ddb.commandCalls(ScanCommand)).toHaveLength(2);
+});
+
+test('afterPage holds the copy: the next page is not scanned until it resolves (what tests use to write during a copy)', async () => {
+  ddb.on(ScanCommand).resolvesOnce({ Items: [item(1)], LastEvaluatedKey: { pk: { S: 'k1' } } }).resolvesOnce({ Items: [item(2)] });
+  ddb.on(BatchWriteItemCommand).resolves({ UnprocessedItems: {} });
+  let release: () => void = () => undefined;
+  const seen: { written: number; scansSoFar: number }[] = [];
+  const copying = copyTableDirect({
+    sourceClient: client, sourceTableName: 'src', targetClient: client, targetTableName: 'dst', keySchema, segments: 1,
+    afterPage: async (progress) => {
+      seen.push({ written: progress.written, scansSoFar: ddb.commandCalls(ScanCommand).length });
+      if (seen.length === 1) await new Promise<void>((resolve) => { release = resolve; });
+    },
+  });
+  while (seen.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+  expect(ddb.commandCalls(ScanCommand)).toHaveLength(1); // held
+  release();
+  expect(await copying).toMatchObject({ written: 2, aborted: false });
+  expect(seen).toEqual([{ written: 1, scansSoFar: 1 }, { written: 2, scansSoFar: 2 }]);
 });

@@ -97,11 +97,15 @@ describe('toPipesRecord', () => {
 });
 
 describe('PipeEmulator on a parent → child split', () => {
+  // A loaded machine may be slow; the tests wait for the records, not for a time.
+  jest.setTimeout(70_000);
   async function runUntil(pipe: PipeEmulator, done: () => boolean): Promise<void> {
     pipe.start();
-    const deadline = Date.now() + 5000;
+    // Waits for the event; the deadline only turns a hang into a clear failure (never a timing assertion).
+    const deadline = Date.now() + 60_000;
     while (!done() && Date.now() < deadline) await sleep(5);
     await pipe.stop();
+    if (!done()) throw new Error('the pipe emulator did not deliver the expected records within 60 s');
   }
 
   it('delivers every record of the parent before any of the child, in order, each once', async () => {

@@ -4,6 +4,7 @@ import { startLocalSession, type LocalSession } from '../../../local/session';
 import { applyOps } from '../../../local/workload';
 import type { DeliveryMode } from '../../../schemas/replication-config';
 import { expectNamespaceConverged, keySchema, opArb, toOps } from './op-arbitraries';
+import { propertySeed } from '../../support/seed';
 
 /**
  * Convergence, as a property: for random op sequences over a small key space, under random fault
@@ -11,11 +12,11 @@ import { expectNamespaceConverged, keySchema, opArb, toOps } from './op-arbitrar
  * source. One session for all runs; each run writes in its own key namespace and is checked on its
  * own keys, so shrinking a failure is not confused by earlier runs; a whole-table diffTables closes.
  * NUM_RUNS (default 100) sets the number of runs of each delivery mode's file together; `npm run
- * test:soak` runs 1000; FC_SEED repeats a run. One test file per delivery mode (issue 12 §5): the
+ * test:soak` runs 1000; SEED=<printed seed> repeats a run. One test file per delivery mode (issue 12 §5): the
  * handlers read their configuration at load, and jest keeps one module registry per file.
  */
 const NUM_RUNS = Number(process.env.NUM_RUNS ?? 100);
-const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+const SEED = propertySeed();
 const RUNS_PER_MODE = Math.ceil(NUM_RUNS / 2);
 
 const faultRatesArb: fc.Arbitrary<FaultRates> = fc.record({
@@ -39,7 +40,7 @@ export function describeConvergence(delivery: DeliveryMode): void {
 
   afterAll(async () => {
     await session?.stop();
-    process.stderr.write(`convergence property (${delivery}): ${runs} of ${RUNS_PER_MODE} runs converged (fast-check seed ${SEED}; FC_SEED=${SEED} repeats them)\n`);
+    process.stderr.write(`convergence property (${delivery}): ${runs} of ${RUNS_PER_MODE} runs converged (fast-check seed ${SEED}; SEED=${SEED} repeats them)\n`);
   });
 
   it(
