@@ -40,7 +40,7 @@ it('runs every section with --quick and writes a well-formed results file', asyn
   const out = join(dir, 'results.json');
   const run = await bench(['--quick', '--out', out]);
   expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr.slice(-2000) }).toEqual({ code: 0, stderr: '' });
-  expect(run.stdout).toMatch(/\| section \| metric/);
+  expect(run.stdout).toMatch(/\| section +\| metric/);
 
   const report = JSON.parse(readFileSync(out, 'utf8')) as {
     date: string; quick: boolean; sections: string[];
@@ -86,5 +86,5 @@ it('runs every section with --quick and writes a well-formed results file', asyn
 it('rejects an unknown section with a clear message', async () => {
   const run = await bench(['--only', 'apply,nope']);
   expect(run.code).toBe(2);
-  expect(run.stderr).toMatch(/unknown section\(s\) nope; known: cpu, bundle, apply, load, e2e, verify/);
+  expect(run.stderr).toMatch(/unknown section\(s\) nope; known: cpu, bundle, apply, load, e2e, recovery, verify/);
 });
