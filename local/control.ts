@@ -123,8 +123,8 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
     appliedSamples.push({ at: now, applied: stats.messagesApplied });
     for (const lag of stats.lagMs.slice(lagSeen)) lagSamples.push({ at: now, lagMs: lag });
     lagSeen = stats.lagMs.length;
-    while (appliedSamples.length > 1 && now - appliedSamples[0]!.at > WINDOW_MS) appliedSamples.shift();
-    while (lagSamples.length > 0 && now - lagSamples[0]!.at > WINDOW_MS) lagSamples.shift();
+    while (appliedSamples.length > 1 && now - appliedSamples[0].at > WINDOW_MS) appliedSamples.shift();
+    while (lagSamples.length > 0 && now - lagSamples[0].at > WINDOW_MS) lagSamples.shift();
   };
   sample();
   const sampler = setInterval(sample, SAMPLE_EVERY_MS);
@@ -133,7 +133,7 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
   const status = (): ControlStatus => {
     sample();
     const { lagMs: _all, ...stats } = session.stats();
-    const first = appliedSamples[0]!;
+    const first = appliedSamples[0];
     const lags = lagSamples.map((s) => s.lagMs);
     const { p50, p99 } = lagPercentiles(lags);
     return {

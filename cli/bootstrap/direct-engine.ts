@@ -204,7 +204,7 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
   const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed.length > 0) {
     const done = snapshot();
-    const first = failed[0]!.reason as unknown;
+    const first = failed[0].reason as unknown;
     throw new WriteFailedError(
       `the direct copy failed after writing ${done.written} of ${done.scanned} items scanned (${failed.length} of ${segments} segments failed): ${first instanceof Error ? first.message : String(first)}`,
       { cause: first },

@@ -35,7 +35,7 @@ export function isTtlDelete(record: Pick<DynamoDBRecord, 'eventName' | 'userIden
 
 function conditionsPattern(conditions: readonly AttributeCondition[]): Record<string, unknown> {
   return Object.fromEntries(conditions.map((c) => {
-    const type = Object.keys(c.anyOf[0] as object)[0] as 'S' | 'N' | 'BOOL';
+    const type = Object.keys(c.anyOf[0])[0] as 'S' | 'N' | 'BOOL';
     return [c.attribute, { [type]: c.anyOf.map((v) => (v as Record<string, unknown>)[type]) }];
   }));
 }

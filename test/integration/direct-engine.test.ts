@@ -48,7 +48,7 @@ async function scanAll(table: string): Promise<Map<string, Record<string, Attrib
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) items.set(canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! })), item);
+    for (const item of page.Items ?? []) items.set(canonicalKey(toWireAttributeMap({ pk: item.pk, sk: item.sk })), item);
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   return items;
@@ -90,7 +90,7 @@ function recordingClient(): { client: DynamoDBClient; putKeys: string[] } {
       for (const requests of Object.values((args.input as BatchWriteItemCommandInput).RequestItems ?? {})) {
         for (const request of requests) {
           const item = request.PutRequest?.Item;
-          if (item !== undefined) putKeys.push(canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! })));
+          if (item !== undefined) putKeys.push(canonicalKey(toWireAttributeMap({ pk: item.pk, sk: item.sk })));
         }
       }
     }
@@ -153,15 +153,15 @@ test('with a target policy, copies each item\'s view: outside the filter skipped
   const result = await copyTableDirect({ sourceClient: client, sourceTableName: source, targetClient: client, targetTableName: target, keySchema, policy, excludeAttributes: ['secret'], segments: 3, pageLimit: 7 });
 
   // pk p1, p10, p11, p12 (i % 13 in 1, 10, 11, 12) and bool true (i even).
-  const inView = [...expected.values()].filter((item) => item.pk!.S!.startsWith('p1') && item.bool!.BOOL === true);
+  const inView = [...expected.values()].filter((item) => item.pk.S!.startsWith('p1') && item.bool.BOOL === true);
   expect(inView.length).toBeGreaterThan(5);
   expect(result).toMatchObject({ scanned: 60, written: inView.length, skipped: 60 - inView.length, excludedAttributes: inView.length });
   const copied = await scanAll(target);
   expect(copied.size).toBe(inView.length);
   for (const item of inView) {
-    const key = canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! }));
+    const key = canonicalKey(toWireAttributeMap({ pk: item.pk, sk: item.sk }));
     const { secret: _secret, ns: _ns, s, m, ...rest } = item;
-    expect(copied.get(key)).toEqual({ ...rest, s: redactedValue(toWireAttributeValue(s!), { sha256: true }), m: redactedValue(toWireAttributeValue(m!), { sha256: true }) });
+    expect(copied.get(key)).toEqual({ ...rest, s: redactedValue(toWireAttributeValue(s), { sha256: true }), m: redactedValue(toWireAttributeValue(m), { sha256: true }) });
     expect(copied.get(key)?.m?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
   }
 });

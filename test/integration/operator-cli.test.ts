@@ -99,7 +99,7 @@ test('replay after the item changed again: the target gets the newer value, neve
   expect(failing.code).toBe(1);
   const report = JSON.parse(failing.stdout) as { targets: { target: string; dlq: { visible: number }; warnings: { code: string }[] }[] };
   expect(report.targets[0]).toMatchObject({ target: 'local', dlq: { visible: 3 } });
-  expect(report.targets[0]!.warnings.map((w) => w.code)).toEqual(['dlq-not-empty']);
+  expect(report.targets[0].warnings.map((w) => w.code)).toEqual(['dlq-not-empty']);
 
   const dry = await run('replay', '--local', file, '--dry-run');
   expect(dry.code).toBe(0);

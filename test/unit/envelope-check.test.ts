@@ -38,10 +38,10 @@ function paths(value: unknown, prefix: (string | number)[] = []): (string | numb
 function mutate(json: unknown, pick: number, replacement: unknown, remove: boolean): unknown {
   const copy = JSON.parse(JSON.stringify(json)) as Record<string | number, unknown>;
   const all = paths(copy).filter((p) => p.length > 0);
-  const path = all[pick % all.length]!;
+  const path = all[pick % all.length];
   let parent: Record<string | number, unknown> = copy;
   for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
-  const last = path[path.length - 1]!;
+  const last = path[path.length - 1];
   if (remove && !Array.isArray(parent)) delete parent[last];
   else parent[last] = replacement;
   return copy;
