@@ -147,7 +147,7 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
   };
 
   const routes: Record<string, (body: string) => Promise<unknown>> = {
-    'GET /status': async () => status(),
+    'GET /status': () => Promise.resolve(status()),
     'POST /pause': async () => {
       await session.pauseApply();
       paused = true;
@@ -158,13 +158,14 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
       paused = false;
       return { applyPaused: false };
     },
-    'POST /faults': async (body) => {
+    // A throw here (a bad fault spec) is caught where the route is awaited and answered with 400.
+    'POST /faults': (body) => {
       session.setFaults(parseFaults(body));
-      return { faults: body };
+      return Promise.resolve({ faults: body });
     },
-    'POST /stop': async () => {
+    'POST /stop': () => {
       requestStop();
-      return { stopping: true };
+      return Promise.resolve({ stopping: true });
     },
   };
 

@@ -226,7 +226,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
 
   // Interrupted: no recheck, the findings as they stand (the verdict is incomplete anyway).
   let settledMs = 0;
-  const confirmed: (VerifyDiff | undefined)[] = interrupted ? [...candidates] : new Array(candidates.length);
+  const confirmed: (VerifyDiff | undefined)[] = interrupted ? [...candidates] : new Array<VerifyDiff | undefined>(candidates.length);
   if (!interrupted && candidates.length > 0) {
     phase = 'settling';
     progress();

@@ -116,7 +116,7 @@ class CanonicalWriter {
     if (value.BS !== undefined) {
       this.byte(TAG.BS);
       this.u32(value.BS.length);
-      for (const b of value.BS.map(bytesOf).sort(Buffer.compare)) this.chunk(b);
+      for (const b of value.BS.map(bytesOf).sort((a, b) => Buffer.compare(a, b))) this.chunk(b);
       return;
     }
     if (value.L !== undefined) {
