@@ -143,7 +143,7 @@ test('replay interrupted (--max, Ctrl-C, a crash between send and delete) and ru
         if (command instanceof DeleteMessageCommand && deletes++ === 0) return Promise.reject(Object.assign(new Error('socket hang up'), { name: 'NetworkingError' }));
         return real.send(command as never);
       }
-      : Reflect.get(real, prop)),
+      : Reflect.get(real, prop) as unknown),
   });
   await expect(runReplay({ target: { ...target, sqs: crashing } })).rejects.toThrow(/sqs:DeleteMessage on DLQ .* failed: NetworkingError: socket hang up \(0 replayed before the failure; running replay again is safe/);
   expect(await dlqDepth()).toBe(2);

@@ -212,6 +212,7 @@ describe('DELIVERY=enrichment-send (§5)', () => {
     const saved = { ...process.env };
     Object.assign(process.env, env);
     // Required (not imported) so that it loads after the environment is set, as in Lambda.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/enrich') as EnrichModule);
     process.env = saved;
   });

@@ -77,7 +77,7 @@ describe('isPlainEnvelopeV1 (fast path of envelope validation)', () => {
     expect(isPlainEnvelopeV1(withProto)).toBe(true);
     expect(isPlainEnvelopeV1({ ...base, op: 'DELETE', image: undefined })).toBe(false);
     const decoded = decodeEnvelope(JSON.stringify(withProto));
-    expect(Object.getOwnPropertyDescriptor(decoded.image, '__proto__')?.value).toEqual({ M: JSON.parse('{"__proto__":{"S":"x"}}') });
+    expect(Object.getOwnPropertyDescriptor(decoded.image, '__proto__')?.value).toEqual({ M: JSON.parse('{"__proto__":{"S":"x"}}') as unknown });
     // A bad value under "__proto__" is refused and named (zod alone would drop the key unchecked).
     const bad = JSON.parse(JSON.stringify(base).replace('"image":{', '"image":{"__proto__":{"S":1},')) as unknown;
     expect(isPlainEnvelopeV1(bad)).toBe(false);

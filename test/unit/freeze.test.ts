@@ -93,6 +93,7 @@ describe('the apply handler with a control table', () => {
       LOG_LEVEL: 'SILENT', METRICS_SINK: 'off', CONTROL_TABLE_NAME: controlTableName('demo'),
     });
     // Required after the environment is set: the module reads it at load, as in Lambda.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/apply') as typeof import('../../handlers/apply'));
     process.env = saved;
   });

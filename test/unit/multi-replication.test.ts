@@ -17,9 +17,12 @@ import { runCli as run } from '../support/run-cli';
  * Many replications in one config (issue 17 §1): both shapes parse to a list, the cross-replication
  * checks (names, shared sources, loops) name the fields, and the CLI resolves `--replication`.
  */
-type Input = { replications: Record<string, any>[] };
+// The raw (pre-parse) JSON shape these tests edit: loose on purpose, the parser is what is under test.
+type Json = Record<string, unknown>;
+type ReplicationInput = Json & { source: Json; targets: Json[] };
+type Input = { replications: ReplicationInput[] };
 const three = (): Input => threeReplications() as Input;
-const single = (): Record<string, any> => ({ ...three().replications[0] });
+const single = (): ReplicationInput => ({ ...three().replications[0] });
 
 describe('parseReplicationConfigs', () => {
   test('the single-replication shape stays valid and becomes a list of one, defaults applied', () => {

@@ -90,7 +90,7 @@ describe('ddb-replicate reverse', () => {
     const ok = await run('reverse', '--config', EXAMPLE, '--target', 'dr', '--out', out, '--json');
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ out, reverse: 'back-orders', removed: 'target dr removed from replication orders', replications: ['orders', 'back-orders'] });
-    expect(JSON.parse(readFileSync(out, 'utf8')).replications[1].source.tableStreamArn).toBe(STREAM);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { replications: { source: { tableStreamArn?: string } }[] }).replications[1].source.tableStreamArn).toBe(STREAM);
   });
 });
 
