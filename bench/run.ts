@@ -30,7 +30,7 @@ const USAGE = 'usage: npm run bench -- [--quick] [--only apply,cpu,bundle,e2e,lo
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, only: [...SECTIONS], out: resolve(__dirname, 'results', 'latest.json') };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     const value = (): string => {
       const next = argv[++i];
       if (next === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);

@@ -56,6 +56,7 @@ const COMMANDS: readonly CommandRegistration[] = [
 ];
 
 // The version lives in package.json, once.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- read at run time from the package root; an import would pull package.json into the TypeScript program
 const { version } = require('../package.json') as { version: string };
 
 export function buildProgram(ctx: CommandContext): Command {

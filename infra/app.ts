@@ -25,7 +25,7 @@ export interface ReplicationApp {
  * Used by the cdk entry below and by the infra tests, so both synthesize the same wiring.
  */
 export function buildApp(config: ReplicationConfig, options: BuildAppOptions = {}): ReplicationApp {
-  return buildReplicationsApp([config], options).replications[0]!;
+  return buildReplicationsApp([config], options).replications[0];
 }
 
 /** The app of a config with several replications: one app, each replication's stacks in it. */

@@ -29,7 +29,7 @@ export function loadReplicationConfig(path: string = DEFAULT_CONFIG_PATH, option
   if (configs.length !== 1) {
     throw new InvalidReplicationConfigError(`replication config ${path} holds ${configs.length} replications (${configs.map((c) => c.replicationName).join(', ')}); name one`);
   }
-  return configs[0]!;
+  return configs[0];
 }
 
 /**

@@ -43,7 +43,7 @@ export function checkSendMessageBatch(entries: readonly SendMessageBatchRequestE
     throw new AwsRefusal('BatchRequestTooLong', `the messages total ${total} bytes; the maximum is ${SQS_LIMITS.maxBatchPayloadBytes}`);
   }
   entries.forEach((entry, i) => {
-    const size = sizes[i] as number;
+    const size = sizes[i];
     if (size > queue.maximumMessageBytes) throw new AwsRefusal('InvalidParameterValue', `entry ${entry.Id}: message must be shorter than ${queue.maximumMessageBytes} bytes (it is ${size})`);
     if (!queue.fifo) return;
     if (entry.MessageGroupId === undefined || entry.MessageGroupId === '') throw new AwsRefusal('MissingParameter', `entry ${entry.Id}: the request must contain the parameter MessageGroupId`);

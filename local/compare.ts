@@ -19,7 +19,7 @@ export function attributeValuesEqual(a: AttributeValueWire, b: AttributeValueWir
   if ('SS' in a) return 'SS' in b && setsEqual(a.SS, b.SS);
   if ('NS' in a) return 'NS' in b && setsEqual(a.NS.map(canonicalNumber), b.NS.map(canonicalNumber));
   if ('BS' in a) return 'BS' in b && setsEqual(a.BS, b.BS);
-  if ('L' in a) return 'L' in b && a.L.length === b.L.length && a.L.every((v, i) => attributeValuesEqual(v, b.L[i] as AttributeValueWire));
+  if ('L' in a) return 'L' in b && a.L.length === b.L.length && a.L.every((v, i) => attributeValuesEqual(v, b.L[i]));
   if ('M' in a) return 'M' in b && itemsEqual(a.M, b.M);
   return false;
 }
@@ -35,6 +35,6 @@ export function itemsEqual(a: AttributeMapWire, b: AttributeMapWire): boolean {
   if (namesA.length !== Object.keys(b).length) return false;
   return namesA.every((name) => {
     const other = ownValue(b, name);
-    return other !== undefined && attributeValuesEqual(a[name] as AttributeValueWire, other);
+    return other !== undefined && attributeValuesEqual(a[name], other);
   });
 }

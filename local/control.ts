@@ -123,8 +123,8 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
     appliedSamples.push({ at: now, applied: stats.messagesApplied });
     for (const lag of stats.lagMs.slice(lagSeen)) lagSamples.push({ at: now, lagMs: lag });
     lagSeen = stats.lagMs.length;
-    while (appliedSamples.length > 1 && now - appliedSamples[0]!.at > WINDOW_MS) appliedSamples.shift();
-    while (lagSamples.length > 0 && now - lagSamples[0]!.at > WINDOW_MS) lagSamples.shift();
+    while (appliedSamples.length > 1 && now - appliedSamples[0].at > WINDOW_MS) appliedSamples.shift();
+    while (lagSamples.length > 0 && now - lagSamples[0].at > WINDOW_MS) lagSamples.shift();
   };
   sample();
   const sampler = setInterval(sample, SAMPLE_EVERY_MS);
@@ -133,7 +133,7 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
   const status = (): ControlStatus => {
     sample();
     const { lagMs: _all, ...stats } = session.stats();
-    const first = appliedSamples[0]!;
+    const first = appliedSamples[0];
     const lags = lagSamples.map((s) => s.lagMs);
     const { p50, p99 } = lagPercentiles(lags);
     return {
@@ -147,7 +147,7 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
   };
 
   const routes: Record<string, (body: string) => Promise<unknown>> = {
-    'GET /status': async () => status(),
+    'GET /status': () => Promise.resolve(status()),
     'POST /pause': async () => {
       await session.pauseApply();
       paused = true;
@@ -158,13 +158,14 @@ export async function startControlServer(session: LocalSession, opts: { port?: n
       paused = false;
       return { applyPaused: false };
     },
-    'POST /faults': async (body) => {
+    // A throw here (a bad fault spec) is caught where the route is awaited and answered with 400.
+    'POST /faults': (body) => {
       session.setFaults(parseFaults(body));
-      return { faults: body };
+      return Promise.resolve({ faults: body });
     },
-    'POST /stop': async () => {
+    'POST /stop': () => {
       requestStop();
-      return { stopping: true };
+      return Promise.resolve({ stopping: true });
     },
   };
 

@@ -207,7 +207,7 @@ export function readDefinition(config: ReplicationConfig, resources: Record<stri
       const feeding = ownPipe ?? pipes.find((p) => JSON.stringify(functions.get(p.enrichmentFunctionLogicalId)?.environment.ATTACHED_TARGETS ?? '').includes(`"Ref":"${queueLogicalId}"`));
       return {
         name,
-        tableName: String(applyFunction.environment.TARGET_TABLE_NAME),
+        tableName: templateText(applyFunction.environment.TARGET_TABLE_NAME),
         queue,
         deadLetterQueue: need(queues.get(need(queue.redrive, `redrive policy on the queue of target ${name}`).deadLetterQueueLogicalId), `dead-letter queue of target ${name}`),
         eventSourceMapping: mapping,
@@ -228,17 +228,19 @@ function refTarget(value: TemplateValue | undefined): string | undefined {
 
 const num = (value: TemplateValue | undefined, fallback: number): number => (value === undefined ? fallback : Number(value));
 const obj = (value: TemplateValue | undefined): Record<string, TemplateValue> => (value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {});
+/** A scalar template value as text; an unresolved intrinsic (an object) shows as its JSON, not "[object Object]". */
+const templateText = (value: TemplateValue | undefined): string => (value !== null && typeof value === 'object' ? JSON.stringify(value) : String(value));
 
 function readQueue(logicalId: string, p: Record<string, TemplateValue>): QueueDefinition {
   const redrive = obj(typeof p.RedrivePolicy === 'string' ? JSON.parse(p.RedrivePolicy) as TemplateValue : p.RedrivePolicy);
   const dlq = refTarget(redrive.deadLetterTargetArn);
   return {
     logicalId,
-    queueName: String(p.QueueName ?? logicalId),
+    queueName: templateText(p.QueueName ?? logicalId),
     fifo: p.FifoQueue === true || p.FifoQueue === 'true',
     contentBasedDeduplication: p.ContentBasedDeduplication === true || p.ContentBasedDeduplication === 'true',
-    ...(p.DeduplicationScope === undefined ? {} : { deduplicationScope: String(p.DeduplicationScope) }),
-    ...(p.FifoThroughputLimit === undefined ? {} : { fifoThroughputLimit: String(p.FifoThroughputLimit) }),
+    ...(p.DeduplicationScope === undefined ? {} : { deduplicationScope: templateText(p.DeduplicationScope) }),
+    ...(p.FifoThroughputLimit === undefined ? {} : { fifoThroughputLimit: templateText(p.FifoThroughputLimit) }),
     visibilityTimeoutSeconds: num(p.VisibilityTimeout, 30),
     messageRetentionSeconds: num(p.MessageRetentionPeriod, 345_600),
     maximumMessageBytes: num(p.MaximumMessageSize, 1_048_576),
@@ -261,18 +263,18 @@ function readPipe(logicalId: string, p: Record<string, TemplateValue>): PipeDefi
   const dlq = refTarget(obj(stream.DeadLetterConfig).Arn);
   return {
     logicalId,
-    name: String(p.Name ?? logicalId),
+    name: templateText(p.Name ?? logicalId),
     batchSize: num(stream.BatchSize, 100),
     parallelizationFactor: num(stream.ParallelizationFactor, 1),
     startingPosition: stream.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
     maximumRetryAttempts: num(stream.MaximumRetryAttempts, -1),
     bisectOnFailure: stream.OnPartialBatchItemFailure === 'AUTOMATIC_BISECT',
     ...(dlq === undefined ? {} : { deadLetterQueueLogicalId: dlq }),
-    ...(Array.isArray(filters) ? { filterPatterns: filters.map((f) => JSON.parse(String(obj(f).Pattern)) as EventPattern) } : {}),
+    ...(Array.isArray(filters) ? { filterPatterns: filters.map((f) => JSON.parse(templateText(obj(f).Pattern)) as EventPattern) } : {}),
     enrichmentFunctionLogicalId: enrichment,
     targetQueueLogicalId: target,
-    ...(sqs.MessageGroupId === undefined ? {} : { messageGroupIdPath: String(sqs.MessageGroupId) }),
-    ...(sqs.MessageDeduplicationId === undefined ? {} : { messageDeduplicationIdPath: String(sqs.MessageDeduplicationId) }),
+    ...(sqs.MessageGroupId === undefined ? {} : { messageGroupIdPath: templateText(sqs.MessageGroupId) }),
+    ...(sqs.MessageDeduplicationId === undefined ? {} : { messageDeduplicationIdPath: templateText(sqs.MessageDeduplicationId) }),
   };
 }
 
@@ -313,7 +315,7 @@ export function resolveTemplateValue(value: TemplateValue, refs: { url: (logical
     if (value.Ref === 'AWS::Partition') return 'aws';
     if (typeof value.Ref === 'string') return refs.url(value.Ref);
     const getAtt = value['Fn::GetAtt'];
-    if (Array.isArray(getAtt) && getAtt[1] === 'Arn') return refs.arn(String(getAtt[0]));
+    if (Array.isArray(getAtt) && getAtt[1] === 'Arn') return refs.arn(templateText(getAtt[0]));
     const join = value['Fn::Join'];
     if (Array.isArray(join) && typeof join[0] === 'string' && Array.isArray(join[1])) return join[1].map((part) => resolveTemplateValue(part, refs)).join(join[0]);
   }

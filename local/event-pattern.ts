@@ -163,7 +163,7 @@ function compileNumeric(operand: unknown, path: string): (value: number) => bool
   const checks: ((value: number) => boolean)[] = [];
   for (let i = 0; i < operand.length; i += 2) {
     const compare = COMPARATORS[String(operand[i])];
-    const bound = operand[i + 1];
+    const bound: unknown = operand[i + 1];
     if (compare === undefined || typeof bound !== 'number') throw new InvalidEventPatternException(`${path}: "numeric" comparison ${JSON.stringify(operand.slice(i, i + 2))} is not one of <, <=, =, >, >= with a number`);
     checks.push((value) => compare(value, bound));
   }

@@ -44,7 +44,7 @@ export function parseKeySchemaSpec(spec: string): KeySchema {
     if (colon <= 0) throw new InvalidInputError(`--key-schema "${spec}": "${part}" must be name:TYPE with TYPE one of S, N, B`);
     return { name: part.slice(0, colon), type: part.slice(colon + 1) };
   });
-  if (attributes.length === 2 && attributes[0]!.name === attributes[1]!.name) {
+  if (attributes.length === 2 && attributes[0].name === attributes[1].name) {
     throw new InvalidInputError(`--key-schema "${spec}": partition and sort key must be different attributes`);
   }
   const result = keySchemaSchema.safeParse({ partitionKey: attributes[0], sortKey: attributes[1] });
@@ -111,7 +111,7 @@ export function parseOpLine(text: string, keySchema: KeySchema, file?: string, l
 export function opKey(op: WorkloadOp, keySchema: KeySchema): AttributeMapWire {
   if (op.op !== 'put') return op.key;
   const key: AttributeMapWire = {};
-  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, op.item[name]!);
+  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, op.item[name]);
   return key;
 }
 
@@ -210,7 +210,7 @@ function parseAttributeMap(raw: unknown, what: string, file: string | undefined,
   const result = safeParseKeepingProto(attributeMapSchema, raw);
   if (!result.success) {
     // Attribute names only, never values: the input may hold real data.
-    const issue = result.error.issues[0]!;
+    const issue = result.error.issues[0];
     const where = issue.path.length > 0 ? ` at ${issue.path.map(String).join('.')}` : '';
     throw new InvalidInputError(`${what} is not a valid DynamoDB-JSON AttributeValue map${where}: ${issue.code === 'invalid_union' ? 'expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL with a value of that type' : issue.message}`, file, line);
   }
@@ -242,7 +242,7 @@ function valueProblem(value: unknown, at: string): string | undefined {
   if (!isPlainObject(value)) return undefined;
   const tags = Object.keys(value);
   if (tags.length !== 1) return undefined;
-  const tag = tags[0]!;
+  const tag = tags[0];
   const inner = value[tag];
   switch (tag) {
     case 'N': return typeof inner === 'string' ? numberProblem(inner, at) : undefined;
@@ -252,7 +252,7 @@ function valueProblem(value: unknown, at: string): string | undefined {
       if (!Array.isArray(inner)) return undefined;
       if (inner.length === 0) return `at ${at}: an empty ${tag} set; DynamoDB does not store empty sets (leave the attribute out)`;
       if (!inner.every((element) => typeof element === 'string')) return undefined;
-      const elements = inner as string[];
+      const elements = inner;
       if (tag === 'NS') {
         for (const n of elements) {
           const problem = numberProblem(n, `${at} (an element)`);

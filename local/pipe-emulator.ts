@@ -102,9 +102,9 @@ export function toPipesRecord(record: StreamRecordSdk, streamArn: string): Dynam
     dynamodb: {
       ApproximateCreationDateTime: ddb.ApproximateCreationDateTime === undefined ? undefined : ddb.ApproximateCreationDateTime.getTime() / 1000,
       // The aws-lambda types spell B as string, which is exactly the wire form produced here.
-      Keys: map(ddb.Keys as Record<string, AttributeValue> | undefined) as NonNullable<DynamoDBRecord['dynamodb']>['Keys'],
-      NewImage: map(ddb.NewImage as Record<string, AttributeValue> | undefined) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'],
-      OldImage: map(ddb.OldImage as Record<string, AttributeValue> | undefined) as NonNullable<DynamoDBRecord['dynamodb']>['OldImage'],
+      Keys: map(ddb.Keys) as NonNullable<DynamoDBRecord['dynamodb']>['Keys'],
+      NewImage: map(ddb.NewImage) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'],
+      OldImage: map(ddb.OldImage) as NonNullable<DynamoDBRecord['dynamodb']>['OldImage'],
       SequenceNumber: ddb.SequenceNumber,
       SizeBytes: ddb.SizeBytes,
       StreamViewType: ddb.StreamViewType,
@@ -276,7 +276,7 @@ export class PipeEmulator {
     for (let attempt = 1; !this.stopped; attempt += 1) {
       let stage: 'enrich' | 'send' = 'enrich';
       try {
-        if ((this.opts.batchLatencyMs ?? 0) > 0) await sleep(this.opts.batchLatencyMs!);
+        if ((this.opts.batchLatencyMs ?? 0) > 0) await sleep(this.opts.batchLatencyMs);
         const kept = records.filter(this.keep);
         if (this.opts.faults.fires('enrichFailure')) throw new InjectedEnrichFailure('injected enrichment failure');
         this.counters.largestBatch = Math.max(this.counters.largestBatch, kept.length);

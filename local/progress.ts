@@ -28,7 +28,7 @@ export interface Percentiles {
 export function lagPercentiles(lagMs: readonly number[]): Percentiles {
   if (lagMs.length === 0) return { p50: null, p99: null };
   const sorted = [...lagMs].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
   return { p50: at(0.5), p99: at(0.99) };
 }
 
@@ -79,7 +79,7 @@ export class ProgressLine {
     const now = this.now();
     this.samples.push({ at: now, applied: stats.messagesApplied });
     // Rate over the last ~3 s, so it tracks the current pace rather than the run's average.
-    while (this.samples.length > 2 && now - this.samples[0]!.at > 3000) this.samples.shift();
+    while (this.samples.length > 2 && now - this.samples[0].at > 3000) this.samples.shift();
     const line = this.render(stats, now);
     if (this.stream.isTTY === true) {
       const width = this.stream.columns ?? 120;

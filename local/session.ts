@@ -337,7 +337,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     const dynamodb = keepProtoAttributes(new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint }));
     const streams = keepProtoAttributes(new DynamoDBStreamsClient({ ...clientConfig, endpoint: ddb.endpoint }));
     const sqs = new SQSClient({ ...clientConfig, endpoint: sqsLocal.endpoint });
-    stoppers.push(async () => [dynamodb, streams, sqs].forEach((c) => c.destroy()));
+    stoppers.push(() => { for (const c of [dynamodb, streams, sqs]) c.destroy(); return Promise.resolve(); });
 
     const source = await dynamodb.send(new CreateTableCommand({
       ...tableDefinition(SOURCE_TABLE, opts.keySchema),
@@ -394,8 +394,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       queueArn: localQueue(t.queue.logicalId).queueArn,
       deadLetterQueueUrl: localQueue(t.deadLetterQueue.logicalId).queueUrl,
     }));
-    const queues = queuesByTarget[0] as (typeof queuesByTarget)[number];
-    const owner = specs[0] as TargetSpec;
+    const queues = queuesByTarget[0];
+    const owner = specs[0];
 
     // Each function's environment is the template's, its queue references resolved to the local
     // queues; local mode adds only endpoints, credentials and log/metrics switches.
@@ -429,14 +429,16 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     if (!multi) {
       const [target] = definition.targets;
       const [pipeDef] = definition.pipes;
-      const restoreEnv = setEnv({ ...functionEnv(pipeDef!.enrichmentFunctionLogicalId), ...functionEnv(target!.applyFunction.logicalId), ...localEnv });
-      stoppers.push(async () => restoreEnv());
+      const restoreEnv = setEnv({ ...functionEnv(pipeDef.enrichmentFunctionLogicalId), ...functionEnv(target.applyFunction.logicalId), ...localEnv });
+      stoppers.push(() => { restoreEnv(); return Promise.resolve(); });
       forgetHandlerModules();
       // require, not import(): under tsx a dynamic import() is cached outside require.cache, so a second
       // session in one process (the bench's PF runs) would get the first session's handlers and clients.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: require so each session gets fresh handler modules
       const enrichModule = require('../handlers/enrich') as typeof import('../handlers/enrich');
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
       const applyModule = require('../handlers/apply') as typeof import('../handlers/apply');
-      enrichers.set(pipeDef!.logicalId, (records) => enrichModule.handler(records));
+      enrichers.set(pipeDef.logicalId, (records) => enrichModule.handler(records));
       applies.push((event, context) => applyModule.handler(event, context));
     } else {
       for (const pipeDef of definition.pipes) {
@@ -501,8 +503,8 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     });
     const pipe = pipes.find((_, i) => definition.pipes[i]?.logicalId === firstPipeId) as PipeEmulator;
     const eventSources = definition.targets.map((target, i) => new EventSourceEmulator({
-      sqs, queueUrl: queuesByTarget[i]!.queueUrl, queueArn: queuesByTarget[i]!.queueArn, region: LOCAL_REGION,
-      apply: applies[i] as ApplyFn,
+      sqs, queueUrl: queuesByTarget[i].queueUrl, queueArn: queuesByTarget[i].queueArn, region: LOCAL_REGION,
+      apply: applies[i],
       faults,
       batchSize: target.eventSourceMapping.batchSize,
       reportBatchItemFailures: target.eventSourceMapping.reportBatchItemFailures,
@@ -581,7 +583,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       targetTableName: owner.tableName,
       queueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueueUrl,
-      targets: specs.map((spec, i) => ({ name: spec.name, tableName: spec.tableName, queueUrl: queuesByTarget[i]!.queueUrl, deadLetterQueueUrl: queuesByTarget[i]!.deadLetterQueueUrl })),
+      targets: specs.map((spec, i) => ({ name: spec.name, tableName: spec.tableName, queueUrl: queuesByTarget[i].queueUrl, deadLetterQueueUrl: queuesByTarget[i].deadLetterQueueUrl })),
       definition,
       localOverrides,
       sourceClient: dynamodb,
@@ -591,7 +593,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       setFaults: (rates) => faults.setRates(rates),
       startReplication: async ({ from } = {}) => {
         for (const [i, one] of pipes.entries()) {
-          const pipeDef = definition.pipes[i]!;
+          const pipeDef = definition.pipes[i];
           // 'now': as a pipe deployed with LATEST — what the stream already holds is never delivered.
           if ((from ?? (pipeDef.startingPosition === 'LATEST' ? 'now' : 'trim-horizon')) === 'now') {
             log(`[session] pipe ${pipeDef.name} starts at the end of the stream (${await one.skipToEnd()} records skipped)`);
@@ -604,8 +606,9 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
       pauseApply: async () => {
         await Promise.all(eventSources.map((e) => e.pause()));
       },
-      resumeApply: async () => {
+      resumeApply: () => {
         for (const e of eventSources) e.resume();
+        return Promise.resolve();
       },
       stats,
       noteWrite: (keys, atMs) => {
@@ -642,7 +645,7 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
         if (spec === undefined) throw new EmulatorError(`diffTables: no target "${target}" in this session (targets: ${specs.map((t) => t.name).join(', ')})`);
         const [sourceItems, targetItems] = await Promise.all([scanAll(dynamodb, SOURCE_TABLE), scanAll(dynamodb, spec.tableName)]);
         const keyNames = keyAttributeNames(opts.keySchema);
-        const keysOf = (item: AttributeMapWire): AttributeMapWire => Object.fromEntries(keyNames.map((n) => [n, item[n]])) as AttributeMapWire;
+        const keysOf = (item: AttributeMapWire): AttributeMapWire => Object.fromEntries(keyNames.map((n) => [n, item[n]]));
         const expectedItems = expectedView(spec, opts.keySchema, sourceItems, tombstones, keysOf);
         const targetByKey = new Map(targetItems.map((item) => [canonicalKey(keysOf(item)), item]));
         const diff: TableDiff = { missing: 0, extra: 0, different: 0, examples: [] };

@@ -35,7 +35,7 @@ export function partitionKeyOf(record: DynamoDBRecord, partitionKeyName?: string
 /** Splits `records` (in shard order) into `lanes` lists by key hash; each keeps the records' order. */
 export function splitByKey<T>(records: readonly T[], lanes: number, keyOf: (record: T) => string): T[][] {
   const out: T[][] = Array.from({ length: lanes }, () => []);
-  for (const record of records) out[fnv1a(keyOf(record)) % lanes]!.push(record);
+  for (const record of records) out[fnv1a(keyOf(record)) % lanes].push(record);
   return out;
 }
 

@@ -36,7 +36,7 @@ export class TargetDrift {
     this.keys.push(keys);
     if (!this.opts.faults.fires('targetDrift')) return;
     const kind = this.opts.faults.random('targetDrift');
-    const earlier = this.keys[Math.floor(this.opts.faults.random('targetDrift') * this.keys.length)]!;
+    const earlier = this.keys[Math.floor(this.opts.faults.random('targetDrift') * this.keys.length)];
     const TableName = this.opts.tableName;
     let write: Promise<unknown>;
     if (kind < 1 / 3) {

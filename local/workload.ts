@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalKey, setOwn, toSdkAttributeMap, toSdkAttributeValue } from '../handlers/core/attribute-value';
 import { ReplicationError } from '../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
-import type { AttributeMapWire, AttributeValueWire } from '../schemas/attribute-value';
+import type { AttributeMapWire } from '../schemas/attribute-value';
 import { mulberry32 } from './faults';
 import { opKey, type WorkloadOp } from './input';
 
@@ -98,7 +98,7 @@ async function runInRounds<T>(
   let total = 0;
   const flush = async (): Promise<void> => {
     const byLane: T[][] = Array.from({ length: lanes }, () => []);
-    for (const value of round) byLane[laneOf(canonicalKey(keyFor(value)), lanes)]!.push(value);
+    for (const value of round) byLane[laneOf(canonicalKey(keyFor(value)), lanes)].push(value);
     await Promise.all(byLane.filter((values) => values.length > 0).map(runLane));
     total += round.length;
     round = [];
@@ -131,7 +131,7 @@ function laneOf(canonical: string, lanes: number): number {
 
 function keyOf(item: AttributeMapWire, keySchema: KeySchema): AttributeMapWire {
   const key: AttributeMapWire = {};
-  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, item[name] as AttributeValueWire);
+  for (const name of keyAttributeNames(keySchema)) setOwn(key, name, item[name]);
   return key;
 }
 
@@ -279,7 +279,7 @@ export function demoWorkload(opts: DemoWorkloadOptions): DemoWorkload {
       ops.push({ op: 'put', item: { ...k, blob: { B: Buffer.alloc(LARGE_ITEM_BYTES, i % 251).toString('base64') }, kind: { S: 'large' } } });
       mix.largeItems++;
     } else if (roll < 0.2) {
-      ops.push({ op: 'update', key: hotKeys[below(HOT_KEYS)]!, set: { counter: { N: String(i) }, touchedAt: { N: String(nowSeconds) } }, remove: [] });
+      ops.push({ op: 'update', key: hotKeys[below(HOT_KEYS)], set: { counter: { N: String(i) }, touchedAt: { N: String(nowSeconds) } }, remove: [] });
       mix.hotKeyOps++;
       mix.updates++;
     } else if (roll < 0.5 || live.size === 0) {
@@ -290,7 +290,7 @@ export function demoWorkload(opts: DemoWorkloadOptions): DemoWorkload {
     } else if (roll < 0.8) {
       // `score` is new on every update, so the update always changes the item.
       const remove = random() < 0.3 ? ['tags'] : [];
-      const status = ['new', 'active', 'closed', 'résumé ✓'][below(4)]!;
+      const status = ['new', 'active', 'closed', 'résumé ✓'][below(4)];
       ops.push({ op: 'update', key: live.pick(random), set: { status: { S: status }, score: { N: `${i}.${below(100)}` } }, remove });
       mix.updates++;
     } else if (roll < 0.9 && expired.length > 0) {
@@ -335,7 +335,7 @@ class LiveKeys {
   }
 
   pick(random: () => number): AttributeMapWire {
-    return this.keys[Math.floor(random() * this.keys.length)]!;
+    return this.keys[Math.floor(random() * this.keys.length)];
   }
 }
 

@@ -22,13 +22,13 @@ export function generateJsonSchemas(): Record<string, string> {
     'change-envelope.v1.schema.json': withId(
       'change-envelope.v1.schema.json',
       'Change envelope, version 1',
-      z.toJSONSchema(changeEnvelopeV1Schema) as Record<string, unknown>,
+      z.toJSONSchema(changeEnvelopeV1Schema),
     ),
     // io 'input': what a user may write — fields with defaults are optional. Either shape: one replication or `replications: [ … ]`.
     'replication-config.schema.json': withId(
       'replication-config.schema.json',
       'dynamodb-cross-account-replication config',
-      z.toJSONSchema(replicationConfigFileSchema, { io: 'input' }) as Record<string, unknown>,
+      z.toJSONSchema(replicationConfigFileSchema, { io: 'input' }),
     ),
   };
   return Object.fromEntries(Object.entries(schemas).map(([file, schema]) => [file, `${JSON.stringify(schema, null, 2)}\n`]));

@@ -51,9 +51,9 @@ export function streamRecord(item: AttributeMapWire, seq: number, oldImage?: Att
     awsRegion: 'us-east-1',
     dynamodb: {
       ApproximateCreationDateTime: 1_790_000_000 + seq / 1000,
-      Keys: { pk: item.pk } as never,
-      NewImage: item as never,
-      ...(oldImage === undefined ? {} : { OldImage: oldImage as never }),
+      Keys: { pk: item.pk },
+      NewImage: item,
+      ...(oldImage === undefined ? {} : { OldImage: oldImage }),
       SequenceNumber: String(1e20 + seq),
       SizeBytes: itemSizeBytes(item),
       StreamViewType: 'NEW_AND_OLD_IMAGES',
@@ -80,6 +80,6 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
 export async function runLoops<T>(tasks: readonly T[], concurrency: number, worker: (task: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < tasks.length) await worker(tasks[next++]!);
+    while (next < tasks.length) await worker(tasks[next++]);
   }));
 }

@@ -25,7 +25,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
 /** Busy CPU seconds of the whole machine so far (all cores; /proc/stat), null where unavailable. */
 export function machineBusySeconds(): number | null {
   try {
-    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLOCK_TICKS_PER_SECOND;
   } catch (error) {
     if (isGone(error)) return null;

@@ -19,7 +19,7 @@ function quantile(sorted: readonly number[], q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 export function summarize(reps: readonly number[]): Summary {
@@ -36,7 +36,7 @@ export function summarize(reps: readonly number[]): Summary {
 
 /** Per-repetition ratio a[i] / b[i] (both measured in the same repetition), summarised. */
 export function ratioSummary(a: readonly number[], b: readonly number[]): Summary {
-  return summarize(a.map((value, i) => value / b[i]!));
+  return summarize(a.map((value, i) => value / b[i]));
 }
 
 /**

@@ -164,8 +164,8 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
       const proxies = rttMs === 0 ? [] : [await startFaultProxy({ upstream: opts.endpoint, addedRttMs: rttMs }), await startFaultProxy({ upstream: sts.endpoint, addedRttMs: rttMs })];
       const ddbEndpoint = proxies[0]?.endpoint ?? opts.endpoint;
       const stsEndpoint = proxies[1]?.endpoint ?? sts.endpoint;
-      const changes = opts.changesByRttMs[rttMs]!;
-      const hotChangesWanted = opts.hotChangesByRttMs[rttMs]!;
+      const changes = opts.changesByRttMs[rttMs];
+      const hotChangesWanted = opts.hotChangesByRttMs[rttMs];
       // Uniform workload: every change a distinct key, a 1 KB PUT.
       const items = Array.from({ length: changes }, (_, i) => makeItem(`u${rttMs}-${String(i).padStart(7, '0')}`, opts.itemBytes, seqBase + i + 1));
       const records = items.map((item, i) => sqsRecordFor(streamRecord(item, seqBase + i)));
@@ -221,7 +221,7 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
         case 'apply': await runApply(d.uniformWork, table, d); break;
         case 'perRecordSample': await runPerRecord(d.sampleLanes, table, d); break;
         case 'perRecord10': await runPerRecord(d.tenLanes, table, d); break;
-        case 'ceilingBodies10': await runCeilingFromBodies(d.uniformWork[0]!, table, d); break;
+        case 'ceilingBodies10': await runCeilingFromBodies(d.uniformWork[0], table, d); break;
         case 'ceiling10': await runCeiling(d.ceiling10, table, d); break;
         case 'ceiling25': await runCeiling(d.ceiling25, table, d); break;
         case 'hotApply': await runApply(d.hotLanes, table, d); break;
@@ -256,13 +256,13 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
         const coalescedBefore = metrics.coalesced;
         const rate = await run(d, v);
         if (v === 'hotApply' && d.rttMs === CPU_RTT_MS) hotCoalesced.push((metrics.coalesced - coalescedBefore) / d.hotChanges);
-        rates[key(d, v)]!.push(rate);
+        rates[key(d, v)].push(rate);
         opts.log(`apply rep ${rep + 1}/${opts.reps} ${key(d, v)}: ${rate.toFixed(0)} changes/s`);
       }
     }
 
     const s = Object.fromEntries(Object.entries(rates).map(([k, r]) => [k, summarize(r)]));
-    const ratio = (d: Distance, a: Variant, b: Variant) => ratioSummary(rates[key(d, a)]!, rates[key(d, b)]!);
+    const ratio = (d: Distance, a: Variant, b: Variant) => ratioSummary(rates[key(d, a)], rates[key(d, b)]);
     const rows: Row[] = [];
     const ratios: Record<string, Record<string, Summary>> = {};
     for (const d of distances) {
@@ -278,7 +278,7 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
         hotVsPerRecordSample: ratio(d, 'hotApply', 'hotPerRecord'),
       };
       ratios[`${d.rttMs}ms`] = r;
-      const g = (v: Variant): Summary => s[key(d, v)]!;
+      const g = (v: Variant): Summary => s[key(d, v)];
       rows.push(
         ratioRow({ ...base, metric: `${at}: apply vs ceiling: parse bodies + BatchWriteItem (10/call)`, baselineLabel: 'parse+BWI×10', target: '≥ 0.9×' }, g('apply'), g('ceilingBodies10'), r.vsCeilingBodies10, 0.9),
         ratioRow({ ...base, metric: `${at}: apply vs per-record sample as deployed (stream batch ${SAMPLE_STREAM_BATCH})`, baselineLabel: 'sample, batch 1000', target: d.rttMs === SAMPLE_GOAL_RTT_MS ? '≥ 5×' : 'info' }, g('apply'), g('perRecordSample'), r.vsPerRecordSample, d.rttMs === SAMPLE_GOAL_RTT_MS ? 5 : null),
@@ -293,13 +293,13 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
         );
       }
     }
-    const cpuApply = summarize(cpuUs.apply!.client);
-    const cpuVsBodies = ratioSummary(cpuUs.apply!.client, cpuUs.ceilingBodies10!.client);
+    const cpuApply = summarize(cpuUs.apply.client);
+    const cpuVsBodies = ratioSummary(cpuUs.apply.client, cpuUs.ceilingBodies10.client);
     // Lower is better here: the target is a ceiling on the extra CPU.
     rows.push(
-      { ...ratioRow({ section: 'apply', metric: 'client CPU per change: apply vs parse+BWI×10 (ratio = extra cost)', unit: 'µs', baselineLabel: 'parse+BWI×10', target: '≤ 1.15×' }, cpuApply, summarize(cpuUs.ceilingBodies10!.client), cpuVsBodies, null), pass: cpuVsBodies.median <= 1.15 },
+      { ...ratioRow({ section: 'apply', metric: 'client CPU per change: apply vs parse+BWI×10 (ratio = extra cost)', unit: 'µs', baselineLabel: 'parse+BWI×10', target: '≤ 1.15×' }, cpuApply, summarize(cpuUs.ceilingBodies10.client), cpuVsBodies, null), pass: cpuVsBodies.median <= 1.15 },
       ratioRow({ section: 'apply', metric: 'client CPU per change: apply vs raw BWI×10 (ratio = extra cost)', unit: 'µs', baselineLabel: 'raw BWI×10', target: 'info' },
-        cpuApply, summarize(cpuUs.ceiling10!.client), ratioSummary(cpuUs.apply!.client, cpuUs.ceiling10!.client), null),
+        cpuApply, summarize(cpuUs.ceiling10.client), ratioSummary(cpuUs.apply.client, cpuUs.ceiling10.client), null),
     );
     const writesSaved = summarize(hotCoalesced);
     rows.push({ section: 'apply', metric: 'hot keys: writes saved by coalescing', unit: '% of changes', ours: writesSaved.median * 100, baseline: null, baselineLabel: null, ratio: null, ratioMin: null, ratioMax: null, target: 'info', pass: null });
@@ -340,7 +340,7 @@ export async function runApplyBench(opts: ApplyBenchOptions): Promise<SectionRes
  */
 async function runWork<T>(lists: readonly T[][], concurrency: number, worker: (task: T) => Promise<void>): Promise<void> {
   if (lists.length === 1) {
-    await runLoops(lists[0]!, concurrency, worker);
+    await runLoops(lists[0], concurrency, worker);
     return;
   }
   await Promise.all(lists.map(async (tasks) => {

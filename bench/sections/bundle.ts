@@ -125,13 +125,13 @@ export async function runBundleBench(opts: BundleBenchOptions): Promise<SectionR
       for (const v of variants) samples.get(`${v.handler}/${v.sdk}`)!.push(timeNode(['-e', `require(${JSON.stringify(v.file)})`], env));
     }
     const summaries: Record<string, Summary> = Object.fromEntries([...samples].map(([k, v]) => [k, summarize(v)]));
-    const baseline = summaries.baseline!;
+    const baseline = summaries.baseline;
     // Per repetition: bundle − the baseline of the same repetition.
     const initMs: Record<string, Summary> = Object.fromEntries(variants.map((v) => {
       const key = `${v.handler}/${v.sdk}`;
-      return [key, summarize(samples.get(key)!.map((ms, i) => ms - samples.get('baseline')![i]!))];
+      return [key, summarize(samples.get(key)!.map((ms, i) => ms - samples.get('baseline')![i]))];
     }));
-    opts.log(`bundle: ${variants.map((v) => `${v.handler}/${v.sdk} ${(v.bytes / 1024).toFixed(0)} KB, init ${initMs[`${v.handler}/${v.sdk}`]!.median.toFixed(0)} ms`).join('; ')}`);
+    opts.log(`bundle: ${variants.map((v) => `${v.handler}/${v.sdk} ${(v.bytes / 1024).toFixed(0)} KB, init ${initMs[`${v.handler}/${v.sdk}`].median.toFixed(0)} ms`).join('; ')}`);
 
     const rows: Row[] = [];
     const initRatios: Record<string, Summary> = {};
@@ -140,11 +140,11 @@ export async function runBundleBench(opts: BundleBenchOptions): Promise<SectionR
       const asDeployed = v.sdk === 'bundled';
       const label = asDeployed ? 'as deployed (SDK bundled)' : v.sdk === 'runtime' ? 'SDK from runtime' : 'its SDK clients only';
       rows.push(absoluteRow({ section: 'bundle', metric: `${v.handler} bundle, ${label}`, unit: 'KB', target: asDeployed ? '≤ 500 KB' : 'info' }, v.bytes / 1024, asDeployed ? v.bytes <= MAX_BYTES : null));
-      const s = initMs[key]!;
+      const s = initMs[key];
       rows.push(absoluteRow({ section: 'bundle', metric: `${v.handler} module init, ${label} (IQR ${s.q1.toFixed(0)}–${s.q3.toFixed(0)})`, unit: 'ms', target: 'info' }, s.median, null));
       if (asDeployed) {
         // Lower is better: the handler's init over the SDK-only bundle's, per repetition.
-        const only = initMs[`${v.handler}/sdkOnly`]!;
+        const only = initMs[`${v.handler}/sdkOnly`];
         const ratio = ratioSummary(s.reps, only.reps);
         initRatios[v.handler] = ratio;
         rows.push({ ...ratioRow({ section: 'bundle', metric: `${v.handler} module init vs a bundle of its SDK clients only (ratio = extra cost)`, unit: 'ms', baselineLabel: 'SDK clients only', target: `≤ ${MAX_INIT_RATIO}×` }, s, only, ratio, null), pass: ratio.median <= MAX_INIT_RATIO });

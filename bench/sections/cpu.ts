@@ -51,7 +51,7 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
 
   const nullClient = new DynamoDBClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
   const emptyAnswer: Partial<BatchWriteItemCommandOutput> = { UnprocessedItems: {} };
-  nullClient.send = (() => Promise.resolve(emptyAnswer)) as unknown as DynamoDBClient['send'];
+  nullClient.send = () => Promise.resolve(emptyAnswer);
   const deps: ApplyDeps = {
     config: { sourceTableName: BENCH_SOURCE_TABLE, targetTableName: 'target', keySchema: BENCH_KEY_SCHEMA },
     targetClient: nullClient,
@@ -79,7 +79,7 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
   // (hrtime) and this process's CPU time (user + system, GC threads included) — on a shared machine
   // the wall clock also counts the time the scheduler gave our core to someone else.
   const sample = async ({ kind, size }: Case, changes: number): Promise<{ wall: number; cpu: number }> => {
-    const batches = kind === 'apply' ? sqsBatches[size]! : streamBatches[size]!;
+    const batches = kind === 'apply' ? sqsBatches[size] : streamBatches[size];
     const calls = Math.max(1, Math.round(changes / BATCH));
     const cpuStart = process.cpuUsage();
     const started = process.hrtime.bigint();
@@ -87,11 +87,11 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
       if (kind === 'enrich' || kind === 'minimalEnrich') {
         // As Lambda runs an enrichment: the runtime parses the event and serialises the result in the
         // function's process, so both variants pay that too.
-        const event = JSON.parse(streamBatchJson[size]![i % batches.length]!) as DynamoDBRecord[];
+        const event = JSON.parse(streamBatchJson[size][i % batches.length]) as DynamoDBRecord[];
         const out = kind === 'enrich' ? await enrich(event) : await Promise.resolve(minimalEnrich(event));
         if (out.length !== BATCH || JSON.stringify(out).length === 0) throw new BenchError(`${kind} returned the wrong number of records`);
       } else {
-        const out = await applyBatch(sqsBatches[size]![i % batches.length]!, 60_000, deps);
+        const out = await applyBatch(sqsBatches[size][i % batches.length], 60_000, deps);
         if (out.batchItemFailures.length > 0) throw new BenchError('apply reported failures against the null sink');
       }
     }
@@ -112,12 +112,12 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
       wall.get(`${c.kind}/${c.size}`)!.push(us.wall);
       cpu.get(`${c.kind}/${c.size}`)!.push(us.cpu);
     }
-    opts.log(`cpu rep ${rep + 1}/${opts.reps}: ${[...cpu].map(([k, v]) => `${k} ${v[v.length - 1]!.toFixed(1)} µs`).join(', ')}`);
+    opts.log(`cpu rep ${rep + 1}/${opts.reps}: ${[...cpu].map(([k, v]) => `${k} ${v[v.length - 1].toFixed(1)} µs`).join(', ')}`);
   }
 
   // What the fast path of envelope validation saves: decodeEnvelope as it is, against JSON.parse +
   // the zod schema alone (the path every message took before; the schema still decides the rest).
-  const bodies = sqsBatches['1KB']!.flat().map((r) => r.body);
+  const bodies = sqsBatches['1KB'].flat().map((r) => r.body);
   const decodeSample = (viaSchema: boolean): number => {
     const rounds = Math.max(1, Math.round((opts.changesPerSample['1KB'] ?? 1000) / bodies.length));
     const cpuStart = process.cpuUsage();
@@ -147,8 +147,8 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
   const cpuUs = summarizeAll(cpu);
   const rows = cases.map((c) => {
     const key = `${c.kind}/${c.size}`;
-    const s = cpuUs[key]!;
-    const w = wallUs[key]!;
+    const s = cpuUs[key];
+    const w = wallUs[key];
     return absoluteRow(
       {
         section: 'cpu',
@@ -163,7 +163,7 @@ export async function runCpuBench(opts: CpuBenchOptions): Promise<SectionResult>
   // Lower is better: enrich's CPU over the minimal enrichment's, per repetition.
   const enrichRatio = ratioSummary(cpu.get('enrich/1KB')!, cpu.get('minimalEnrich/1KB')!);
   rows.push({
-    ...ratioRow({ section: 'cpu', metric: 'enrich CPU per record, 1KB, vs minimal enrichment (ratio = extra cost)', unit: 'µs', baselineLabel: 'hash key + image', target: `≤ ${MAX_ENRICH_RATIO}×` }, cpuUs['enrich/1KB']!, cpuUs['minimalEnrich/1KB']!, enrichRatio, null),
+    ...ratioRow({ section: 'cpu', metric: 'enrich CPU per record, 1KB, vs minimal enrichment (ratio = extra cost)', unit: 'µs', baselineLabel: 'hash key + image', target: `≤ ${MAX_ENRICH_RATIO}×` }, cpuUs['enrich/1KB'], cpuUs['minimalEnrich/1KB'], enrichRatio, null),
     pass: enrichRatio.median <= MAX_ENRICH_RATIO,
   });
   const fast = summarize(decodeFast);

@@ -152,14 +152,14 @@ export async function runE2eBench(opts: E2eBenchOptions): Promise<SectionResult>
     pfRuns[pf] = (await withSession({ pipeParallelizationFactor: pf, pipeBatchSize: PIPE_BATCH_TO_SQS, pipeBatchLatencyMs: PIPE_BATCH_LATENCY_MS }, opts, (session) => measureRates(session, opts.pfRates, opts, `pf${pf} `, true))).result;
   }
   const [pfLow, pfHigh] = PF_COMPARED;
-  const sustainedLow = sustainedOf(pfRuns[pfLow]!);
-  const sustainedHigh = sustainedOf(pfRuns[pfHigh]!);
+  const sustainedLow = sustainedOf(pfRuns[pfLow]);
+  const sustainedHigh = sustainedOf(pfRuns[pfHigh]);
   for (const pf of PF_COMPARED) {
-    const s = sustainedOf(pfRuns[pf]!);
+    const s = sustainedOf(pfRuns[pf]);
     rows.push(absoluteRow({ section: 'e2e', metric: `PF ${pf}: sustained rate, pipe batches of ${PIPE_BATCH_TO_SQS} at +${PIPE_BATCH_LATENCY_MS} ms each (assumed)${s === Math.max(...opts.pfRates) ? '; the highest rate tried, so ≥' : ''}`, unit: 'changes/s', target: 'info' }, s, null));
   }
   // CPU-bound: the first rate PF 4 could not sustain found the machine's cores (nearly) all busy.
-  const highBacklog = pfRuns[pfHigh]!.find((r) => !r.bounded);
+  const highBacklog = pfRuns[pfHigh].find((r) => !r.bounded);
   const cpuBound = highBacklog !== undefined && highBacklog.machineBusyCores !== null && highBacklog.machineBusyCores >= CPU_BOUND_FRACTION * cpus().length;
   const ratio = sustainedLow > 0 ? sustainedHigh / sustainedLow : Number.NaN;
   const met = ratio >= PF_GOAL_RATIO;
@@ -202,7 +202,7 @@ async function drive(session: Session, prefix: string, rate: number, seconds: nu
       const item = makeItem(`${prefix}-${String(issued).padStart(7, '0')}`, itemBytes, issued + 1);
       issued++;
       inFlight++;
-      session.noteWrite({ pk: item.pk! }, Date.now());
+      session.noteWrite({ pk: item.pk }, Date.now());
       const p = session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: toSdkAttributeMap(item) }))
         .then(() => { done++; }, (error: unknown) => { failure ??= error; })
         .finally(() => { inFlight--; pending.delete(p); });

@@ -46,8 +46,8 @@ export async function runRecoveryBench(opts: RecoveryBenchOptions): Promise<Sect
     const recoveryMs = async (backoff: boolean, run: number): Promise<number> => {
       // The target's queues as the synthesized stack defines them (local/deployed-definition.ts), visibility timeout set here.
       const [targetDef] = deployedDefinition({ keySchema, targets: [{ name: `r${run}`, tableName: 'target' }] }).targets;
-      const queueOf = await createDefinedQueues(sqs, [targetDef!.deadLetterQueue, targetDef!.queue], { visibilityTimeoutFor: (q) => (q.logicalId === targetDef!.queue.logicalId ? opts.visibilityTimeoutSeconds : undefined) });
-      const queues = queueOf(targetDef!.queue.logicalId);
+      const queueOf = await createDefinedQueues(sqs, [targetDef.deadLetterQueue, targetDef.queue], { visibilityTimeoutFor: (q) => (q.logicalId === targetDef.queue.logicalId ? opts.visibilityTimeoutSeconds : undefined) });
+      const queues = queueOf(targetDef.queue.logicalId);
       const keys = { pk: { S: `item-${run}` } };
       const groupId = groupIdFor(keys, keySchema);
       await sqs.send(new SendMessageCommand({

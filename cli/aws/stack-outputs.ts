@@ -79,7 +79,7 @@ function deployedTargets(outputs: ReadonlyMap<string, string>, configured: reado
   for (const key of outputs.keys()) {
     const match = /^Target(.+)QueueUrl$/.exec(key);
     if (match === null) continue;
-    names.push(configured.find((name) => targetOutputId(name, 'QueueUrl') === key) ?? match[1]!);
+    names.push(configured.find((name) => targetOutputId(name, 'QueueUrl') === key) ?? match[1]);
   }
   return names;
 }

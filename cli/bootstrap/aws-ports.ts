@@ -1,5 +1,5 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { BatchStopJobRunCommand, GetJobRunCommand, StartJobRunCommand, type JobRunState } from '@aws-sdk/client-glue';
+import { BatchStopJobRunCommand, GetJobRunCommand, StartJobRunCommand } from '@aws-sdk/client-glue';
 import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import { DescribePipeCommand } from '@aws-sdk/client-pipes';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -28,8 +28,8 @@ export interface AwsBootstrapPortsOptions {
 
 const QUEUE_DEPTH_ATTRIBUTES = ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] as const;
 
-/** Glue JobRunState → the orchestrator's four states (Glue API reference, JobRun.JobRunState). */
-export function copyStateOfJobRun(state: JobRunState | string | undefined): CopyState {
+/** Glue JobRunState → the orchestrator's four states (Glue API reference, JobRun.JobRunState); string, as Glue may add states. */
+export function copyStateOfJobRun(state: string | undefined): CopyState {
   switch (state) {
     case 'SUCCEEDED': return 'SUCCEEDED';
     case 'STOPPED': return 'STOPPED';

@@ -29,7 +29,7 @@ export interface BootstrapCommandOptions {
 /** What the command needs from outside, injectable for tests. */
 export interface BootstrapCommandDeps {
   /** Builds the ports; the default resolves the stack outputs and talks to AWS. */
-  readonly ports?: (config: ReplicationConfig, target: TargetConfig, opts: BootstrapCommandOptions) => Promise<{ ports: BootstrapPorts; close(): void }>;
+  readonly ports?: (config: ReplicationConfig, target: TargetConfig, opts: BootstrapCommandOptions) => Promise<{ ports: BootstrapPorts; close: () => void }>;
   /** Asks "proceed?" on a terminal. @default readline on stdin/stderr */
   readonly confirm?: (question: string) => Promise<boolean>;
   /** Whether the operator can be asked. @default process.stdin.isTTY */

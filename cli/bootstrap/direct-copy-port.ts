@@ -1,4 +1,4 @@
-import { ReplicationError } from '../../handlers/core/errors';
+import { messageOfThrown, ReplicationError } from '../../handlers/core/errors';
 import { copyTableDirect, type DirectCopyOptions, type DirectCopyProgress, type DirectCopyResult } from './direct-engine';
 import type { BootstrapPorts, CopyHandle, CopyProgress } from './ports';
 
@@ -25,7 +25,7 @@ export function directCopyPorts(options: Omit<DirectCopyOptions, 'signal' | 'onP
     return run;
   };
   return {
-    startCopy: async () => {
+    startCopy: () => {
       const handle: CopyHandle = { id: `direct-${++sequence}`, description: `the direct engine (${options.segments ?? 'default'} segments, ${options.sourceTableName} → ${options.targetTableName})` };
       const run: Run = { handle, controller: new AbortController(), started: now() };
       runs.set(handle.id, run);
@@ -34,18 +34,20 @@ export function directCopyPorts(options: Omit<DirectCopyOptions, 'signal' | 'onP
         (result) => { run.result = result; },
         (error: unknown) => { run.error = error; },
       );
-      return handle;
+      return Promise.resolve(handle);
     },
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so runOf's throw on an unknown handle is a rejection, like any other port failure
     copyProgress: async (handle): Promise<CopyProgress> => {
       const run = runOf(handle);
       const elapsedMs = (run.result?.elapsedMs ?? now() - run.started);
       const itemsCopied = run.result?.written ?? run.progress?.written ?? 0;
       if (run.error !== undefined) {
-        return { state: 'FAILED', itemsCopied, elapsedMs, message: run.error instanceof Error ? `${run.error.name}: ${run.error.message}` : String(run.error) };
+        return { state: 'FAILED', itemsCopied, elapsedMs, message: run.error instanceof Error ? `${run.error.name}: ${run.error.message}` : messageOfThrown(run.error) };
       }
       if (run.result !== undefined) return { state: run.result.aborted ? 'STOPPED' : 'SUCCEEDED', itemsCopied, elapsedMs };
       return { state: 'RUNNING', itemsCopied, elapsedMs };
     },
+    // eslint-disable-next-line @typescript-eslint/require-await -- async so runOf's throw on an unknown handle is a rejection, like any other port failure
     cancelCopy: async (handle) => {
       runOf(handle).controller.abort();
     },

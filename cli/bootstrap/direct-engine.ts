@@ -1,6 +1,6 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { writeItems, type WriteItemsOptions } from '../../handlers/core/batch-writer';
-import { ConfigurationError, WriteFailedError } from '../../handlers/core/errors';
+import { ConfigurationError, messageOfThrown, WriteFailedError } from '../../handlers/core/errors';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
 import { compileTargetPolicy, type TargetPolicyConfig } from '../../handlers/core/target-policy';
@@ -193,7 +193,7 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
           const cause = result.failures[0]?.cause;
           const why = cause === undefined
             ? `still throttled after ${result.attempts} BatchWriteItem calls within ${budgetMs} ms; raise the target table's capacity or lower the write rate`
-            : `failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`;
+            : `failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : messageOfThrown(cause)}`;
           throw new WriteFailedError(`segment ${state.segment}: ${result.unprocessed.length} of ${requests.length} items for ${opts.targetTableName} ${why}`, { cause });
         }
       }
@@ -211,7 +211,7 @@ export async function copyTableDirect(opts: DirectCopyOptions): Promise<DirectCo
   const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed.length > 0) {
     const done = snapshot();
-    const first = failed[0]!.reason as unknown;
+    const first = failed[0].reason as unknown;
     throw new WriteFailedError(
       `the direct copy failed after writing ${done.written} of ${done.scanned} items scanned (${failed.length} of ${segments} segments failed): ${first instanceof Error ? first.message : String(first)}`,
       { cause: first },

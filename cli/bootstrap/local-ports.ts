@@ -48,8 +48,8 @@ export function localBootstrapPorts(session: LocalSession, opts: LocalBootstrapP
       sourceTable: session.sourceTableName,
       copy: 'the direct engine',
     },
-    describePipe: async () => opts.pipeState?.() ?? 'RUNNING',
-    getMappingState: async () => mapping,
+    describePipe: () => Promise.resolve(opts.pipeState?.() ?? 'RUNNING'),
+    getMappingState: () => Promise.resolve(mapping),
     disableMapping: async () => {
       await session.pauseApply();
       mapping = 'Disabled';

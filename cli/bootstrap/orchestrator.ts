@@ -1,4 +1,4 @@
-import { ReplicationError } from '../../handlers/core/errors';
+import { messageOfThrown, ReplicationError } from '../../handlers/core/errors';
 import type { BootstrapPorts, CopyHandle, CopyProgress } from './ports';
 
 /**
@@ -192,7 +192,7 @@ export async function runBootstrap(opts: BootstrapOptions): Promise<BootstrapSum
       : await ports.getMappingState().then((s) => (s === 'Enabled' ? 'enabled' as const : s === 'Disabled' ? 'disabled' as const : 'unknown' as const), () => 'unknown' as const);
     const state: BootstrapState = { mapping, copy, ...(last?.itemsCopied === undefined ? {} : { itemsCopied: last.itemsCopied }) };
     const what = interrupted ? 'bootstrap interrupted' : `bootstrap failed: ${error instanceof Error ? error.message : String(error)}`;
-    const stopNote = stopError === undefined ? '' : ` Stopping the copy failed too: ${stopError instanceof Error ? stopError.message : String(stopError)}.`;
+    const stopNote = stopError === undefined ? '' : ` Stopping the copy failed too: ${messageOfThrown(stopError)}.`;
     const message = `${what}. ${describeState(state, names, handle, last, reenableError)}${stopNote}`;
     throw interrupted ? new BootstrapAbortedError(message, state, { cause: reenableError ?? error }) : new BootstrapError(message, state, { cause: error });
   }

@@ -79,7 +79,7 @@ Examples:
       const content = result.configs.length === 1 ? result.configs[0] : { replications: result.configs };
       writeFileSync(opts.out, `${JSON.stringify(content, null, 2)}\n`);
       const back = result.reverse;
-      const backTarget = back.targets[0]!;
+      const backTarget = back.targets[0];
       if (opts.json === true) {
         writeJson(ctx.io, { out: opts.out, reverse: back.replicationName, removed: result.removed, replications: result.configs.map((c) => c.replicationName) });
         return;

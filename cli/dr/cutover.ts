@@ -118,7 +118,7 @@ export async function runCutover(ports: CutoverPorts, opts: CutoverOptions): Pro
   };
   const skip = (step: CutoverStep): boolean => {
     if (record.steps[step] === undefined) return false;
-    emit(step, 'skipped', `already done at ${(record.steps[step] as { at: string }).at}`);
+    emit(step, 'skipped', `already done at ${(record.steps[step]).at}`);
     return true;
   };
   if (record.completedAt !== undefined) {

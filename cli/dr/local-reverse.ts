@@ -39,7 +39,7 @@ export async function startLocalReverse(sessionFile: string, opts: { onLog?: (li
   const dynamodb = new DynamoDBClient({ ...clientConfig, endpoint: session.endpoints.dynamodb });
   const streams = new DynamoDBStreamsClient({ ...clientConfig, endpoint: session.endpoints.dynamodb });
   const sqs = new SQSClient({ ...clientConfig, endpoint: session.endpoints.sqs });
-  const stoppers: (() => Promise<void>)[] = [async () => [dynamodb, streams, sqs].forEach((c) => c.destroy())];
+  const stoppers: (() => Promise<void>)[] = [() => { for (const c of [dynamodb, streams, sqs]) c.destroy(); return Promise.resolve(); }];
   const stop = async (): Promise<void> => {
     for (const s of stoppers.reverse()) await s();
   };

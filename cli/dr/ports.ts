@@ -59,7 +59,7 @@ export async function resolveDrTarget(selection: TargetSelection, io: CliIo): Pr
     const config = selectReplication(loadConfigs(selection), selection.replication);
     const targetConfig = config.targets.find((t) => t.name === target.name)!;
     const streams = new DynamoDBStreamsClient({ region: config.source.region });
-    return drTarget(target, config.replicationName, streams, async () => config.source.tableStreamArn, FREEZE_CACHE_TTL_MS + targetConfig.options.applyTimeoutSeconds * 1000, DR_STATE_DIR);
+    return drTarget(target, config.replicationName, streams, () => Promise.resolve(config.source.tableStreamArn), FREEZE_CACHE_TTL_MS + targetConfig.options.applyTimeoutSeconds * 1000, DR_STATE_DIR);
   } catch (error) {
     target.close();
     throw error;

@@ -81,5 +81,5 @@ export function reverseConfig(configs: readonly ReplicationConfig[], opts: Rever
     if (!(error instanceof InvalidReplicationConfigError)) throw error;
     throw new CliError(`${error.message}${opts.name === undefined ? '\n(choose the reverse replication\'s name with --name)' : ''}`, EXIT.badInput, { cause: error });
   }
-  return { configs: all, reverse: all[all.length - 1]!, removed };
+  return { configs: all, reverse: all[all.length - 1], removed };
 }

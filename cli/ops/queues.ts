@@ -82,7 +82,7 @@ export async function sendEnvelopes(sqs: SQSClient, queueUrl: string, envelopes:
     })));
     const failed = out.Failed ?? [];
     if (failed.length > 0) {
-      const first = failed[0]!;
+      const first = failed[0];
       throw new CliError(`sqs:SendMessageBatch on queue ${queueUrl}: ${failed.length} of ${chunk.length} messages refused, e.g. ${chunk[Number(first.Id)]?.eventId ?? '?'}: ${first.Code ?? ''} ${first.Message ?? ''}`.trim(), EXIT.failure);
     }
     onSent?.(chunk.length);

@@ -138,7 +138,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
     return keys;
   };
   // No view: digest the SDK items as scanned (B as bytes), without converting each to wire form.
-  const sourceView = (raw: SdkItem): AnyAttributeMap | undefined => (opts.view === undefined ? raw as AnyAttributeMap : opts.view(toWireAttributeMap(raw)));
+  const sourceView = (raw: SdkItem): AnyAttributeMap | undefined => (opts.view === undefined ? raw : opts.view(toWireAttributeMap(raw)));
   const hashOf = (item: AttributeMapWire | undefined): string | undefined => (item === undefined ? undefined : digester.digest(item).itemHash.toString('hex'));
   let sourceCount = 0;
   let targetCount = 0;
@@ -226,7 +226,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
 
   // Interrupted: no recheck, the findings as they stand (the verdict is incomplete anyway).
   let settledMs = 0;
-  const confirmed: (VerifyDiff | undefined)[] = interrupted ? [...candidates] : new Array(candidates.length);
+  const confirmed: (VerifyDiff | undefined)[] = interrupted ? [...candidates] : new Array<VerifyDiff | undefined>(candidates.length);
   if (!interrupted && candidates.length > 0) {
     phase = 'settling';
     progress();
@@ -248,7 +248,7 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
       let next = 0;
       const recheck = async (): Promise<void> => {
         for (let i = next++; i < candidates.length; i = next++) {
-          const { keys } = candidates[i]!;
+          const { keys } = candidates[i];
           const [sourceItem, target] = await Promise.all([getItem(opts.source, keys), getItem(opts.target, keys)]);
           const source = sourceItem === undefined ? undefined : view(sourceItem);
           if (source === undefined && target === undefined) continue;

@@ -44,7 +44,7 @@ export function loadConfigs(opts: Pick<AwsTargetOptions, 'config' | 'notice'>): 
 export function selectReplication(configs: readonly ReplicationConfig[], name: string | undefined): ReplicationConfig {
   const names = configs.map((c) => c.replicationName).join(', ');
   if (name === undefined) {
-    if (configs.length === 1) return configs[0]!;
+    if (configs.length === 1) return configs[0];
     throw new CliError(`the config has ${configs.length} replications; name one with --replication NAME (one of: ${names})`, EXIT.badInput);
   }
   const found = configs.find((c) => c.replicationName === name);

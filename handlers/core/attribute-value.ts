@@ -38,7 +38,7 @@ export function toSdkAttributeValue(value: AttributeValueWire): AttributeValue {
 export function toSdkAttributeMap(map: AttributeMapWire): AttributeMapSdk {
   const out: AttributeMapSdk = {};
   for (const name of Object.keys(map)) {
-    setOwn(out, name, toSdkAttributeValue(map[name] as AttributeValueWire));
+    setOwn(out, name, toSdkAttributeValue(map[name]));
   }
   return out;
 }
@@ -160,7 +160,7 @@ export function canonicalKeyValue(value: AttributeValueWire): string {
  */
 export function canonicalKey(keys: AttributeMapWire): string {
   const names = Object.keys(keys).sort();
-  return `[${names.map((name) => `[${JSON.stringify(name)},${canonicalKeyValue(keys[name] as AttributeValueWire)}]`).join(',')}]`;
+  return `[${names.map((name) => `[${JSON.stringify(name)},${canonicalKeyValue(keys[name])}]`).join(',')}]`;
 }
 
 /** UTF-8 byte length of the JSON text — what SQS and Pipes count against their payload limits. */

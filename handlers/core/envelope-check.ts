@@ -17,7 +17,7 @@ export function isPlainEnvelopeV1(value: unknown): value is ChangeEnvelopeV1 {
     if (!ENVELOPE_FIELDS.has(name)) return false;
     count++;
   }
-  const e = value as Record<string, unknown>;
+  const e = value;
   if (e.image === undefined) {
     // Present-but-undefined is left to the schema.
     if ('image' in e || count !== 9) return false;

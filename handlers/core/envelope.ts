@@ -143,19 +143,19 @@ export function decodeEnvelope(body: string): ChangeEnvelope {
   const v: unknown = (raw as Record<string, unknown>).v;
   if (v === undefined) throw new InvalidEnvelopeError('message body has no envelope version "v"');
   const version = typeof v === 'number' ? ENVELOPE_VERSIONS.get(v) : undefined;
-  if (version === undefined) {
+  if (typeof v !== 'number' || version === undefined) {
     const shown = typeof v === 'number' ? String(v) : `a ${typeof v}`;
     throw new UnknownEnvelopeVersionError(`unknown envelope version ${shown}; this consumer knows v${KNOWN_ENVELOPE_VERSIONS.join(', v')}`);
   }
   const parsed = safeParseKeepingProto(version.schema, raw);
   if (!parsed.success) {
-    throw new InvalidEnvelopeError(`invalid v${String(v)} envelope: ${describeIssues(parsed.error)}`, { cause: parsed.error });
+    throw new InvalidEnvelopeError(`invalid v${v} envelope: ${describeIssues(parsed.error)}`, { cause: parsed.error });
   }
   const envelope = version.upgrade(parsed.data);
   const keyProblems = Object.entries(envelope.keys)
     .filter(([, value]) => !('S' in value || 'N' in value || 'B' in value))
     .map(([name]) => `keys.${name}: key attributes are S, N or B`);
-  if (keyProblems.length > 0) throw new InvalidEnvelopeError(`invalid v${String(v)} envelope: ${keyProblems.join('; ')}`);
+  if (keyProblems.length > 0) throw new InvalidEnvelopeError(`invalid v${v} envelope: ${keyProblems.join('; ')}`);
   return envelope;
 }
 

@@ -43,3 +43,8 @@ export class ConfigurationError extends ReplicationError {
 export class ResyncReadError extends ReplicationError {
   override readonly name: string = 'ResyncReadError';
 }
+
+/** A thrown value for a message: an Error's message, anything else as String() renders it. */
+export function messageOfThrown(value: unknown): string {
+  return value instanceof Error ? value.message : String(value);
+}

@@ -30,12 +30,18 @@ export const PIPES_MAX_FILTERS = 5 as const;
 export const PIPES_MAX_PATTERN_LENGTH = 4096 as const;
 
 export function isTtlDelete(record: Pick<DynamoDBRecord, 'eventName' | 'userIdentity'>): boolean {
-  return record.eventName === 'REMOVE' && record.userIdentity?.principalId === TTL_PRINCIPAL;
+  return record.eventName === 'REMOVE' && principalIdOf(record) === TTL_PRINCIPAL;
+}
+
+/** aws-lambda types `userIdentity` as any; read the one field we need without trusting it. */
+function principalIdOf(record: Pick<DynamoDBRecord, 'userIdentity'>): unknown {
+  const identity: unknown = record.userIdentity;
+  return typeof identity === 'object' && identity !== null ? (identity as { principalId?: unknown }).principalId : undefined;
 }
 
 function conditionsPattern(conditions: readonly AttributeCondition[]): Record<string, unknown> {
   return Object.fromEntries(conditions.map((c) => {
-    const type = Object.keys(c.anyOf[0] as object)[0] as 'S' | 'N' | 'BOOL';
+    const type = Object.keys(c.anyOf[0])[0] as 'S' | 'N' | 'BOOL';
     return [c.attribute, { [type]: c.anyOf.map((v) => (v as Record<string, unknown>)[type]) }];
   }));
 }
@@ -116,7 +122,7 @@ export function compileFilterDecision(filter: TargetFilter, keySchema: KeySchema
   const conditions = filter.attributeEquals ?? [];
   return (record) => {
     if (record.eventName === undefined || !eventNames.has(record.eventName)) return 'skip';
-    if (skipTtl && record.userIdentity?.principalId !== undefined) return 'skip';
+    if (skipTtl && principalIdOf(record) !== undefined) return 'skip';
     if (prefixes.length > 0) {
       const pk = record.dynamodb?.Keys?.[pkName]?.S;
       if (pk === undefined || !prefixes.some((prefix) => pk.startsWith(prefix))) return 'skip';

@@ -116,7 +116,7 @@ class CanonicalWriter {
     if (value.BS !== undefined) {
       this.byte(TAG.BS);
       this.u32(value.BS.length);
-      for (const b of value.BS.map(bytesOf).sort(Buffer.compare)) this.chunk(b);
+      for (const b of value.BS.map(bytesOf).sort((a, b) => Buffer.compare(a, b))) this.chunk(b);
       return;
     }
     if (value.L !== undefined) {
@@ -209,7 +209,7 @@ export class BucketDigests {
     const base = this.bucketOf(digest.keyHash) * 8;
     let carry = 0;
     for (let i = 7; i >= 0; i--) {
-      const sum = this.words[base + i]! + digest.itemHash.readUInt32BE(i * 4) + carry;
+      const sum = this.words[base + i] + digest.itemHash.readUInt32BE(i * 4) + carry;
       this.words[base + i] = sum >>> 0;
       carry = sum > 0xffffffff ? 1 : 0;
     }
@@ -218,7 +218,7 @@ export class BucketDigests {
   /** The bucket's digest as 64 hex digits (big-endian), as the Python implementation prints it. */
   hex(bucket: number): string {
     let out = '';
-    for (let i = 0; i < 8; i++) out += this.words[bucket * 8 + i]!.toString(16).padStart(8, '0');
+    for (let i = 0; i < 8; i++) out += this.words[bucket * 8 + i].toString(16).padStart(8, '0');
     return out;
   }
 

@@ -14,7 +14,7 @@ type Template = Synths['plain'];
 const alarmProps = (template: Template, name: string): Record<string, unknown> => {
   const found = Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { AlarmName: name } }));
   if (found.length !== 1) throw new Error(`expected one alarm named ${name}, found ${found.length}`);
-  return found[0]!.Properties as Record<string, unknown>;
+  return found[0].Properties as Record<string, unknown>;
 };
 
 /** Everything but actions and description: the metric, its statistic, and the alarm condition. */
@@ -75,7 +75,7 @@ describe('per-target alarms', () => {
 
 describe('alarm notifications and thresholds from the config', () => {
   test('createTopic: every alarm of the target notifies the created topic on ALARM and OK', () => {
-    const topic = ref(Object.keys(synths.secured.findResources('AWS::SNS::Topic'))[0]!);
+    const topic = ref(Object.keys(synths.secured.findResources('AWS::SNS::Topic'))[0]);
     for (const kind of KINDS) {
       expect(alarmProps(synths.secured, `ddbrepl-orders-dr-${ALARM_SUFFIXES[kind]}`)).toEqual({
         ...expectedAlarm(synths.secured, 'dr', kind),
@@ -100,8 +100,8 @@ describe('alarm notifications and thresholds from the config', () => {
   test('the created topic: one per replication, KMS-encrypted with a rotating key CloudWatch may use, TLS-only, CloudWatch may publish', () => {
     const { secured } = synths;
     secured.resourceCountIs('AWS::SNS::Topic', 1);
-    const keyId = Object.keys(secured.findResources('AWS::KMS::Key', { Properties: { Description: 'Encrypts the alarm topic ddbrepl-orders-alarms' } }))[0]!;
-    const topicId = Object.keys(secured.findResources('AWS::SNS::Topic'))[0]!;
+    const keyId = Object.keys(secured.findResources('AWS::KMS::Key', { Properties: { Description: 'Encrypts the alarm topic ddbrepl-orders-alarms' } }))[0];
+    const topicId = Object.keys(secured.findResources('AWS::SNS::Topic'))[0];
     secured.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'ddbrepl-orders-alarms', KmsMasterKeyId: getAtt(keyId) });
     const fromOurAlarms = {
       StringEquals: { 'aws:SourceAccount': '111111111111' },
@@ -133,9 +133,9 @@ describe('alarm notifications and thresholds from the config', () => {
 
   test('the config rejects both topicArn and createTopic, and documents the defaults', () => {
     const input = testConfigInput();
-    (input.targets as Record<string, unknown>[])[0]!.options = { alarms: { topicArn: ONCALL_TOPIC_ARN, createTopic: true } };
+    (input.targets as Record<string, unknown>[])[0].options = { alarms: { topicArn: ONCALL_TOPIC_ARN, createTopic: true } };
     expect(() => parseReplicationConfig(input)).toThrow('targets.0.options.alarms.createTopic: set either topicArn or createTopic, not both');
-    const defaults = parseReplicationConfig(testConfigInput()).targets[0]!.options.alarms;
+    const defaults = parseReplicationConfig(testConfigInput()).targets[0].options.alarms;
     expect(defaults).toEqual({ oldestMessageAgeSeconds: 300, lagP99Ms: 60000, createTopic: false });
   });
 });

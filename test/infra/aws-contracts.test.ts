@@ -104,8 +104,8 @@ describe.each(synths)('$name', ({ replication, targetAccess, config }) => {
 
   describe.each(pipes.map(([id, pipe]) => [id, pipe] as const))('pipe %s', (_pipeId, pipe) => {
     const source = (pipe.Properties.SourceParameters as Json).DynamoDBStreamParameters as Json;
-    const targetQueue = queues[getAttId(pipe.Properties.Target)!]!;
-    const enrich = functions[getAttId(pipe.Properties.Enrichment)!]!;
+    const targetQueue = queues[getAttId(pipe.Properties.Target)!];
+    const enrich = functions[getAttId(pipe.Properties.Enrichment)!];
 
     test('contract "pipe batch ≤ target batch": BatchSize ≤ 10 for its SQS queue target', () => {
       expect(targetQueue.Type).toBe('AWS::SQS::Queue');
@@ -141,7 +141,7 @@ describe.each(synths)('$name', ({ replication, targetAccess, config }) => {
     test('contract "stream retries": finite retries, bisect on failure, failures to a standard pipe DLQ', () => {
       expect(source.MaximumRetryAttempts).toEqual(expect.any(Number));
       expect(source.OnPartialBatchItemFailure).toBe('AUTOMATIC_BISECT');
-      const dlq = queues[getAttId((source.DeadLetterConfig as Json).Arn)!]!;
+      const dlq = queues[getAttId((source.DeadLetterConfig as Json).Arn)!];
       expect(dlq.Properties.FifoQueue).toBeUndefined();
     });
 
@@ -171,7 +171,7 @@ describe.each(synths)('$name', ({ replication, targetAccess, config }) => {
     for (const [id, queue] of redriven) {
       const policy = queue.Properties.RedrivePolicy as { deadLetterTargetArn: unknown; maxReceiveCount: number };
       expect(queue.Properties.FifoQueue).toBe(true);
-      expect(queues[getAttId(policy.deadLetterTargetArn)!]!.Properties.FifoQueue).toBe(true);
+      expect(queues[getAttId(policy.deadLetterTargetArn)!].Properties.FifoQueue).toBe(true);
       expect({ id, ok: policy.maxReceiveCount >= 1 && policy.maxReceiveCount <= 1000 }).toEqual({ id, ok: true });
     }
   });
@@ -183,8 +183,8 @@ describe.each(synths)('$name', ({ replication, targetAccess, config }) => {
   });
 
   describe.each(mappings.map(([id, m]) => [id, m] as const))('event source mapping %s', (_id, mapping) => {
-    const queue = queues[getAttId(mapping.Properties.EventSourceArn)!]!;
-    const fn = functions[refId(mapping.Properties.FunctionName)!]!;
+    const queue = queues[getAttId(mapping.Properties.EventSourceArn)!];
+    const fn = functions[refId(mapping.Properties.FunctionName)!];
 
     test('contracts "FIFO ESM batch ≤ 10" and "ReportBatchItemFailures": batch ≤ 10, partial batch responses, no batching window', () => {
       expect(queue.Properties.FifoQueue).toBe(true);

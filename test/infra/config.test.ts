@@ -19,7 +19,7 @@ describe('loadReplicationConfig', () => {
     const notices: string[] = [];
     const config = loadReplicationConfig(undefined, { cwd: dir, notice: (line) => notices.push(line) });
     expect(config.targets.map((t) => t.name)).toEqual(['dr', 'eu-analytics']);
-    expect(config.targets[0]!.options.maxReceiveCount).toBe(5);
+    expect(config.targets[0].options.maxReceiveCount).toBe(5);
     expect(notices).toEqual([]);
   });
 
@@ -38,7 +38,7 @@ describe('loadReplicationConfig', () => {
 
   test('an invalid config fails with each field path and reason', () => {
     const input = testConfigInput();
-    (input.targets as Record<string, unknown>[])[1]!.account = '12345';
+    (input.targets as Record<string, unknown>[])[1].account = '12345';
     (input.source as Record<string, unknown>).tableStreamArn = 'arn:aws:dynamodb:eu-west-1:111111111111:table/other/stream/x';
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify(input));
@@ -57,7 +57,7 @@ describe('loadReplicationConfig', () => {
 
 test('the cdk entry fails synth on an invalid config: field paths on stderr, exit 1, no stack trace', () => {
   const input = testConfigInput();
-  (input.targets as Record<string, unknown>[])[0]!.externalId = 'x';
+  (input.targets as Record<string, unknown>[])[0].externalId = 'x';
   const file = join(dir, 'bad.json');
   writeFileSync(file, JSON.stringify(input));
   const result = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['infra/app.ts'], {

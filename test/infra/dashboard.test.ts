@@ -37,8 +37,8 @@ beforeAll(() => {
   synths = synthBoth();
   const dashboards = Object.values(synths.plain.findResources('AWS::CloudWatch::Dashboard'));
   expect(dashboards).toHaveLength(1);
-  expect(dashboards[0]!.Properties.DashboardName).toBe('ddbrepl-orders');
-  widgets = resolveDashboardBody(dashboards[0]!.Properties.DashboardBody).widgets;
+  expect(dashboards[0].Properties.DashboardName).toBe('ddbrepl-orders');
+  widgets = resolveDashboardBody(dashboards[0].Properties.DashboardBody).widgets;
 });
 
 /** The metric lines of a graph, without their rendering options (the last element when it is an object). */
@@ -59,7 +59,7 @@ function graph(target: TargetName, title: string): Widget {
 
 describe('ReplicationDashboard', () => {
   test('a title, then per target a header and one full-width row of six graphs', () => {
-    expect(widgets[0]!.properties.markdown).toMatch(/^# DynamoDB replication orders/);
+    expect(widgets[0].properties.markdown).toMatch(/^# DynamoDB replication orders/);
     for (const target of ['dr', 'eu-analytics'] as const) {
       const row = rowOf(target);
       expect(row.map((w) => w.type)).toEqual(Array(6).fill('metric'));
@@ -100,7 +100,7 @@ describe('ReplicationDashboard', () => {
       sqs('ApproximateNumberOfMessagesNotVisible', 'Queue'),
       sqs('ApproximateAgeOfOldestMessage', 'Queue'),
     ]);
-    expect(queue[2]!.options).toMatchObject({ yAxis: 'right', stat: 'Maximum' });
+    expect(queue[2].options).toMatchObject({ yAxis: 'right', stat: 'Maximum' });
     expect(metricLines(graph(target, 'dead-letter queues')).map((l) => l.metric)).toEqual([
       sqs('ApproximateNumberOfMessagesVisible', 'DeadLetterQueue'),
       sqs('ApproximateNumberOfMessagesVisible', 'PipeDeadLetterQueue'),

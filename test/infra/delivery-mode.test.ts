@@ -11,7 +11,7 @@ const idOf = (t: Template, type: string, id: string) => logicalIdOf(t, type, `Re
 
 test('enrichment-send: the enrich role may send to the owner\'s queue only; pipe-target (default) gives it no SQS permission', () => {
   const template = Template.fromStack(fastApp(testConfig((input) => {
-    (input.targets as Json[])[0]!.options = { delivery: 'enrichment-send' };
+    (input.targets as Json[])[0].options = { delivery: 'enrichment-send' };
   })).replicationStack);
   const queue = idOf(template, 'AWS::SQS::Queue', 'Queue');
   const sqsStatements = (t: Template) => (statementsOfRole(t, idOf(t, 'AWS::IAM::Role', 'EnrichRole')) as { Action: unknown }[])

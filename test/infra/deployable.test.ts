@@ -12,7 +12,7 @@ import { FAST_APP_PROPS, fastApp, logicalIdOf, SOURCE_STREAM_ARN, testConfig, te
 
 /** The options object of target `i` of a raw config input, created when absent. */
 function targetOptions(input: Record<string, unknown>, i: number): Record<string, unknown> {
-  const target = (input.targets as Record<string, unknown>[])[i]!;
+  const target = (input.targets as Record<string, unknown>[])[i];
   target.options ??= {};
   return target.options as Record<string, unknown>;
 }
@@ -116,7 +116,7 @@ describe('SendMessageBatch payload (the pipe sends each enrichment result to the
   const ONE_MIB = 1_048_576;
 
   test('the defaults fit: pipeBatchSize × resyncThresholdBytes ≤ 1 MiB', () => {
-    const { options } = testConfig().targets[0]!;
+    const { options } = testConfig().targets[0];
     expect(options.pipeBatchSize * options.resyncThresholdBytes).toBeLessThanOrEqual(ONE_MIB);
   });
 
@@ -125,6 +125,6 @@ describe('SendMessageBatch payload (the pipe sends each enrichment result to the
     targetOptions(input, 0).resyncThresholdBytes = 200_000;
     expect(() => parseReplicationConfig(input)).toThrow('targets.0.options.resyncThresholdBytes: pipeBatchSize (10) × resyncThresholdBytes (200000) must be at most 1048576: the pipe sends a batch\'s envelopes in one SendMessageBatch, whose total payload is at most 1 MiB; lower either');
     targetOptions(input, 0).pipeBatchSize = 5;
-    expect(parseReplicationConfig(input).targets[0]!.options.resyncThresholdBytes).toBe(200_000);
+    expect(parseReplicationConfig(input).targets[0].options.resyncThresholdBytes).toBe(200_000);
   });
 });

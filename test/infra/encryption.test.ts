@@ -12,14 +12,14 @@ const QUEUES = ['Queue', 'DeadLetterQueue', 'PipeDeadLetterQueue'] as const;
 const TARGETS: TargetName[] = ['dr', 'eu-analytics'];
 
 function queueProps(template: Template, target: TargetName, construct: string): Record<string, unknown> {
-  return template.findResources('AWS::SQS::Queue')[targetResourceId(template, target, 'AWS::SQS::Queue', construct)]!.Properties as Record<string, unknown>;
+  return template.findResources('AWS::SQS::Queue')[targetResourceId(template, target, 'AWS::SQS::Queue', construct)].Properties as Record<string, unknown>;
 }
 
 /** The one queue policy of a queue: it must deny every sqs:* over plain HTTP, and say nothing else. */
 function expectTlsOnly(template: Template, queueId: string): void {
   const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([ref(queueId)]));
   expect(policies).toHaveLength(1);
-  expect(policies[0]!.Properties.PolicyDocument.Statement).toEqual([
+  expect(policies[0].Properties.PolicyDocument.Statement).toEqual([
     { Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Resource: getAtt(queueId) },
   ]);
 }
@@ -52,9 +52,9 @@ describe('queue encryption and transport', () => {
 
   test('the config only accepts a queue key of the source Region', () => {
     const input = testConfigInput();
-    (input.targets as Record<string, unknown>[])[0]!.options = { kmsKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab' };
+    (input.targets as Record<string, unknown>[])[0].options = { kmsKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab' };
     expect(() => parseReplicationConfig(input)).toThrow('targets.0.options.kmsKeyArn: must be a key in the source Region eu-west-1');
-    (input.targets as Record<string, unknown>[])[0]!.options = { kmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:alias/mine' };
+    (input.targets as Record<string, unknown>[])[0].options = { kmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:alias/mine' };
     expect(() => parseReplicationConfig(input)).toThrow(/kmsKeyArn: a KMS key ARN/);
   });
 });
@@ -70,7 +70,7 @@ describe('logs, log level and tracing', () => {
     const expected: Record<TargetName, string> = { dr: 'INFO', 'eu-analytics': 'DEBUG' };
     for (const target of TARGETS) {
       for (const fn of ['EnrichFunction', 'ApplyFunction']) {
-        const props = synths.plain.findResources('AWS::Lambda::Function')[targetResourceId(synths.plain, target, 'AWS::Lambda::Function', fn)]!.Properties;
+        const props = synths.plain.findResources('AWS::Lambda::Function')[targetResourceId(synths.plain, target, 'AWS::Lambda::Function', fn)].Properties;
         expect({ target, fn, level: props.Environment.Variables.LOG_LEVEL }).toEqual({ target, fn, level: expected[target] });
       }
     }
@@ -80,7 +80,7 @@ describe('logs, log level and tracing', () => {
     for (const fn of Object.values(synths.plain.findResources('AWS::Lambda::Function'))) expect(fn.Properties.TracingConfig).toBeUndefined();
     for (const target of TARGETS) {
       for (const fn of ['EnrichFunction', 'ApplyFunction']) {
-        const props = synths.secured.findResources('AWS::Lambda::Function')[targetResourceId(synths.secured, target, 'AWS::Lambda::Function', fn)]!.Properties;
+        const props = synths.secured.findResources('AWS::Lambda::Function')[targetResourceId(synths.secured, target, 'AWS::Lambda::Function', fn)].Properties;
         expect({ target, fn, tracing: props.TracingConfig }).toEqual({ target, fn, tracing: target === 'dr' ? { Mode: 'Active' } : undefined });
       }
     }

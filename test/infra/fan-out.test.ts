@@ -13,7 +13,7 @@ const EXTRA_NAMES = ['third', 'fourth', 'fifth'] as const;
 function config(extra: number, mutate?: (targets: Json[]) => void) {
   return testConfig((input) => {
     const targets = input.targets as Json[];
-    for (const name of EXTRA_NAMES.slice(0, extra)) targets.push({ ...targets[0]!, name, tableName: `orders-${name}` });
+    for (const name of EXTRA_NAMES.slice(0, extra)) targets.push({ ...targets[0], name, tableName: `orders-${name}` });
     mutate?.(targets);
   });
 }
@@ -81,22 +81,22 @@ describe('fan-out: adding a target changes no other target\'s resources', () => 
     const t = synth(0);
     const drEnrich = idOf(t, 'AWS::Lambda::Function', 'dr', 'EnrichFunction');
     const drEnrichPolicy = idOf(t, 'AWS::IAM::Policy', 'dr', 'EnrichRoleDefaultPolicy');
-    const dashboard = Object.keys(t.findResources('AWS::CloudWatch::Dashboard'))[0]!;
+    const dashboard = Object.keys(t.findResources('AWS::CloudWatch::Dashboard'))[0];
     expect(changed.sort()).toEqual([drEnrich, drEnrichPolicy, dashboard].sort());
     expect(Object.keys(before).filter((id) => after[id] === undefined)).toEqual([]);
 
     const withoutEnv = (r: Json) => ({ ...r, Properties: { ...(r.Properties as Json), Environment: undefined } });
-    expect(withoutEnv(after[drEnrich]!)).toEqual(withoutEnv(before[drEnrich]!));
-    const envBefore = ((before[drEnrich]!.Properties as Json).Environment as { Variables: Json }).Variables;
-    const envAfter = ((after[drEnrich]!.Properties as Json).Environment as { Variables: Json }).Variables;
+    expect(withoutEnv(after[drEnrich])).toEqual(withoutEnv(before[drEnrich]));
+    const envBefore = ((before[drEnrich].Properties as Json).Environment as { Variables: Json }).Variables;
+    const envAfter = ((after[drEnrich].Properties as Json).Environment as { Variables: Json }).Variables;
     const { ATTACHED_TARGETS: attached, ...restAfter } = envAfter;
     expect(restAfter).toEqual(envBefore);
     expect(JSON.stringify(attached)).toContain('\\"targetName\\":\\"third\\"');
 
     const statements = (r: Json) => ((r.Properties as Json).PolicyDocument as { Statement: unknown[] }).Statement;
     const thirdQueue = logicalIdOf(synth(1), 'AWS::SQS::Queue', 'ReplicationthirdQueue');
-    expect(sortStatements(statements(after[drEnrichPolicy]!))).toEqual(sortStatements([
-      ...statements(before[drEnrichPolicy]!),
+    expect(sortStatements(statements(after[drEnrichPolicy]))).toEqual(sortStatements([
+      ...statements(before[drEnrichPolicy]),
       { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: getAtt(thirdQueue) },
     ]));
   });
@@ -105,16 +105,16 @@ describe('fan-out: adding a target changes no other target\'s resources', () => 
     const owner = { eventNames: ['INSERT', 'MODIFY'], replicateTtlDeletes: true, partitionKeyPrefixes: ['US#'] };
     const patterns = (template: Template) => {
       const pipe = template.findResources('AWS::Pipes::Pipe', { Properties: { Name: 'ddbrepl-orders-dr' } });
-      const criteria = (Object.values(pipe)[0]!.Properties as { SourceParameters: { FilterCriteria?: { Filters: { Pattern: string }[] } } }).SourceParameters.FilterCriteria;
+      const criteria = (Object.values(pipe)[0].Properties as { SourceParameters: { FilterCriteria?: { Filters: { Pattern: string }[] } } }).SourceParameters.FilterCriteria;
       return criteria?.Filters.map((f) => JSON.parse(f.Pattern) as unknown);
     };
     const usPattern = { dynamodb: { Keys: { pk: { S: [{ prefix: 'US#' }] } } } };
-    expect(patterns(synth(0, (t) => { t[0]!.filter = owner; }))).toEqual([usPattern]);
-    expect(patterns(synth(1, (t) => { t[0]!.filter = owner; t[2]!.filter = { partitionKeyPrefixes: ['CA#'] }; }))).toEqual([
+    expect(patterns(synth(0, (t) => { t[0].filter = owner; }))).toEqual([usPattern]);
+    expect(patterns(synth(1, (t) => { t[0].filter = owner; t[2].filter = { partitionKeyPrefixes: ['CA#'] }; }))).toEqual([
       usPattern,
       { dynamodb: { Keys: { pk: { S: [{ prefix: 'CA#' }] } } } },
     ]);
-    expect(patterns(synth(1, (t) => { t[0]!.filter = owner; }))).toBeUndefined();
+    expect(patterns(synth(1, (t) => { t[0].filter = owner; }))).toBeUndefined();
   });
 });
 
@@ -137,7 +137,7 @@ describe('fan-out: the enrichment may send only to its attached queues', () => {
   });
 
   test('an attached queue under a customer key: the owner\'s enrichment may use that key to send, nothing more', () => {
-    const template = synth(1, (t) => { t[2]!.options = { kmsKeyArn: QUEUE_KEY_ARN }; });
+    const template = synth(1, (t) => { t[2].options = { kmsKeyArn: QUEUE_KEY_ARN }; });
     const statements = statementsOfRole(template, idOf(template, 'AWS::IAM::Role', 'dr', 'EnrichRole')) as { Action: unknown; Resource: unknown }[];
     expect(statements.filter((s) => JSON.stringify(s.Action).includes('kms:'))).toEqual([{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: QUEUE_KEY_ARN }]);
     template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'ddbrepl-orders-third.fifo', KmsMasterKeyId: QUEUE_KEY_ARN });
@@ -146,7 +146,7 @@ describe('fan-out: the enrichment may send only to its attached queues', () => {
 
 describe('fan-out: policy errors fail synth', () => {
   test('a redacted key attribute and a filter that matches nothing name the target and the path', () => {
-    expect(() => config(1, (t) => { t[2]!.redaction = { redact: ['pk'] }; })).toThrow('targets.2.redaction.redact: key attribute(s) pk cannot be redacted');
-    expect(() => config(1, (t) => { t[2]!.filter = { attributeEquals: [{ attribute: 'sk', anyOf: [{ S: 'x' }] }] }; })).toThrow('targets.2.filter.attributeEquals.0: matches nothing');
+    expect(() => config(1, (t) => { t[2].redaction = { redact: ['pk'] }; })).toThrow('targets.2.redaction.redact: key attribute(s) pk cannot be redacted');
+    expect(() => config(1, (t) => { t[2].filter = { attributeEquals: [{ attribute: 'sk', anyOf: [{ S: 'x' }] }] }; })).toThrow('targets.2.filter.attributeEquals.0: matches nothing');
   });
 });

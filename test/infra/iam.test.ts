@@ -80,7 +80,7 @@ describe('target role', () => {
     ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Scan'],
     join('arn:', partition, ':dynamodb:eu-central-1:222222222222:table/orders-replica'),
   );
-  const roleId = (template: Template_) => Object.keys(template.findResources('AWS::IAM::Role'))[0]!;
+  const roleId = (template: Template_) => Object.keys(template.findResources('AWS::IAM::Role'))[0];
 
   test('with targetTableKmsKeyArn: table writes plus Encrypt/Decrypt/GenerateDataKey/DescribeKey on exactly that key', () => {
     const template = synths.securedDrAccess;
@@ -122,6 +122,6 @@ describe('cdk-nag with every option on', () => {
 
 function configWithDr(dr: Record<string, unknown>) {
   const input = testConfigInput();
-  Object.assign((input.targets as Record<string, unknown>[])[0]!, dr);
+  Object.assign((input.targets as Record<string, unknown>[])[0], dr);
   return parseReplicationConfig(input);
 }

@@ -13,13 +13,13 @@ const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS:
 // `dr` keeps the defaults; `eu-analytics` changes every initialLoad option.
 const config = testConfig((input) => {
   const targets = input.targets as Record<string, unknown>[];
-  targets[1]!.initialLoad = { workerType: 'G.2X', numberOfWorkers: 6, engine: 'export', segments: 48, writeRateItemsPerSecond: 2500, excludeAttributes: ['secret', 'blob'] };
+  targets[1].initialLoad = { workerType: 'G.2X', numberOfWorkers: 6, engine: 'export', segments: 48, writeRateItemsPerSecond: 2500, excludeAttributes: ['secret', 'blob'] };
 });
 const { replicationStack } = fastApp(config);
 const template = Template.fromStack(replicationStack);
 const id = (type: string, prefix: string) => logicalIdOf(template, type, prefix);
 const getAtt = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
-const jobOf = (prefix: string) => template.findResources('AWS::Glue::Job')[id('AWS::Glue::Job', `${prefix}Job`)]!.Properties;
+const jobOf = (prefix: string) => template.findResources('AWS::Glue::Job')[id('AWS::Glue::Job', `${prefix}Job`)].Properties;
 
 describe('Glue job', () => {
   test('is a Glue 5.0 Python 3 Spark ETL job running the initial_load.py asset, never retried, one run at a time', () => {
@@ -90,7 +90,7 @@ describe('Glue job', () => {
         JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: getAtt(key) },
       },
     });
-    const keyProps = template.findResources('AWS::KMS::Key')[key]!.Properties;
+    const keyProps = template.findResources('AWS::KMS::Key')[key].Properties;
     expect(keyProps.EnableKeyRotation).toBe(true);
     expect(keyProps.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
       Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
@@ -110,7 +110,7 @@ describe('role', () => {
   });
 
   test('its policy is exactly: read the source, its exports, its export bucket, assume the target role, its key, Glue logs and metrics, the script', () => {
-    const policy = template.findResources('AWS::IAM::Policy')[id('AWS::IAM::Policy', 'InitialLoadDrRoleDefaultPolicy')]!.Properties;
+    const policy = template.findResources('AWS::IAM::Policy')[id('AWS::IAM::Policy', 'InitialLoadDrRoleDefaultPolicy')].Properties;
     const bucket = id('AWS::S3::Bucket', 'InitialLoadDrExportBucket');
     const exportObjects = { 'Fn::Join': ['', [getAtt(bucket), '/initial-load/*']] };
     const logGroups = partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*');
@@ -158,7 +158,7 @@ describe('role', () => {
 describe('export bucket', () => {
   test('is encrypted, private, TLS-only, and its objects expire after 7 days', () => {
     const bucket = id('AWS::S3::Bucket', 'InitialLoadDrExportBucket');
-    expect(template.findResources('AWS::S3::Bucket')[bucket]!.Properties).toEqual({
+    expect(template.findResources('AWS::S3::Bucket')[bucket].Properties).toEqual({
       BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
@@ -178,8 +178,8 @@ describe('export bucket', () => {
 describe('stack outputs', () => {
   test('name the job and the export bucket per target, next to the existing outputs', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(outputs[targetOutputId('dr', 'InitialLoadJobName')]!.Value).toEqual({ Ref: id('AWS::Glue::Job', 'InitialLoadDrJob') });
-    expect(outputs[targetOutputId('eu-analytics', 'InitialLoadExportBucketName')]!.Value).toEqual({ Ref: id('AWS::S3::Bucket', 'InitialLoadEuAnalyticsExportBucket') });
+    expect(outputs[targetOutputId('dr', 'InitialLoadJobName')].Value).toEqual({ Ref: id('AWS::Glue::Job', 'InitialLoadDrJob') });
+    expect(outputs[targetOutputId('eu-analytics', 'InitialLoadExportBucketName')].Value).toEqual({ Ref: id('AWS::S3::Bucket', 'InitialLoadEuAnalyticsExportBucket') });
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['TargetDrQueueUrl', 'TargetDrEventSourceMappingUuid', 'TargetDrPipeName', 'TargetDrInitialLoadJobName']));
   });
 });
@@ -206,12 +206,12 @@ describe('props validation', () => {
 
 describe('config', () => {
   test('initialLoad defaults: G.1X × 2, engine scan, segments chosen by the script, no write cap, nothing excluded', () => {
-    expect(testConfig().targets[0]!.initialLoad).toEqual({ workerType: 'G.1X', numberOfWorkers: 2, engine: 'scan', writeRateItemsPerSecond: 0, excludeAttributes: [] });
+    expect(testConfig().targets[0].initialLoad).toEqual({ workerType: 'G.1X', numberOfWorkers: 2, engine: 'scan', writeRateItemsPerSecond: 0, excludeAttributes: [] });
   });
   test('excluding a key attribute fails validation at its path', () => {
-    expect(() => testConfig((input) => { (input.targets as Record<string, unknown>[])[0]!.initialLoad = { excludeAttributes: ['note', 'sk'] }; }))
+    expect(() => testConfig((input) => { (input.targets as Record<string, unknown>[])[0].initialLoad = { excludeAttributes: ['note', 'sk'] }; }))
       .toThrow(InvalidReplicationConfigError);
-    expect(() => testConfig((input) => { (input.targets as Record<string, unknown>[])[0]!.initialLoad = { excludeAttributes: ['sk'] }; }))
+    expect(() => testConfig((input) => { (input.targets as Record<string, unknown>[])[0].initialLoad = { excludeAttributes: ['sk'] }; }))
       .toThrow('targets.0.initialLoad.excludeAttributes: key attribute(s) sk cannot be excluded; key attributes are always copied');
   });
 });

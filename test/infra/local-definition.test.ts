@@ -51,7 +51,7 @@ describe('deployedDefinition', () => {
       keySchema,
       targets: one,
       amendStack: (stack) => {
-        const target = stack.replication.targets[0]!;
+        const target = stack.replication.targets[0];
         (target.queue.node.defaultChild as CfnQueue).visibilityTimeout = 17;
         (target.pipe.node.defaultChild as CfnResource).addPropertyOverride('SourceParameters.DynamoDBStreamParameters.BatchSize', 2);
         (target.eventSourceMapping.node.defaultChild as CfnResource).addPropertyOverride('FunctionResponseTypes', []);
@@ -69,15 +69,15 @@ describe('deployedDefinition', () => {
     expect(t3?.pipeLogicalId).toBe(t1?.pipeLogicalId);
     expect(t2?.pipeLogicalId).not.toBe(t1?.pipeLogicalId);
     const enrich = three.functions.get(three.pipes.find((p) => p.logicalId === t1?.pipeLogicalId)!.enrichmentFunctionLogicalId)!;
-    const attached = JSON.parse(resolveTemplateValue(enrich.environment.ATTACHED_TARGETS!, { url: (id) => `http://local/${id}`, arn: (id) => `arn:${id}` })) as { targetName: string; queueUrl: string }[];
+    const attached = JSON.parse(resolveTemplateValue(enrich.environment.ATTACHED_TARGETS, { url: (id) => `http://local/${id}`, arn: (id) => `arn:${id}` })) as { targetName: string; queueUrl: string }[];
     expect(attached).toEqual([expect.objectContaining({ targetName: 't3', queueUrl: `http://local/${t3?.queue.logicalId}` })]);
   });
 
   it('enrichment-send: the enrichment gets DELIVERY and OWNER_QUEUE_URL', () => {
     const send = deployedDefinition({ keySchema, targets: [{ name: 'local', tableName: 'target', options: { delivery: 'enrichment-send' } }] });
-    const env = send.functions.get(send.pipes[0]!.enrichmentFunctionLogicalId)!.environment;
+    const env = send.functions.get(send.pipes[0].enrichmentFunctionLogicalId)!.environment;
     expect(env.DELIVERY).toBe('enrichment-send');
-    expect(resolveTemplateValue(env.OWNER_QUEUE_URL!, { url: (id) => `url:${id}`, arn: (id) => id })).toBe(`url:${send.targets[0]?.queue.logicalId}`);
+    expect(resolveTemplateValue(env.OWNER_QUEUE_URL, { url: (id) => `url:${id}`, arn: (id) => id })).toBe(`url:${send.targets[0]?.queue.logicalId}`);
   });
 });
 

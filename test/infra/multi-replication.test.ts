@@ -58,7 +58,7 @@ describe('a config with three replications', () => {
   });
 
   test('each target access stack trusts only its own replication\'s roles', () => {
-    const trust = Template.fromStack(replications[1]!.targetAccessStacks.get('dr')!).findResources('AWS::IAM::Role');
+    const trust = Template.fromStack(replications[1].targetAccessStacks.get('dr')!).findResources('AWS::IAM::Role');
     expect(JSON.stringify(trust)).toContain('role/ddbrepl-customers-dr-apply');
     expect(JSON.stringify(trust)).not.toContain('ddbrepl-orders-');
   });

@@ -19,7 +19,7 @@ function acknowledgements(root: IConstruct): Map<string, string> {
 describe('cdk-nag (AwsSolutions + Serverless)', () => {
   test('every stack synthesizes with no unacknowledged finding (continuous verification on for one target)', () => {
     const { replicationStack, targetAccessStacks } = fastApp(testConfig((input) => {
-      (input.targets as Record<string, unknown>[])[0]!.continuousVerify = { autoRepair: true };
+      (input.targets as Record<string, unknown>[])[0].continuousVerify = { autoRepair: true };
     }));
     for (const stack of [replicationStack, ...targetAccessStacks.values()]) {
       expect(() => Template.fromStack(stack)).not.toThrow();
@@ -34,7 +34,7 @@ describe('cdk-nag (AwsSolutions + Serverless)', () => {
 
   test('acknowledgements are few, known, and each says why', () => {
     const { app } = fastApp(testConfig((input) => {
-      (input.targets as Record<string, unknown>[])[0]!.continuousVerify = {};
+      (input.targets as Record<string, unknown>[])[0].continuousVerify = {};
     }));
     const acks = acknowledgements(app);
     // Rule ids without their `[finding]` suffix: each wildcard is acknowledged by its exact finding id.

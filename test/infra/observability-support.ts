@@ -16,9 +16,9 @@ export const ONCALL_TOPIC_ARN = 'arn:aws:sns:eu-west-1:111111111111:oncall';
 export function securedConfig() {
   return testConfig((input) => {
     const [dr, eu] = input.targets as Record<string, unknown>[];
-    dr!.options = { kmsKeyArn: QUEUE_KEY_ARN, tracing: true, alarms: { createTopic: true } };
-    dr!.targetTableKmsKeyArn = TARGET_TABLE_KEY_ARN;
-    eu!.options = { ...(eu!.options as Record<string, unknown>), alarms: { topicArn: ONCALL_TOPIC_ARN, oldestMessageAgeSeconds: 600, lagP99Ms: 5000 } };
+    dr.options = { kmsKeyArn: QUEUE_KEY_ARN, tracing: true, alarms: { createTopic: true } };
+    dr.targetTableKmsKeyArn = TARGET_TABLE_KEY_ARN;
+    eu.options = { ...(eu.options as Record<string, unknown>), alarms: { topicArn: ONCALL_TOPIC_ARN, oldestMessageAgeSeconds: 600, lagP99Ms: 5000 } };
   });
 }
 
@@ -56,7 +56,7 @@ export function statementsOfRole(template: Template, roleId: string): unknown[] 
     (policy.Properties.Roles as unknown[]).some((role) => JSON.stringify(role) === JSON.stringify(ref(roleId))),
   );
   if (policies.length !== 1) throw new Error(`expected one policy on role ${roleId}, found ${policies.length}`);
-  return sortStatements(policies[0]!.Properties.PolicyDocument.Statement as unknown[]);
+  return sortStatements(policies[0].Properties.PolicyDocument.Statement as unknown[]);
 }
 
 export function sortStatements(statements: readonly unknown[]): unknown[] {

@@ -5,7 +5,7 @@ import { fastApp, testConfig } from './support';
 describe('pipe ParallelizationFactor', () => {
   const config = testConfig((input) => {
     const targets = input.targets as { options?: Record<string, unknown> }[];
-    targets[1]!.options = { ...targets[1]!.options, pipeParallelizationFactor: 7 };
+    targets[1].options = { ...targets[1].options, pipeParallelizationFactor: 7 };
   });
   const template = Template.fromStack(fastApp(config).replicationStack);
   const factorOf = (name: string): unknown => Object.values(template.findResources('AWS::Pipes::Pipe'))
@@ -18,7 +18,7 @@ describe('pipe ParallelizationFactor', () => {
 
   test.each([0, 11, 2.5])('rejects %p at synth with the field path', (value) => {
     expect(() => testConfig((input) => {
-      (input.targets as { options?: Record<string, unknown> }[])[0]!.options = { pipeParallelizationFactor: value };
+      (input.targets as { options?: Record<string, unknown> }[])[0].options = { pipeParallelizationFactor: value };
     })).toThrow(/pipeParallelizationFactor/);
   });
 });

@@ -7,7 +7,7 @@ const template = Template.fromStack(replicationStack);
 
 const getAtt = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
 const id = (type: string, prefix: string) => logicalIdOf(template, type, prefix);
-const pipeOf = (target: 'dr' | 'euanalytics') => template.findResources('AWS::Pipes::Pipe')[id('AWS::Pipes::Pipe', `Replication${target}Pipe`)]!.Properties;
+const pipeOf = (target: 'dr' | 'euanalytics') => template.findResources('AWS::Pipes::Pipe')[id('AWS::Pipes::Pipe', `Replication${target}Pipe`)].Properties;
 
 describe('pipe', () => {
   test('reads the source stream with the configured starting position, batch size, bisect and the pipe DLQ', () => {
@@ -33,7 +33,7 @@ describe('pipe', () => {
     const filters = pipeOf('euanalytics').SourceParameters.FilterCriteria.Filters as { Pattern: string }[];
     expect(filters).toHaveLength(1);
     // Only `dynamodb` fields: its event names and the TTL exclusion are applied by the enrichment.
-    expect(JSON.parse(filters[0]!.Pattern)).toEqual({ dynamodb: { Keys: { pk: { S: [{ prefix: 'EU#' }, { prefix: 'FR#' }] } } } });
+    expect(JSON.parse(filters[0].Pattern)).toEqual({ dynamodb: { Keys: { pk: { S: [{ prefix: 'EU#' }, { prefix: 'FR#' }] } } } });
   });
 
   test('enriches with the target\'s enrich function and sends to its FIFO queue with groupId / eventId', () => {
@@ -179,7 +179,7 @@ describe('apply', () => {
 describe('a target with redaction', () => {
   const redaction = { exclude: ['ssn'], redact: ['email'], redactWith: { sha256: true } };
   const redacted = Template.fromStack(fastApp(testConfig((input) => {
-    (input.targets as Record<string, unknown>[])[1]!.redaction = redaction;
+    (input.targets as Record<string, unknown>[])[1].redaction = redaction;
   })).replicationStack);
   const envOf = (functionName: string) => Object.values(redacted.findResources('AWS::Lambda::Function', { Properties: { FunctionName: functionName } }))[0]?.Properties.Environment.Variables as Record<string, unknown>;
   const policy = JSON.stringify({ exclude: ['ssn'], redact: ['email'], redactWith: { sha256: true } });
@@ -212,7 +212,7 @@ describe('IAM', () => {
     }));
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: Match.arrayWith([{ Ref: role }]) } });
     expect(Object.keys(policies)).toHaveLength(1);
-    expect(Object.values(policies)[0]!.Properties.PolicyDocument.Statement).toEqual([
+    expect(Object.values(policies)[0].Properties.PolicyDocument.Statement).toEqual([
       { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(id('AWS::Logs::LogGroup', 'ReplicationdrApplyLogGroup')) },
       { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::222222222222:role/ddbrepl-orders-dr-target']] } },
       { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:DescribeTable'], Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':dynamodb:eu-west-1:111111111111:table/orders']] } },
@@ -242,7 +242,7 @@ describe('IAM', () => {
     const role = id('AWS::IAM::Role', 'ReplicationdrPipeRole');
     const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }));
     expect(policies).toHaveLength(1);
-    const statements = policies[0]!.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[];
+    const statements = policies[0].Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[];
     const enrich = id('AWS::Lambda::Function', 'ReplicationdrEnrichFunction');
     expect(statements).toEqual(expect.arrayContaining([
       expect.objectContaining({ Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], Resource: SOURCE_STREAM_ARN }),

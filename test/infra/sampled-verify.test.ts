@@ -5,7 +5,7 @@ import { fastApp, testConfig } from './support';
 
 const withVerify = (autoRepair: boolean, extra: Record<string, unknown> = {}) => testConfig((input) => {
   const targets = input.targets as Record<string, unknown>[];
-  targets[0]!.continuousVerify = { everyMinutes: 10, sampleSize: 50, autoRepair, settleSeconds: 20, ...extra };
+  targets[0].continuousVerify = { everyMinutes: 10, sampleSize: 50, autoRepair, settleSeconds: 20, ...extra };
 });
 
 function roleStatements(template: Template, roleName: string): unknown[] {

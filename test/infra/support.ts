@@ -72,5 +72,5 @@ export function fastApp(config: ReplicationConfig = testConfig()): ReplicationAp
 export function logicalIdOf(template: Template, type: string, prefix: string): string {
   const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(prefix) && /^[0-9A-F]{8}$/.test(id.slice(prefix.length)));
   if (ids.length !== 1) throw new Error(`expected one ${type} with logical id ${prefix}<hash>, found ${JSON.stringify(ids)}`);
-  return ids[0]!;
+  return ids[0];
 }

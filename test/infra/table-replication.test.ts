@@ -40,7 +40,7 @@ describe('TableReplication.addTarget', () => {
   test('a config with three targets synthesizes', () => {
     const config = testConfig((input) => {
       const targets = input.targets as Record<string, unknown>[];
-      targets.push({ ...targets[0]!, name: 'third' });
+      targets.push({ ...targets[0], name: 'third' });
     });
     // Template.fromStack synthesizes (cdk-nag runs there): two pipes for three targets, each target its own FIFO queue, DLQ and apply mapping.
     const template = Template.fromStack(buildApp(config, { appProps: FAST_APP_PROPS }).replicationStack);
@@ -64,8 +64,8 @@ describe('TableReplication.addTarget', () => {
   test('two target names that would share stack output ids fail synth', () => {
     const config = testConfig((input) => {
       const targets = input.targets as Record<string, unknown>[];
-      targets[0]!.name = 'dr-1';
-      targets[1]!.name = 'dr1';
+      targets[0].name = 'dr-1';
+      targets[1].name = 'dr1';
     });
     expect(() => buildApp(config, { appProps: FAST_APP_PROPS })).toThrow('targets "dr-1" and "dr1" would share the stack output ids TargetDr1QueueUrl…; rename one of them');
   });

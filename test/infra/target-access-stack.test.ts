@@ -56,7 +56,7 @@ describe('TargetAccessStack', () => {
   test('a target that brings its own roleArn gets no access stack, and apply assumes that role', () => {
     const ownRole = 'arn:aws:iam::222222222222:role/team-managed-writer';
     const { targetAccessStacks: stacks, replicationStack } = fastApp(testConfig((input) => {
-      (input.targets as Record<string, unknown>[])[0]!.roleArn = ownRole;
+      (input.targets as Record<string, unknown>[])[0].roleArn = ownRole;
     }));
     expect([...stacks.keys()]).toEqual(['eu-analytics']);
     Template.fromStack(replicationStack).hasResourceProperties('AWS::IAM::Policy', {

@@ -57,7 +57,7 @@ it('runs every section with --quick and writes a well-formed results file', asyn
   expect(report.sections).toEqual(SECTIONS);
   for (const section of SECTIONS) {
     expect(report.results[section]?.rows.length).toBeGreaterThan(0);
-    expect(report.table.filter((r) => r.section === section).length).toBe(report.results[section]!.rows.length);
+    expect(report.table.filter((r) => r.section === section).length).toBe(report.results[section].rows.length);
   }
   for (const row of report.table) {
     expect(typeof row.metric).toBe('string');
@@ -67,14 +67,14 @@ it('runs every section with --quick and writes a well-formed results file', asyn
   }
   // Every measurement keeps its repetitions.
   const { apply, cpu, bundle, load, e2e } = report.results as Record<string, { data: Record<string, Record<string, unknown>> }>;
-  for (const s of Object.values(apply!.data.changesPerSecond!)) expect(isSummary(s)).toBe(true);
-  for (const s of Object.values(cpu!.data.cpuMicrosecondsPerChange!)) expect(isSummary(s)).toBe(true);
-  for (const s of Object.values(bundle!.data.initMs!)) expect(isSummary(s)).toBe(true);
-  for (const s of Object.values(load!.data.itemsPerSecond!)) expect(isSummary(s)).toBe(true);
-  expect((e2e!.data.runs as unknown as unknown[]).length).toBe(2);
+  for (const s of Object.values(apply.data.changesPerSecond)) expect(isSummary(s)).toBe(true);
+  for (const s of Object.values(cpu.data.cpuMicrosecondsPerChange)) expect(isSummary(s)).toBe(true);
+  for (const s of Object.values(bundle.data.initMs)) expect(isSummary(s)).toBe(true);
+  for (const s of Object.values(load.data.itemsPerSecond)) expect(isSummary(s)).toBe(true);
+  expect((e2e.data.runs as unknown as unknown[]).length).toBe(2);
   // Network distances: every apply variant measured at each RTT, with the sample as deployed (stream batch 1000).
   for (const rtt of ['0ms', '5ms', '70ms']) {
-    for (const variant of ['apply', 'ceilingBodies10', 'perRecordSample', 'perRecord10']) expect(isSummary(apply!.data.changesPerSecond![`${rtt}/${variant}`])).toBe(true);
+    for (const variant of ['apply', 'ceilingBodies10', 'perRecordSample', 'perRecord10']) expect(isSummary(apply.data.changesPerSecond[`${rtt}/${variant}`])).toBe(true);
   }
   expect(report.table.filter((r) => r.section === 'apply' && r.target === '≥ 0.9×').map((r) => r.metric.split(':')[0])).toEqual(['0 ms RTT', '5 ms RTT', '70 ms RTT']);
   // ParallelizationFactor rows, and CPU / init targets as ratios.

@@ -45,7 +45,7 @@ async function scanKeys(table: string): Promise<Map<string, Record<string, Attri
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await session.targetClient.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) items.set(`${item.pk!.S}/${item.sk!.N}`, item);
+    for (const item of page.Items ?? []) items.set(`${item.pk.S}/${item.sk.N}`, item);
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   return items;

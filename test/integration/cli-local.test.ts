@@ -56,7 +56,7 @@ describe('ddb-replicate local (child process)', () => {
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const result = JSON.parse(lines[0]!) as Record<string, unknown>;
+    const result = JSON.parse(lines[0]) as Record<string, unknown>;
     expect(Object.keys(result)).toEqual(['seeded', 'ops', 'applied', 'dlq', 'diffs', 'lagP50Ms', 'lagP99Ms', 'seconds']);
     // Every pipe batch brought a poison message: they end in the DLQ, and the target still equals the source.
     expect(result).toMatchObject({ seeded: 30, ops: 5, diffs: 0 });

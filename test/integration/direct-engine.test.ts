@@ -48,7 +48,7 @@ async function scanAll(table: string): Promise<Map<string, Record<string, Attrib
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const page = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true, ExclusiveStartKey: startKey }));
-    for (const item of page.Items ?? []) items.set(canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! })), item);
+    for (const item of page.Items ?? []) items.set(canonicalKey(toWireAttributeMap({ pk: item.pk, sk: item.sk })), item);
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   return items;
@@ -90,7 +90,7 @@ function recordingClient(): { client: DynamoDBClient; putKeys: string[] } {
       for (const requests of Object.values((args.input as BatchWriteItemCommandInput).RequestItems ?? {})) {
         for (const request of requests) {
           const item = request.PutRequest?.Item;
-          if (item !== undefined) putKeys.push(canonicalKey(toWireAttributeMap({ pk: item.pk!, sk: item.sk! })));
+          if (item !== undefined) putKeys.push(canonicalKey(toWireAttributeMap({ pk: item.pk, sk: item.sk })));
         }
       }
     }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth, totalDepth } from '../../cli/ops/queues';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
+import { readSessionFile } from '../../local/control';
 import type { LocalSession } from '../../local/session';
 import { startKeptSession, type KeptSession } from './support/kept-session';
 import { runCli as run } from '../support/run-cli';
@@ -44,7 +44,7 @@ test('replication dies mid-stream: failover freezes and reports the buffered cha
   await session.sourceClient.send(new DeleteItemCommand({ TableName: session.sourceTableName, Key: { pk: { S: 'a7' } } }));
   lacking.push('a7');
   // The pipe still delivers them to the queue (the part of the pipeline that survived): wait for that event.
-  const sqs = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: JSON.parse(readFileSync(file, 'utf8')).endpoints.sqs });
+  const sqs = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: readSessionFile(file).endpoints.sqs });
   const deadline = Date.now() + 60_000;
   while (totalDepth(await queueDepth(sqs, session.queueUrl)) < 4) {
     if (Date.now() > deadline) throw new Error('the four changes never reached the queue');

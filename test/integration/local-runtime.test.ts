@@ -188,5 +188,5 @@ it('stop() leaves no DynamoDB Local (java) or fauxqs process behind', async () =
   await session.stop();
   await session.stop(); // idempotent
   expect(groupMembers()).toBe('');
-  expect(() => process.kill(sqs, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+  expect(() => process.kill(sqs, 0)).toThrow(/ESRCH/);
 });

@@ -130,24 +130,24 @@ it('the views really differ: TTL deletes skipped, attributes redacted, one prefi
   const scan = async (tableName: string) => (await session.targetClient.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }))).Items ?? [];
 
   // keep-ttl skipped the TTL deletes (they arrived with userIdentity): the expired items are still there.
-  expect(await get(keepTtl!.tableName, 'user#ttl', 1)).toMatchObject({ email: { S: 'gone@example.com' } });
-  expect(await get(keepTtl!.tableName, 'order#ttl', 2)).toBeDefined();
+  expect(await get(keepTtl.tableName, 'user#ttl', 1)).toMatchObject({ email: { S: 'gone@example.com' } });
+  expect(await get(keepTtl.tableName, 'order#ttl', 2)).toBeDefined();
   // The others replicated them.
-  expect(await get(redacted!.tableName, 'user#ttl', 1)).toBeUndefined();
-  expect(await get(users!.tableName, 'user#ttl', 1)).toBeUndefined();
+  expect(await get(redacted.tableName, 'user#ttl', 1)).toBeUndefined();
+  expect(await get(users.tableName, 'user#ttl', 1)).toBeUndefined();
 
-  const redactedItems = await scan(redacted!.tableName);
+  const redactedItems = await scan(redacted.tableName);
   expect(redactedItems.length).toBeGreaterThan(0);
   for (const item of redactedItems) {
     expect(item.notes).toBeUndefined();
     expect(item.email?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
   }
-  expect((await scan(keepTtl!.tableName)).some((item) => item.notes !== undefined && /@example\.com$/.test(item.email?.S ?? ''))).toBe(true);
+  expect((await scan(keepTtl.tableName)).some((item) => item.notes !== undefined && /@example\.com$/.test(item.email?.S ?? ''))).toBe(true);
 
-  const userItems = await scan(users!.tableName);
+  const userItems = await scan(users.tableName);
   expect(userItems.length).toBeGreaterThan(0);
   expect(userItems.every((item) => item.pk?.S?.startsWith('user#'))).toBe(true);
-  expect((await scan(keepTtl!.tableName)).some((item) => item.pk?.S?.startsWith('order#'))).toBe(true);
+  expect((await scan(keepTtl.tableName)).some((item) => item.pk?.S?.startsWith('order#'))).toBe(true);
 });
 
 it('a RESYNC (item over the size threshold) writes each target\'s view of the re-read item, never the raw item', async () => {
@@ -160,12 +160,12 @@ it('a RESYNC (item over the size threshold) writes each target\'s view of the re
   const get = async (tableName: string, pk: string) =>
     (await session.targetClient.send(new GetItemCommand({ TableName: tableName, Key: key(pk, 1), ConsistentRead: true }))).Item;
 
-  expect(await get(keepTtl!.tableName, 'order#big')).toMatchObject({ email: { S: 'big@example.com' }, notes: { S: 'private' }, payload });
-  const redactedBig = await get(redacted!.tableName, 'user#big');
+  expect(await get(keepTtl.tableName, 'order#big')).toMatchObject({ email: { S: 'big@example.com' }, notes: { S: 'private' }, payload });
+  const redactedBig = await get(redacted.tableName, 'user#big');
   expect(redactedBig?.email?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
   expect(redactedBig?.notes).toBeUndefined();
   expect(redactedBig?.payload).toEqual(payload);
-  expect(await get(users!.tableName, 'user#big')).toBeDefined();
-  expect(await get(users!.tableName, 'order#big')).toBeUndefined();
+  expect(await get(users.tableName, 'user#big')).toBeDefined();
+  expect(await get(users.tableName, 'order#big')).toBeUndefined();
   expect(session.stats().deadLettered).toBe(0);
 });

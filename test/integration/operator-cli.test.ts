@@ -99,7 +99,7 @@ test('replay after the item changed again: the target gets the newer value, neve
   expect(failing.code).toBe(1);
   const report = JSON.parse(failing.stdout) as { targets: { target: string; dlq: { visible: number }; warnings: { code: string }[] }[] };
   expect(report.targets[0]).toMatchObject({ target: 'local', dlq: { visible: 3 } });
-  expect(report.targets[0]!.warnings.map((w) => w.code)).toEqual(['dlq-not-empty']);
+  expect(report.targets[0].warnings.map((w) => w.code)).toEqual(['dlq-not-empty']);
 
   const dry = await run('replay', '--local', file, '--dry-run');
   expect(dry.code).toBe(0);
@@ -143,7 +143,7 @@ test('replay interrupted (--max, Ctrl-C, a crash between send and delete) and ru
         if (command instanceof DeleteMessageCommand && deletes++ === 0) return Promise.reject(Object.assign(new Error('socket hang up'), { name: 'NetworkingError' }));
         return real.send(command as never);
       }
-      : Reflect.get(real, prop)),
+      : Reflect.get(real, prop) as unknown),
   });
   await expect(runReplay({ target: { ...target, sqs: crashing } })).rejects.toThrow(/sqs:DeleteMessage on DLQ .* failed: NetworkingError: socket hang up \(0 replayed before the failure; running replay again is safe/);
   expect(await dlqDepth()).toBe(2);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
+import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
 import { startLocalSession, type LocalSession } from '../../local/session';
 import { runCli } from '../support/run-cli';
@@ -61,7 +62,7 @@ function sortedJson(value: unknown): string {
 }
 
 it('replicates an item with __proto__, constructor and toString attributes exactly, and verify compares it', async () => {
-  await session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: toSdkAttributeMap(JSON.parse(ITEM_JSON)) }));
+  await session.sourceClient.send(new PutItemCommand({ TableName: session.sourceTableName, Item: toSdkAttributeMap(JSON.parse(ITEM_JSON) as AttributeMapWire) }));
   // An update through an expression, too: the name reaches DynamoDB as an ExpressionAttributeNames value.
   await session.sourceClient.send(new UpdateItemCommand({
     TableName: session.sourceTableName, Key: { pk: { S: 'proto' } },

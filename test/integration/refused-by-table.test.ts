@@ -26,7 +26,7 @@ it('names the file and line of an update DynamoDB refuses for growing the item p
   // --json: one line on stdout even so, with the error, the exit code and the counts known.
   const lines = run.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
-  const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+  const line = JSON.parse(lines[0]) as Record<string, unknown>;
   expect(line).toMatchObject({ exitCode: 1, seeded: 0, dlq: 0 });
   expect(String(line.error)).toContain(`${ops}:4: the update op was rejected by the source table`);
   expect(line.ops).toBe(2);

@@ -76,7 +76,7 @@ describe('local replication scenarios', () => {
     await run(items.map((item) => ({ op: 'put', item })));
     await expectConverged();
     for (const item of items) {
-      const k: AttributeMapWire = { pk: item.pk!, sk: item.sk! };
+      const k: AttributeMapWire = { pk: item.pk, sk: item.sk };
       const source = await sourceItem(k);
       expect(source).toBeDefined();
       // Byte for byte: the target holds exactly what the source (DynamoDB-normalised) holds.

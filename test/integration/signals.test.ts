@@ -105,7 +105,7 @@ it('stops everything when its parent goes away (orphaned)', async () => {
       setInterval(() => undefined, 1000);
     `], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'inherit'] });
     const parentGone = exited(parent);
-    const cliPid = await new Promise<number>((resolve) => parent.stdout!.once('data', (data: Buffer) => resolve(Number(data.toString().trim()))));
+    const cliPid = await new Promise<number>((resolve) => parent.stdout.once('data', (data: Buffer) => resolve(Number(data.toString().trim()))));
     const run = await emulatorsOf(cliPid);
     parent.kill('SIGKILL');
     await parentGone;

@@ -19,7 +19,7 @@ beforeAll(async () => {
     keySchema,
     visibilityTimeoutSeconds: 'template',
     amendStack: (stack) => {
-      const target = stack.replication.targets[0]!;
+      const target = stack.replication.targets[0];
       (target.pipe.node.defaultChild as CfnResource).addPropertyOverride('SourceParameters.DynamoDBStreamParameters.BatchSize', 2);
       (target.queue.node.defaultChild as CfnQueue).visibilityTimeout = 7;
     },

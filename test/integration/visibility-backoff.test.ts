@@ -47,8 +47,8 @@ it('retries a throttled message after its backoff, not after the visibility time
   }));
   // The target's queues as the synthesized stack defines them (local/deployed-definition.ts), visibility timeout set here.
   const [targetDef] = deployedDefinition({ keySchema, targets: [{ name: 'backoff', tableName: 'target' }] }).targets;
-  const queueOf = await createDefinedQueues(sqs, [targetDef!.deadLetterQueue, targetDef!.queue], { visibilityTimeoutFor: (q) => (q.logicalId === targetDef!.queue.logicalId ? VISIBILITY_TIMEOUT_SECONDS : undefined) });
-  const queues = queueOf(targetDef!.queue.logicalId);
+  const queueOf = await createDefinedQueues(sqs, [targetDef.deadLetterQueue, targetDef.queue], { visibilityTimeoutFor: (q) => (q.logicalId === targetDef.queue.logicalId ? VISIBILITY_TIMEOUT_SECONDS : undefined) });
+  const queues = queueOf(targetDef.queue.logicalId);
   const keys = { pk: { S: 'item-1' } };
   const groupId = groupIdFor(keys, keySchema);
   await sqs.send(new SendMessageCommand({
@@ -83,8 +83,8 @@ it('retries a throttled message after its backoff, not after the visibility time
 
   expect(events.map((e) => [e.type, e.receiveCount])).toEqual([['receive', 1], ['fail', 1], ['receive', 2], ['delete', 2]]);
   expect(proxy.stats().throttled).toBe(1);
-  const failedAt = events[1]!.at;
-  const visibleAgainAt = events[2]!.at;
+  const failedAt = events[1].at;
+  const visibleAgainAt = events[2].at;
   // The backoff (2 s) was honoured: not at once, and nowhere near the 30 s visibility timeout.
   expect(visibleAgainAt - failedAt).toBeGreaterThanOrEqual(1000);
   expect(visibleAgainAt - failedAt).toBeLessThan((VISIBILITY_TIMEOUT_SECONDS * 1000) / 2);

@@ -45,6 +45,7 @@ describe('apply handler', () => {
     const saved = { ...process.env };
     Object.assign(process.env, ENV);
     // Required after the environment is set: the module reads it at load, as in Lambda.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/apply') as ApplyModule);
     process.env = saved;
   });

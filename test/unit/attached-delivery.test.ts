@@ -170,6 +170,7 @@ describe('enrich handler with ATTACHED_TARGETS (module-scope config, as in Lambd
       ATTACHED_TARGETS: ATTACHED,
     });
     // Required (not imported) so that it loads after the environment is set.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/enrich') as EnrichModule);
     process.env = saved;
   });

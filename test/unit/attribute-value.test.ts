@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   canonicalKey,
   canonicalNumber,
@@ -11,6 +10,7 @@ import {
   toWireAttributeValue,
 } from '../../handlers/core/attribute-value';
 import { attributeMap, attributeValue } from './support/arbitraries';
+import type { AttributeMapWire } from '../../schemas/attribute-value';
 
 describe('wire ↔ SDK AttributeValue codec', () => {
   it('converts binaries to Uint8Array and back, leaving every other type untouched', () => {
@@ -50,16 +50,16 @@ describe('wire ↔ SDK AttributeValue codec', () => {
     const wire = JSON.parse('{"a":{"M":{"__proto__":{"S":"x"}}}}') as Parameters<typeof toSdkAttributeMap>[0];
     expect(Object.keys(toSdkAttributeMap(wire).a?.M ?? {})).toEqual(['__proto__']);
     expect(hasProtoKey(wire)).toBe(true);
-    expect(hasProtoKey({ a: { L: [{ M: JSON.parse('{"__proto__":{"S":"x"}}') }] } })).toBe(true);
+    expect(hasProtoKey({ a: { L: [{ M: JSON.parse('{"__proto__":{"S":"x"}}') as AttributeMapWire }] } })).toBe(true);
     expect(hasProtoKey({ a: { L: [{ S: 'x' }] } })).toBe(false);
     // The SDK form, too: an own attribute, and the object keeps its ordinary prototype.
-    const sdk = toSdkAttributeMap(JSON.parse('{"__proto__":{"S":"top"}}'));
+    const sdk = toSdkAttributeMap(JSON.parse('{"__proto__":{"S":"top"}}') as AttributeMapWire);
     expect(Object.getOwnPropertyDescriptor(sdk, '__proto__')?.value).toEqual({ S: 'top' });
     expect(Object.getPrototypeOf(sdk)).toBe(Object.prototype);
   });
 
   it('refuses an SDK value of unknown type with its tag, not its value', () => {
-    expect(() => toWireAttributeValue({ $unknown: ['X', 'secret'] } as AttributeValue)).toThrow('unknown AttributeValue type ["$unknown"]');
+    expect(() => toWireAttributeValue({ $unknown: ['X', 'secret'] })).toThrow('unknown AttributeValue type ["$unknown"]');
   });
 });
 

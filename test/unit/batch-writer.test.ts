@@ -33,8 +33,8 @@ describe('writeItems', () => {
   it('retries UnprocessedItems with growing, jittered backoff until all are written', async () => {
     const requests = [put(1), put(2), del(3)];
     ddb.on(BatchWriteItemCommand)
-      .resolvesOnce({ UnprocessedItems: { [TABLE]: copies([requests[0] as WriteRequest, requests[2] as WriteRequest]) } })
-      .resolvesOnce({ UnprocessedItems: { [TABLE]: copies([requests[2] as WriteRequest]) } })
+      .resolvesOnce({ UnprocessedItems: { [TABLE]: copies([requests[0], requests[2]]) } })
+      .resolvesOnce({ UnprocessedItems: { [TABLE]: copies([requests[2]]) } })
       .resolvesOnce({ UnprocessedItems: {} });
     const opts = fakeTime(60_000);
 

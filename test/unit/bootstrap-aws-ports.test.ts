@@ -26,7 +26,7 @@ const values: Record<string, string> = {
 const outputs: TargetStackOutputs = {
   stackName: 'Ddbrepl-orders', targetName: 'dr',
   optional: (name) => values[name],
-  require: (name) => values[name]!,
+  require: (name) => values[name],
 };
 let clients: AwsClients;
 const portsWith = (copy: Parameters<typeof awsBootstrapPorts>[0]['copy'], now = () => 1_000_000) =>
@@ -53,7 +53,7 @@ test('names, pipe state, mapping state and updates, queue depth and item count g
   await ports.enableMapping();
   expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((c) => c.args[0].input)).toEqual([{ UUID: 'uuid-1', Enabled: false }, { UUID: 'uuid-1', Enabled: true }]);
   expect(await ports.queueDepth()).toBe(10);
-  expect(sqs.commandCalls(GetQueueAttributesCommand)[0]!.args[0].input).toEqual({
+  expect(sqs.commandCalls(GetQueueAttributesCommand)[0].args[0].input).toEqual({
     QueueUrl: values.QueueUrl,
     AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
   });
@@ -69,16 +69,16 @@ test('the Glue copy: StartJobRun with only the overrides given, GetJobRun state 
   const ports = portsWith({ kind: 'glue', engine: 'export', segments: 32 });
   expect(ports.names.copy).toBe('Glue job ddbrepl-orders-dr-initial-load (engine export)');
   const handle = await ports.startCopy();
-  expect(glue.commandCalls(StartJobRunCommand)[0]!.args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', Arguments: { '--engine': 'export', '--segments': '32' } });
+  expect(glue.commandCalls(StartJobRunCommand)[0].args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', Arguments: { '--engine': 'export', '--segments': '32' } });
   expect(handle.id).toBe('jr_1');
   expect(await ports.copyProgress(handle)).toEqual({ state: 'RUNNING', elapsedMs: 90_000 });
   expect(await ports.copyProgress(handle)).toEqual({ state: 'FAILED', elapsedMs: 120_000, message: 'InitialLoadError: 1 of 16 units failed' });
-  expect(glue.commandCalls(GetJobRunCommand)[0]!.args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', RunId: 'jr_1' });
+  expect(glue.commandCalls(GetJobRunCommand)[0].args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', RunId: 'jr_1' });
   await ports.cancelCopy(handle);
-  expect(glue.commandCalls(BatchStopJobRunCommand)[0]!.args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', JobRunIds: ['jr_1'] });
+  expect(glue.commandCalls(BatchStopJobRunCommand)[0].args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', JobRunIds: ['jr_1'] });
 
   await portsWith({ kind: 'glue' }).startCopy();
-  expect(glue.commandCalls(StartJobRunCommand)[1]!.args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', Arguments: {} });
+  expect(glue.commandCalls(StartJobRunCommand)[1].args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-initial-load', Arguments: {} });
 });
 
 test('a stop Glue refuses is an error, not a silent success', async () => {

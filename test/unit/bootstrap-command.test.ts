@@ -71,7 +71,7 @@ test('--dry-run --json prints one JSON line', async () => {
   await run({ dryRun: true, json: true }, { ports: async () => ({ ports: fakePorts().ports, close: () => undefined }) }, io);
   const lines = out.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
-  expect(JSON.parse(lines[0]!)).toMatchObject({ target: 'dr', engine: 'scan', outcome: 'dry-run', plan: { pipeState: 'RUNNING', tableItemCount: 1000 } });
+  expect(JSON.parse(lines[0])).toMatchObject({ target: 'dr', engine: 'scan', outcome: 'dry-run', plan: { pipeState: 'RUNNING', tableItemCount: 1000 } });
 });
 
 test('without --yes and without a terminal it refuses (exit 2) before changing anything', async () => {

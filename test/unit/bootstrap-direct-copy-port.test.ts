@@ -31,7 +31,7 @@ test('a completed copy is SUCCEEDED with the items written', async () => {
   const handle = await p.startCopy();
   expect(handle.description).toBe('the direct engine (1 segments, src → dst)');
   expect(await settle(p, handle)).toMatchObject({ state: 'SUCCEEDED', itemsCopied: 3 });
-  expect(ddb.commandCalls(BatchWriteItemCommand)[0]!.args[0].input.RequestItems!.dst).toEqual([{ PutRequest: { Item: item(1) } }, { PutRequest: { Item: item(2) } }]);
+  expect(ddb.commandCalls(BatchWriteItemCommand)[0].args[0].input.RequestItems!.dst).toEqual([{ PutRequest: { Item: item(1) } }, { PutRequest: { Item: item(2) } }]);
 });
 
 test('a write DynamoDB rejects makes the copy FAILED, with the reason', async () => {

@@ -52,12 +52,12 @@ function fakePorts(o: FakeOptions = {}) {
       o.onCopyProgress?.(progressCall);
       const answers = o.progress ?? [{ state: 'RUNNING', itemsCopied: 50, elapsedMs: 1000 }, { state: 'SUCCEEDED', itemsCopied: 100, elapsedMs: 2000 }];
       if (cancelled) return { state: 'STOPPED', itemsCopied: 60, elapsedMs: 3000 };
-      const answer = answers[Math.min(progressCall++, answers.length - 1)]!;
+      const answer = answers[Math.min(progressCall++, answers.length - 1)];
       if (answer instanceof Error) throw answer;
       return answer;
     },
     cancelCopy: async () => { calls.push('cancelCopy'); cancelled = true; },
-    queueDepth: async () => { calls.push('queueDepth'); return depths.length > 1 ? depths.shift()! : depths[0]!; },
+    queueDepth: async () => { calls.push('queueDepth'); return depths.length > 1 ? depths.shift()! : depths[0]; },
     tableItemCount: async () => { calls.push('tableItemCount'); return o.itemCount ?? 200; },
   };
   return { ports, calls, mappingState: () => mapping };

@@ -22,6 +22,7 @@ describe('ddb-replicate', () => {
     expect(localHelp.stdout).toContain('--key-schema <spec>');
     expect(localHelp.stdout).toContain('TRIM_HORIZON');
     const version = await run('--version');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the version as the CLI reads it, from package.json
     expect(version).toEqual({ code: 0, stdout: `${(require('../../package.json') as { version: string }).version}\n`, stderr: '' });
   });
 

@@ -48,7 +48,7 @@ class Fakes implements CutoverPorts {
   }
   async verify() {
     this.calls.push('verify');
-    return this.verifyResults.length > 1 ? this.verifyResults.shift()! : this.verifyResults[0]!;
+    return this.verifyResults.length > 1 ? this.verifyResults.shift()! : this.verifyResults[0];
   }
   async readFreeze() {
     return this.mark;

@@ -93,8 +93,8 @@ describe('SendMessageBatch byte cap (§1d)', () => {
     const [put] = envelopesForTarget([justUnder], compileTargetPolicy({ filter: targetFilterSchema.parse({}) }, keySchema), { ...ctx, resyncThresholdBytes: largest });
     expect(put?.op).toBe('PUT');
     // Non-BMP characters are written as escapes in the body: about 3 × the JSON size, still one message.
-    expect(Buffer.byteLength(encodeEnvelope(put!), 'utf8')).toBeGreaterThan(2 * largest);
-    expect(planBatches([put!, put!, put!].map((e, i) => ({ ...e, eventId: `e${i}`, groupId: `g${i}` }))).map((b) => b.length)).toEqual([1, 1, 1]);
+    expect(Buffer.byteLength(encodeEnvelope(put), 'utf8')).toBeGreaterThan(2 * largest);
+    expect(planBatches([put, put, put].map((e, i) => ({ ...e, eventId: `e${i}`, groupId: `g${i}` }))).map((b) => b.length)).toEqual([1, 1, 1]);
   });
 });
 
@@ -138,7 +138,7 @@ function toRecords(changes: { pk: string; sk: string; kind: 'INSERT' | 'MODIFY' 
       eventID: `ev-${i}`,
       eventName: c.kind,
       dynamodb: { ...base.dynamodb, Keys, SequenceNumber: String(1000 + i), ...(c.kind === 'REMOVE' ? { OldImage: image, NewImage: undefined } : { NewImage: image }) },
-    } as DynamoDBRecord;
+    };
   });
 }
 
@@ -212,6 +212,7 @@ describe('DELIVERY=enrichment-send (§5)', () => {
     const saved = { ...process.env };
     Object.assign(process.env, env);
     // Required (not imported) so that it loads after the environment is set, as in Lambda.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/enrich') as EnrichModule);
     process.env = saved;
   });

@@ -31,7 +31,7 @@ describe('envelopeFromStreamRecord', () => {
     record.dynamodb = JSON.parse(JSON.stringify(record.dynamodb).replace('"NewImage":{', `"NewImage":{${image}`)) as DynamoDBRecord['dynamodb'];
     const envelope = envelopeFromStreamRecord(record, ctx);
     const body = encodeEnvelope(envelope);
-    expect(JSON.parse(body).image).toEqual(JSON.parse(JSON.stringify(record.dynamodb?.NewImage)));
+    expect((JSON.parse(body) as { image: unknown }).image).toEqual(JSON.parse(JSON.stringify(record.dynamodb?.NewImage)));
     expect(body).toContain(`{${image}`);
     expect(JSON.stringify(decodeEnvelope(body))).toBe(body);
   });
@@ -108,7 +108,7 @@ describe('enrichRecords and its config', () => {
     expect(enrichRecords(records, enrichConfigFromEnv(env)).map((e) => e.eventId)).toEqual(records.slice(1).map((r) => r.eventID));
     const filtered = enrichConfigFromEnv({ ...env, TARGET_FILTER: JSON.stringify({ replicateTtlDeletes: false, partitionKeyPrefixes: ['user#', 'session#'] }) });
     expect(enrichRecords(records, filtered).map((e) => e.eventId)).toEqual([records[1]?.eventID]);
-    expect(enrichRecords([records[0]!, records[2]!], filtered).map((e) => e.eventId)).toEqual([records[0]?.eventID]);
+    expect(enrichRecords([records[0], records[2]], filtered).map((e) => e.eventId)).toEqual([records[0]?.eventID]);
   });
 
   it('reads the default threshold from the config schema', () => {
@@ -134,6 +134,7 @@ describe('enrich handler (module-scope config from env)', () => {
     const saved = { ...process.env };
     Object.assign(process.env, { SOURCE_TABLE_NAME: 'orders', KEY_SCHEMA: JSON.stringify(keySchema), LOG_LEVEL: 'SILENT' });
     // Required (not imported) so that it loads after the environment is set, as in Lambda.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/enrich') as EnrichModule);
     process.env = saved;
   });

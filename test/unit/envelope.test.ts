@@ -119,7 +119,7 @@ describe('fixture compatibility', () => {
   });
 
   it.each(invalidFixtures)('rejects invalid/%s with a clear message', (name, text) => {
-    const [errorClass, message] = invalid[name] as [typeof InvalidEnvelopeError, string];
+    const [errorClass, message] = invalid[name];
     expect(() => decodeEnvelope(text)).toThrow(errorClass);
     expect(() => decodeEnvelope(text)).toThrow(message);
   });

@@ -35,7 +35,7 @@ function withImages(name: string, changes: { NewImage?: Record<string, unknown>;
   const record = streamRecord(name);
   const dynamodb = { ...record.dynamodb } as Record<string, unknown>;
   for (const [image, attrs] of Object.entries(changes)) dynamodb[image] = { ...(dynamodb[image] as object), ...attrs };
-  return { ...record, dynamodb: dynamodb as DynamoDBRecord['dynamodb'] };
+  return { ...record, dynamodb: dynamodb };
 }
 
 /**
@@ -142,7 +142,7 @@ describe('filter: the predicate', () => {
 
 describe('filter: attribute conditions', () => {
   const byName = Object.fromEntries(records);
-  const decide = (raw: object, name: string) => compileFilterDecision(targetFilterSchema.parse(raw), keySchema)(byName[name] as DynamoDBRecord);
+  const decide = (raw: object, name: string) => compileFilterDecision(targetFilterSchema.parse(raw), keySchema)(byName[name]);
 
   it('tests NewImage for INSERT/MODIFY and OldImage for REMOVE; a MODIFY leaving the view deletes', () => {
     const active = filters['status active'];

@@ -16,7 +16,7 @@ const logger: StructuredLogger = {
   info: () => undefined,
   warn: (message: string) => void logs.push({ level: 'warn', message }),
   error: (message: string) => void logs.push({ level: 'error', message }),
-} as unknown as StructuredLogger;
+};
 const records = [messageOf('m1', change('PUT', 'a', '1', { x: '1' })), messageOf('m2', change('PUT', 'b', '1', { x: '2' }))];
 
 describe('cachedFreezeReader', () => {
@@ -24,7 +24,7 @@ describe('cachedFreezeReader', () => {
     let now = 0;
     const states: FreezeState[] = [{ frozen: false }, { frozen: true, frozenAt: 't', reason: 'cutover' }];
     let reads = 0;
-    const reader = cachedFreezeReader(async () => states[reads++]!, { ttlMs: 1000, now: () => now });
+    const reader = cachedFreezeReader(async () => states[reads++], { ttlMs: 1000, now: () => now });
     expect(await reader.state()).toEqual({ frozen: false });
     now = 999;
     expect(await reader.state()).toEqual({ frozen: false });
@@ -66,7 +66,7 @@ describe('applyUnlessFrozen', () => {
     const result = await applyUnlessFrozen(records, { state: async () => { throw new Error('AccessDenied'); } }, logger, applied);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(['m1', 'm2']);
     expect(applied).not.toHaveBeenCalled();
-    expect(logs[0]!.level).toBe('error');
+    expect(logs[0].level).toBe('error');
   });
 
   test('no control table configured: applied as before', async () => {
@@ -93,6 +93,7 @@ describe('the apply handler with a control table', () => {
       LOG_LEVEL: 'SILENT', METRICS_SINK: 'off', CONTROL_TABLE_NAME: controlTableName('demo'),
     });
     // Required after the environment is set: the module reads it at load, as in Lambda.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after the environment above is set
     ({ handler } = require('../../handlers/apply') as typeof import('../../handlers/apply'));
     process.env = saved;
   });

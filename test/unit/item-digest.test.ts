@@ -40,7 +40,7 @@ function respell(v: AttributeValueWire, seed: number): AttributeValueWire {
 }
 function respellMap(m: AttributeMapWire, seed: number): AttributeMapWire {
   const out: AttributeMapWire = Object.create(null) as AttributeMapWire;
-  for (const k of Object.keys(m).reverse()) Object.defineProperty(out, k, { value: respell(m[k]!, seed), enumerable: true });
+  for (const k of Object.keys(m).reverse()) Object.defineProperty(out, k, { value: respell(m[k], seed), enumerable: true });
   return out;
 }
 /** "1.5" → "1.50", "001.5", "15E-1" … the same decimal value. */

@@ -17,16 +17,19 @@ import { runCli as run } from '../support/run-cli';
  * Many replications in one config (issue 17 §1): both shapes parse to a list, the cross-replication
  * checks (names, shared sources, loops) name the fields, and the CLI resolves `--replication`.
  */
-type Input = { replications: Record<string, any>[] };
+// The raw (pre-parse) JSON shape these tests edit: loose on purpose, the parser is what is under test.
+type Json = Record<string, unknown>;
+type ReplicationInput = Json & { source: Json; targets: Json[] };
+type Input = { replications: ReplicationInput[] };
 const three = (): Input => threeReplications() as Input;
-const single = (): Record<string, any> => ({ ...three().replications[0]! });
+const single = (): ReplicationInput => ({ ...three().replications[0] });
 
 describe('parseReplicationConfigs', () => {
   test('the single-replication shape stays valid and becomes a list of one, defaults applied', () => {
     const [config, ...rest] = parseReplicationConfigs(single());
     expect(rest).toEqual([]);
-    expect(config!.replicationName).toBe('orders');
-    expect(config!.targets[0]!.options.maxReceiveCount).toBe(5);
+    expect(config.replicationName).toBe('orders');
+    expect(config.targets[0].options.maxReceiveCount).toBe(5);
   });
 
   test('the list shape keeps config order', () => {
@@ -35,7 +38,7 @@ describe('parseReplicationConfigs', () => {
 
   test('a field error inside the list names its replication', () => {
     const input = three();
-    input.replications[2]!.targets[0].account = '42';
+    input.replications[2].targets[0].account = '42';
     expect(() => parseReplicationConfigs(input, 'cfg.json')).toThrow('cfg.json is invalid:\n  replications.2.targets.0.account: a 12-digit AWS account id');
   });
 
@@ -45,16 +48,16 @@ describe('parseReplicationConfigs', () => {
 
   test('duplicate replication names, and names that could clash ("a" and "a-b")', () => {
     const dup = three();
-    dup.replications[2]!.replicationName = 'orders';
+    dup.replications[2].replicationName = 'orders';
     expect(() => parseReplicationConfigs(dup)).toThrow('replications.2.replicationName: duplicate replication name "orders" (also replications.0)');
     const prefix = three();
-    prefix.replications[1]!.replicationName = 'orders-eu';
+    prefix.replications[1].replicationName = 'orders-eu';
     expect(() => parseReplicationConfigs(prefix)).toThrow('replications.1.replicationName: "orders-eu" and "orders" (replications.0) could give two resources the same name');
   });
 
   test('two replications of one source table are refused (stream readers)', () => {
     const input = three();
-    input.replications[1]!.source = { ...input.replications[0]!.source };
+    input.replications[1].source = { ...input.replications[0].source };
     expect(() => parseReplicationConfigs(input)).toThrow('replications.1.source.tableName: table 111111111111/eu-west-1/orders is already the source of replications.0');
   });
 
@@ -82,7 +85,7 @@ describe('parseReplicationConfigs', () => {
 
     test('the same table name in another account is not a loop', () => {
       const input = three();
-      input.replications[0]!.targets[0].tableName = 'orders';
+      input.replications[0].targets[0].tableName = 'orders';
       expect(parseReplicationConfigs(input)).toHaveLength(3);
     });
   });
@@ -156,7 +159,7 @@ describe('CLI: --replication', () => {
     const result = await run('pause', '--config', file, '--replication', 'customers', '--target', 'dr');
     expect(result.code).toBe(0);
     expect(cfn.commandCalls(DescribeStacksCommand).map((c) => c.args[0].input.StackName)).toEqual(['Ddbrepl-customers']);
-    expect(lambda.commandCalls(GetEventSourceMappingCommand)[0]!.args[0].input.UUID).toBe('uuid-customers-dr');
+    expect(lambda.commandCalls(GetEventSourceMappingCommand)[0].args[0].input.UUID).toBe('uuid-customers-dr');
     expect(result.stdout).toContain('ddb-replicate resume --replication customers --target dr');
   });
 

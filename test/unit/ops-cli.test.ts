@@ -136,7 +136,7 @@ describe('status in AWS', () => {
     expect(result.stdout).toContain('✗ pipe ddbrepl-orders-dr is STOPPED (User initiated): changes are not read from the stream; start it with `aws pipes start-pipe --name ddbrepl-orders-dr`');
     expect(result.stdout).toContain('! apply is paused: run `ddb-replicate resume --target dr`');
     expect(result.stdout).toContain('✗ DLQ has 12 messages: run `ddb-replicate replay --target dr`');
-    const metricQuery = cloudWatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input.MetricDataQueries!;
+    const metricQuery = cloudWatch.commandCalls(GetMetricDataCommand)[0].args[0].input.MetricDataQueries!;
     expect(metricQuery.find((q) => q.Id === 'applied')?.MetricStat?.Metric).toEqual({ Namespace: 'DynamoDBCrossAccountReplication', MetricName: 'ChangesApplied', Dimensions: [{ Name: 'Replication', Value: 'orders' }, { Name: 'Target', Value: 'dr' }] });
     expect(metricQuery.find((q) => q.Id === 'oldest')?.MetricStat?.Metric?.Dimensions).toEqual([{ Name: 'QueueName', Value: 'ddbrepl-orders-dr.fifo' }]);
 
@@ -153,7 +153,7 @@ describe('status in AWS', () => {
     const result = await run('status', '--config', CONFIG, '--target', 'dr', '--json');
     expect(result.code).toBe(0);
     const [status] = (JSON.parse(result.stdout) as { targets: { warnings: { code: string; text: string }[] }[] }).targets;
-    expect(status!.warnings).toEqual([expect.objectContaining({ code: 'stream-disabled', text: expect.stringContaining('the pipe can never recover') })]);
+    expect(status.warnings).toEqual([expect.objectContaining({ code: 'stream-disabled', text: expect.stringContaining('the pipe can never recover') })]);
   });
 
   it('a part it cannot read is listed and makes the exit code 1', async () => {
@@ -191,7 +191,7 @@ describe('status: the sampled verification\'s last run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'status-verify-'));
     try {
       const config = JSON.parse(readFileSync(CONFIG, 'utf8')) as { targets: Record<string, unknown>[] };
-      config.targets[0]!.continuousVerify = { everyMinutes: 5 };
+      config.targets[0].continuousVerify = { everyMinutes: 5 };
       const file = join(dir, 'replication.config.json');
       writeFileSync(file, JSON.stringify(config));
       deployed();
@@ -229,7 +229,7 @@ describe('pause and resume in AWS', () => {
     expect(result.stdout).toContain(`apply of target dr is paused (event source mapping ${UUID}: Disabled).`);
     expect(result.stdout).toContain('the oldest is 2 days old, so it can buffer for another 12 days before SQS drops changes');
     expect(result.stdout).toContain('Resume with `ddb-replicate resume --target dr`.');
-    expect(lambda.commandCalls(UpdateEventSourceMappingCommand)[0]!.args[0].input).toEqual({ UUID, Enabled: false });
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand)[0].args[0].input).toEqual({ UUID, Enabled: false });
   });
 
   it('pause on an empty queue says how long each change is kept, in plain words', async () => {
@@ -280,7 +280,7 @@ describe('replay in AWS', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('replayed 1 message as RESYNC, 1 undecodable kept in the DLQ, 1 remaining in the DLQ');
     expect(result.stdout).toContain('m-2: unknown envelope version 9; this consumer knows v1');
-    const sent = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    const sent = sqs.commandCalls(SendMessageCommand)[0].args[0].input;
     expect(sent).toMatchObject({ QueueUrl: QUEUE, MessageGroupId: 'g1', MessageDeduplicationId: 'replay-pGG0cstBqew97lyQz45KeCUsnYIxmt91gwAxuMMJv8Y' });
     expect(JSON.parse(sent.MessageBody!)).toMatchObject({ v: 1, op: 'RESYNC', table: 'orders', keys: { pk: { S: 'k' }, sk: { S: '1' } }, groupId: 'g1', origin: 'replay', seq: '', eventId: sent.MessageDeduplicationId });
     expect(sqs.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input)).toEqual([{ QueueUrl: DLQ, ReceiptHandle: 'r-1' }]);

@@ -64,7 +64,7 @@ describe('status warnings', () => {
     [{ stream: { enabled: true, pipeStreamArn: 'arn:old', currentStreamArn: 'arn:new' } }, 'stream-replaced', 'the pipe reads stream arn:old, but the source table\'s current stream is arn:new: the pipe can never recover'],
     [{ oldestMessageAgeSeconds: 8 * 86_400, mapping: { id: 'uuid', state: 'Disabled' } }, 'queue-old', 'the oldest queued change is 8 days old; SQS drops messages after 14 days: run `ddb-replicate resume --target dr`'],
   ])('%j → %s', (over, code, text) => {
-    const warnings = warn(over as Partial<typeof base>);
+    const warnings = warn(over);
     const found = warnings.find((w) => w.code === code);
     expect(found?.text).toContain(text);
   });
@@ -108,7 +108,7 @@ describe('session file', () => {
     expect(() => readSessionFile(join(dir, 'none.json'))).toThrow(/does not exist; start one with `ddb-replicate local --keep --demo`/);
   });
   it('a session whose process has exited: says it is not running', () => {
-    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
     const file = join(dir, 'dead.json');
     writeFileSync(file, JSON.stringify({
       version: 1, target: 'local', pid: dead, startedAt: new Date().toISOString(), controlUrl: 'http://127.0.0.1:1', token: 'x'.repeat(32), region: 'us-east-1',
@@ -160,7 +160,7 @@ describe('verify core (DynamoDB mocked)', () => {
 
     ddb.reset();
     // One item differs in a nested attribute, written with other number spellings and attribute order elsewhere.
-    const changed = many.map((it, i) => (i === 42 ? item('k42', { v: { N: '42' }, doc: { M: { a: { L: [{ N: '1' }] } } } }) : { v: { N: `${it.v!.N}.0` }, ...it }));
+    const changed = many.map((it, i) => (i === 42 ? item('k42', { v: { N: '42' }, doc: { M: { a: { L: [{ N: '1' }] } } } }) : { v: { N: `${it.v.N}.0` }, ...it }));
     ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: many });
     ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: changed });
     ddb.on(GetItemCommand, { TableName: 'src' }).resolves({ Item: many[42] });
@@ -188,7 +188,7 @@ describe('verify core (DynamoDB mocked)', () => {
   it('compares in the target\'s view: filtered-out source items are not expected, redacted ones compare redacted', async () => {
     ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('in', { secret: { S: 's' }, v: { N: '1' } }), item('out', { v: { N: '2' } })] });
     ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [item('in', { v: { N: '1' } })] });
-    const view = (it: Record<string, { S?: string }>) => (it.pk!.S === 'out' ? undefined : Object.fromEntries(Object.entries(it).filter(([n]) => n !== 'secret')));
+    const view = (it: Record<string, { S?: string }>) => (it.pk.S === 'out' ? undefined : Object.fromEntries(Object.entries(it).filter(([n]) => n !== 'secret')));
     const result = await runVerify({ source, target, keySchema, segments: 1, view: view as never });
     expect(result).toMatchObject({ sourceItems: 2, outOfView: 1, checked: 1, mismatchingBuckets: 0, missing: 0, extra: 0, different: 0 });
   });

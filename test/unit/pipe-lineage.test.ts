@@ -230,7 +230,7 @@ describe('PipeEmulator on a parent → child split', () => {
     // [1..4] fails → halves; [1,2] ok; [3,4] fails → halves; [3] fails on its third attempt (2 retries): DLQ; [4] ok.
     expect(batches).toEqual([4, 2, 2, 1, 1]);
     expect(deadLettered).toHaveLength(1);
-    expect(JSON.parse(deadLettered[0]!.replace('http://pipe-dlq ', ''))).toEqual({ pipe: 'test-pipe', streamArn: STREAM_ARN, startSequenceNumber: '3', endSequenceNumber: '3', batchSize: 1, error: 'Error' });
+    expect(JSON.parse(deadLettered[0].replace('http://pipe-dlq ', ''))).toEqual({ pipe: 'test-pipe', streamArn: STREAM_ARN, startSequenceNumber: '3', endSequenceNumber: '3', batchSize: 1, error: 'Error' });
     expect(pipe.stats()).toMatchObject({ recordsRead: 4, recordsDeadLettered: 1, envelopesSent: 3 });
     streams.restore();
     sqs.restore();

@@ -15,6 +15,8 @@ import { runCli } from '../support/run-cli';
  */
 
 const prices = loadPriceList();
+// The shipped price file as raw JSON, to edit one field in a copy.
+const defaultPrices = (): { assumptions: Record<string, unknown> } => JSON.parse(readFileSync(DEFAULT_PRICES_FILE, 'utf8')) as { assumptions: Record<string, unknown> };
 
 async function planJson(...args: string[]): Promise<Plan> {
   const run = await runCli('plan', ...args, '--json');
@@ -240,7 +242,7 @@ describe('plan: the CLI', () => {
     try {
       const file = join(dir, 'p.json');
       const body = text === 'UTIL'
-        ? JSON.stringify({ ...JSON.parse(readFileSync(DEFAULT_PRICES_FILE, 'utf8')), assumptions: { ...JSON.parse(readFileSync(DEFAULT_PRICES_FILE, 'utf8')).assumptions, targetUtilization: { value: 1.5, note: 'x' } } })
+        ? JSON.stringify({ ...defaultPrices(), assumptions: { ...defaultPrices().assumptions, targetUtilization: { value: 1.5, note: 'x' } } })
         : text;
       writeFileSync(file, body);
       const run = await runCli('plan', '--writes-per-second', '10', '--item-kb', '1', '--prices', file);

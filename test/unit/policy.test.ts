@@ -1,4 +1,3 @@
-import type { DynamoDBRecord } from 'aws-lambda';
 import { compileTargetPolicy, envelopesForTarget } from '../../handlers/core/attached-delivery';
 import type { EnvelopeContext } from '../../handlers/core/envelope';
 import { parseReplicationConfig, targetFilterSchema, targetPolicyProblems, targetRedactionSchema } from '../../schemas/replication-config';
@@ -43,7 +42,7 @@ describe('target policy validation (fails synth with the path and the reason)', 
       redaction: { exclude: ['avatar'], redact: ['email'], redactWith: { sha256: true } },
     }));
     expect(cfg.targets[0]?.redaction).toEqual({ exclude: ['avatar'], redact: ['email'], redactWith: { sha256: true } });
-    expect(targetPolicyProblems(cfg.source.keySchema, cfg.targets[0]!.filter, cfg.targets[0]!.redaction)).toEqual([]);
+    expect(targetPolicyProblems(cfg.source.keySchema, cfg.targets[0].filter, cfg.targets[0].redaction)).toEqual([]);
   });
 
   it('has no redaction by default (the template of an existing target does not change)', () => {
@@ -67,13 +66,13 @@ describe('envelopesForTarget (one target\'s policy applied in enrichment)', () =
 
   it('applies the RESYNC threshold to the redacted image', () => {
     const large = streamRecord('insert-large-item');
-    const bigAttribute = Object.entries(large.dynamodb?.NewImage ?? {}).sort(([, a], [, b]) => JSON.stringify(b).length - JSON.stringify(a).length)[0]?.[0] as string;
+    const bigAttribute = Object.entries(large.dynamodb?.NewImage ?? {}).sort(([, a], [, b]) => JSON.stringify(b).length - JSON.stringify(a).length)[0]?.[0];
     expect(envelopesForTarget([large], policy({}), ctx)[0]?.op).toBe('RESYNC');
     expect(envelopesForTarget([large], policy({}, { exclude: [bigAttribute] }), ctx)[0]?.op).toBe('PUT');
   });
 
   it('sends a DELETE (origin user, keys only) for a MODIFY that leaves the target\'s view', () => {
-    const modify = streamRecord('modify') as DynamoDBRecord;
+    const modify = streamRecord('modify');
     const out = envelopesForTarget([modify], policy({ attributeEquals: [{ attribute: 'name', anyOf: [{ S: 'Ada' }] }] }), ctx);
     expect(out).toEqual([expect.objectContaining({ op: 'DELETE', keys: modify.dynamodb?.Keys, eventId: modify.eventID, origin: 'user' })]);
     expect(out[0]).not.toHaveProperty('image');

@@ -20,7 +20,7 @@ describe('restoreProtoAttributes', () => {
     const top = Object.getOwnPropertyDescriptor(output.Item, '__proto__')?.value as { M: Record<string, { B: Uint8Array }> };
     expect(Object.getOwnPropertyDescriptor(top.M, '__proto__')?.value).toEqual({ B: new Uint8Array([0, 1]) });
     expect(Object.getOwnPropertyDescriptor(output.Items[0], '__proto__')?.value).toEqual({ N: '1' });
-    expect(Object.getOwnPropertyDescriptor(output.Records[0]!.dynamodb.NewImage, '__proto__')?.value).toEqual({ S: 'x' });
+    expect(Object.getOwnPropertyDescriptor(output.Records[0].dynamodb.NewImage, '__proto__')?.value).toEqual({ S: 'x' });
     expect(Object.getPrototypeOf(output.Item)).toBe(Object.prototype);
     expect(Object.keys(output.Item)).toEqual(['pk', '__proto__']);
   });

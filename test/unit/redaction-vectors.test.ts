@@ -73,7 +73,7 @@ function generate(): unknown {
     // `targetPolicy` is the Glue job's --target_policy for the policy (infra/constructs/initial-load-job.ts).
     policies: Object.fromEntries(Object.entries(policies).map(([name, p]) => [name, p.targetPolicy])),
     views: ITEMS.map(([name, policy, item]) => {
-      const { filter, redaction } = policies[policy]!;
+      const { filter, redaction } = policies[policy];
       return { name, policy, item, view: compileTargetPolicy({ filter, redaction }, keySchema).view(item) ?? null };
     }),
   };

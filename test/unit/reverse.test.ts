@@ -21,20 +21,20 @@ describe('reverseConfig', () => {
     const { configs, reverse, removed } = reverseConfig(example(), { replication: 'orders', target: 'dr', streamArn: STREAM, externalId: 'back-orders-x1' });
     expect(removed).toBe('target dr removed from replication orders');
     expect(configs.map((c) => [c.replicationName, c.targets.map((t) => t.name)])).toEqual([['orders', ['analytics']], ['back-orders', ['origin']]]);
-    expect(reverse.source).toEqual({ account: '222222222222', region: 'eu-central-1', tableName: 'orders-replica', tableStreamArn: STREAM, keySchema: example()[0]!.source.keySchema });
+    expect(reverse.source).toEqual({ account: '222222222222', region: 'eu-central-1', tableName: 'orders-replica', tableStreamArn: STREAM, keySchema: example()[0].source.keySchema });
     expect(reverse.targets[0]).toMatchObject({ name: 'origin', account: '111111111111', region: 'eu-west-1', tableName: 'orders', externalId: 'back-orders-x1' });
     // A full copy back: default filter, no redaction.
-    expect(reverse.targets[0]!.filter).toEqual({ eventNames: ['INSERT', 'MODIFY', 'REMOVE'], replicateTtlDeletes: true, partitionKeyPrefixes: [] });
-    expect(reverse.targets[0]!.redaction).toBeUndefined();
+    expect(reverse.targets[0].filter).toEqual({ eventNames: ['INSERT', 'MODIFY', 'REMOVE'], replicateTtlDeletes: true, partitionKeyPrefixes: [] });
+    expect(reverse.targets[0].redaction).toBeUndefined();
   });
 
   test('the only target: its replication goes, and the result still passes the loop check', () => {
     const [orders] = example();
-    const single = [{ ...orders!, targets: [orders!.targets[0]!] }];
+    const single = [{ ...orders, targets: [orders.targets[0]] }];
     const { configs, removed } = reverseConfig(single, { replication: 'orders', target: 'dr', streamArn: STREAM });
     expect(removed).toBe('replication orders removed (dr was its only target)');
     expect(configs.map((c) => c.replicationName)).toEqual(['back-orders']);
-    expect(configs[0]!.targets[0]!.externalId).toMatch(/^back-orders-[0-9a-f]{16}$/);
+    expect(configs[0].targets[0].externalId).toMatch(/^back-orders-[0-9a-f]{16}$/);
   });
 
   test('keeping the forward target next to the reverse replication is a loop the config refuses', () => {
@@ -52,7 +52,7 @@ describe('reverseConfig', () => {
 
   test('a reverse name that is too long asks for --name', () => {
     const [orders] = example();
-    const long = [{ ...orders!, replicationName: 'orders-of-the-world' }];
+    const long = [{ ...orders, replicationName: 'orders-of-the-world' }];
     expect(() => reverseConfig(long, { replication: 'orders-of-the-world', target: 'dr', streamArn: STREAM })).toThrow(/replicationName: .*at most 20 characters \(choose its name with --name\)/);
   });
 });
@@ -90,7 +90,7 @@ describe('ddb-replicate reverse', () => {
     const ok = await run('reverse', '--config', EXAMPLE, '--target', 'dr', '--out', out, '--json');
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toEqual({ out, reverse: 'back-orders', removed: 'target dr removed from replication orders', replications: ['orders', 'back-orders'] });
-    expect(JSON.parse(readFileSync(out, 'utf8')).replications[1].source.tableStreamArn).toBe(STREAM);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { replications: { source: { tableStreamArn?: string } }[] }).replications[1].source.tableStreamArn).toBe(STREAM);
   });
 });
 

@@ -27,7 +27,7 @@ function table(name: string, items: Record<string, AttributeValue>[], itemCount 
     Items: items.filter((_, i) => i % input.TotalSegments === input.Segment).slice(0, input.Limit),
   }));
   ddb.on(GetItemCommand, { TableName: name }).callsFake((input: { Key: { pk: { S: string } } }) => {
-    const found = items.find((i) => i.pk!.S === input.Key.pk.S);
+    const found = items.find((i) => i.pk.S === input.Key.pk.S);
     return found === undefined ? {} : { Item: found };
   });
 }
@@ -56,7 +56,7 @@ describe('sampleTable', () => {
     ddb.reset();
     table('tiny', items.slice(0, 2), 0); // ItemCount 0 (not refreshed yet): one segment, the whole table
     expect(await sampleTable(source, 'tiny', 5, () => 0.99)).toHaveLength(2);
-    expect(ddb.commandCalls(ScanCommand)[0]!.args[0].input).toMatchObject({ TotalSegments: 1, Segment: 0 });
+    expect(ddb.commandCalls(ScanCommand)[0].args[0].input).toMatchObject({ TotalSegments: 1, Segment: 0 });
   });
 });
 
@@ -97,7 +97,7 @@ describe('sampledVerify', () => {
     table('tgt', [item('in#1'), item('out#2')]);
     const result = await sampledVerify({ config: config({ view: policy.view, sampleSize: 10 }), source, target, sleep: () => Promise.resolve() });
     expect(result).toMatchObject({ mismatches: 1, extra: 1, missing: 0, different: 0 });
-    expect(result.keys[0]!.keys).toEqual({ pk: { S: 'out#2' } });
+    expect(result.keys[0].keys).toEqual({ pk: { S: 'out#2' } });
   });
 
   it('autoRepair enqueues one RESYNC per confirmed mismatch on the target queue, never writes the target', async () => {
@@ -141,8 +141,8 @@ describe('configuration and metrics', () => {
     const sink = new MemoryMetricsSink();
     await createVerifyMetrics({ namespace: 'Repl', replication: 'orders', target: 'dr', sink }).publish({ sampled: 200, mismatches: 2 });
     const record = sink.records[0] as { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
-    expect(record._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['Replication', 'Target']]);
-    expect(record._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name).sort()).toEqual(['VerifyMismatches', 'VerifySampled']);
+    expect(record._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Replication', 'Target']]);
+    expect(record._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name).sort()).toEqual(['VerifyMismatches', 'VerifySampled']);
     expect(record).toMatchObject({ Replication: 'orders', Target: 'dr', VerifySampled: 200, VerifyMismatches: 2 });
   });
 });

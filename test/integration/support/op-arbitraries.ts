@@ -69,7 +69,7 @@ export async function itemsOf(client: DynamoDBClient, tableName: string, keys: A
   const out = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys.map(toSdkAttributeMap), ConsistentRead: true } } }));
   if (Object.keys(out.UnprocessedKeys ?? {}).length > 0) throw new ReplicationError('BatchGetItem left keys unprocessed on DynamoDB Local');
   const items = (out.Responses?.[tableName] ?? []).map(toWireAttributeMap);
-  return new Map(items.map((item) => [canonicalKey({ pk: item.pk!, sk: item.sk! }), item]));
+  return new Map(items.map((item) => [canonicalKey({ pk: item.pk, sk: item.sk }), item]));
 }
 
 

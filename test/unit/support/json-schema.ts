@@ -12,7 +12,7 @@ export function validateJsonSchema(root: Schema, value: unknown): string[] {
     for (const keyword of Object.keys(schema)) if (!KNOWN.has(keyword)) throw new Error(`json-schema test helper: unsupported keyword ${keyword}`);
     if (typeof schema.$ref === 'string') {
       const name = schema.$ref.replace('#/$defs/', '');
-      check(defs[name] as Schema, v, path, errors);
+      check(defs[name], v, path, errors);
     }
     if (schema.anyOf !== undefined) {
       const ok = (schema.anyOf as Schema[]).some((branch) => {
@@ -33,7 +33,7 @@ export function validateJsonSchema(root: Schema, value: unknown): string[] {
         const props = (schema.properties ?? {}) as Record<string, Schema>;
         for (const r of (schema.required ?? []) as string[]) if (!(r in obj)) errors.push(`${path}.${r}: required`);
         for (const [k, child] of Object.entries(obj)) {
-          if (props[k] !== undefined) check(props[k] as Schema, child, `${path}.${k}`, errors);
+          if (props[k] !== undefined) check(props[k], child, `${path}.${k}`, errors);
           else if (schema.additionalProperties === false) errors.push(`${path}.${k}: not allowed`);
           else if (typeof schema.additionalProperties === 'object') check(schema.additionalProperties as Schema, child, `${path}.${k}`, errors);
           if (schema.propertyNames !== undefined) check(schema.propertyNames as Schema, k, `${path}[key]`, errors);
