@@ -161,7 +161,7 @@ test('with a target policy, copies each item\'s view: outside the filter skipped
   const copied = await scanAll(target);
   expect(copied.size).toBe(inView.length);
   for (const item of inView) {
-    const key = canonicalKey({ pk: item.pk!, sk: item.sk! });
+    const key = canonicalKey({ pk: item.pk, sk: item.sk });
     expect(toWireAttributeMap(copied.get(key)!)).toEqual(item);
     expect(copied.get(key)?.m?.S).toMatch(/^sha256:[0-9a-f]{64}$/);
   }

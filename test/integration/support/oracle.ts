@@ -87,7 +87,7 @@ export function expectedTargetItems(
   ttlDeleted: readonly AttributeMapWire[] = [],
 ): AttributeMapWire[] {
   const keyNames = [keys.partitionKey, ...(keys.sortKey === undefined ? [] : [keys.sortKey])];
-  const keyOf = (item: AttributeMapWire): string => canonicalKey(Object.fromEntries(keyNames.map((n) => [n, item[n]!])));
+  const keyOf = (item: AttributeMapWire): string => canonicalKey(Object.fromEntries(keyNames.map((n) => [n, item[n]])));
   const present = new Set(sourceItems.map(keyOf));
   const kept = policy.filter?.replicateTtlDeletes === false ? ttlDeleted.filter((item) => !present.has(keyOf(item))) : [];
   return [...sourceItems, ...kept].filter((item) => inView(item, policy, keys.partitionKey)).map((item) => redacted(item, policy, keyNames));
@@ -123,7 +123,7 @@ export async function diffWithOracle(opts: {
 }): Promise<OracleDiff> {
   const [source, target] = await Promise.all([scanTable(opts.client, opts.sourceTableName), scanTable(opts.client, opts.targetTableName)]);
   const keyNames = [opts.keys.partitionKey, ...(opts.keys.sortKey === undefined ? [] : [opts.keys.sortKey])];
-  const keyOf = (item: AttributeMapWire): string => canonicalKey(Object.fromEntries(keyNames.map((n) => [n, item[n]!])));
+  const keyOf = (item: AttributeMapWire): string => canonicalKey(Object.fromEntries(keyNames.map((n) => [n, item[n]])));
   const actual = new Map(target.map((item) => [keyOf(item), item]));
   const diff: OracleDiff = { missing: 0, extra: 0, different: 0, examples: [] };
   const note = (kind: 'missing' | 'extra' | 'different', key: string): void => {
