@@ -71,13 +71,12 @@ export function metricsNamespaceFromEnv(env: NodeJS.ProcessEnv = process.env): s
 }
 
 /**
- * EMF metrics dimensioned by `Replication` and `Target` only (`metricDimensions`; the library's
- * default ServiceName/ServiceType/LogGroup dimensions are dropped: they would multiply the metric
- * count for no use).
+ * A factory of EMF loggers with the replication's namespace and `Replication` + `Target` dimensions
+ * only, writing to `sink`; Lambda metadata (function version, trace id) become properties. Every
+ * custom metric of the replication (apply, sampled verify) is published through one of these.
  */
-export function createReplicationMetrics(options: { namespace: string; replication: string; target: string; sink: MetricsSink }): ReplicationMetrics {
+export function dimensionedMetricsLogger(options: { namespace: string; replication: string; target: string; sink: MetricsSink }): () => MetricsLogger {
   const lambda = new LambdaEnvironment();
-  // Lambda metadata (function version, trace id) as properties; the sink is ours to choose.
   const environment: IEnvironment = {
     probe: () => Promise.resolve(true),
     getName: () => lambda.getName(),
@@ -86,11 +85,24 @@ export function createReplicationMetrics(options: { namespace: string; replicati
     configureContext: (context) => lambda.configureContext(context),
     getSink: () => options.sink,
   };
+  return () => {
+    const logger = new MetricsLogger(() => Promise.resolve(environment));
+    logger.setNamespace(options.namespace);
+    logger.setDimensions(metricDimensions(options.replication, options.target));
+    return logger;
+  };
+}
+
+/**
+ * EMF metrics dimensioned by `Replication` and `Target` only (`metricDimensions`; the library's
+ * default ServiceName/ServiceType/LogGroup dimensions are dropped: they would multiply the metric
+ * count for no use).
+ */
+export function createReplicationMetrics(options: { namespace: string; replication: string; target: string; sink: MetricsSink }): ReplicationMetrics {
+  const newLogger = dimensionedMetricsLogger(options);
   return {
     async publish(metrics) {
-      const logger = new MetricsLogger(() => Promise.resolve(environment));
-      logger.setNamespace(options.namespace);
-      logger.setDimensions(metricDimensions(options.replication, options.target));
+      const logger = newLogger();
       logger.putMetric(METRIC_NAMES.changesApplied, metrics.changesApplied, Unit.Count);
       logger.putMetric(METRIC_NAMES.changesCoalesced, metrics.changesCoalesced, Unit.Count);
       logger.putMetric(METRIC_NAMES.applyFailures, metrics.applyFailures, Unit.Count);

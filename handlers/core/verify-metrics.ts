@@ -1,8 +1,5 @@
-import type { IEnvironment } from 'aws-embedded-metrics/lib/environment/IEnvironment';
-import { LambdaEnvironment } from 'aws-embedded-metrics/lib/environment/LambdaEnvironment';
-import { MetricsLogger } from 'aws-embedded-metrics/lib/logger/MetricsLogger';
 import { Unit } from 'aws-embedded-metrics/lib/logger/Unit';
-import { metricDimensions, type MetricsSink } from './metrics';
+import { dimensionedMetricsLogger, type MetricsSink } from './metrics';
 
 /** The sampled verification's metrics (handlers/core/sampled-verify.ts), beside the apply's (metrics.ts). */
 export const VERIFY_METRIC_NAMES = {
@@ -19,20 +16,10 @@ export interface VerifyMetrics {
  * replication (the same shape as the apply's metrics), and nothing else.
  */
 export function createVerifyMetrics(options: { namespace: string; replication: string; target: string; sink: MetricsSink }): VerifyMetrics {
-  const lambda = new LambdaEnvironment();
-  const environment: IEnvironment = {
-    probe: () => Promise.resolve(true),
-    getName: () => lambda.getName(),
-    getType: () => lambda.getType(),
-    getLogGroupName: () => lambda.getLogGroupName(),
-    configureContext: (context) => lambda.configureContext(context),
-    getSink: () => options.sink,
-  };
+  const newLogger = dimensionedMetricsLogger(options);
   return {
     async publish(result) {
-      const logger = new MetricsLogger(() => Promise.resolve(environment));
-      logger.setNamespace(options.namespace);
-      logger.setDimensions(metricDimensions(options.replication, options.target));
+      const logger = newLogger();
       logger.putMetric(VERIFY_METRIC_NAMES.verifySampled, result.sampled, Unit.Count);
       logger.putMetric(VERIFY_METRIC_NAMES.verifyMismatches, result.mismatches, Unit.Count);
       await logger.flush();

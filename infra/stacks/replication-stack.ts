@@ -94,14 +94,18 @@ export class ReplicationStack extends Stack {
       }
       outputPrefixes.set(prefix, target.name);
 
-      const replicationTarget = this.replication.addTarget({
-        targetName: target.name,
+      // What every writer and reader of this target gets: its table, its role, its view of the items.
+      const targetAccess = {
         targetTableName: target.tableName,
         targetRegion: target.region,
         targetRoleArn: targetRoleArn(config, target, this.partition),
         externalId: target.externalId,
         filter: target.filter,
         ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
+      };
+      const replicationTarget = this.replication.addTarget({
+        targetName: target.name,
+        ...targetAccess,
         options: target.options,
       });
       // The apply reads its freeze mark before each batch (handlers/core/freeze.ts).
@@ -137,12 +141,7 @@ export class ReplicationStack extends Stack {
           targetName: target.name,
           sourceTable,
           keySchema: config.source.keySchema,
-          targetTableName: target.tableName,
-          targetRegion: target.region,
-          targetRoleArn: targetRoleArn(config, target, this.partition),
-          externalId: target.externalId,
-          filter: target.filter,
-          ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
+          ...targetAccess,
           queue: replicationTarget.queue,
           ...(replicationTarget.queueKey === undefined ? {} : { queueKey: replicationTarget.queueKey }),
           config: target.continuousVerify,
