@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './support/wait';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startLocalReverse } from '../../cli/dr/local-reverse';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
@@ -69,11 +70,7 @@ test('cutover while writes continue until the stream is quiet; after the freeze 
   await put('late', '1');
   const { stdout } = await run('resume', '--local', file);
   expect(stdout).toContain('apply of target local is running');
-  const deadline = Date.now() + 90_000;
-  while (totalDepth(await queueDepth(target.sqs, target.deadLetterQueueUrl)) < 1) {
-    if (Date.now() > deadline) throw new Error('the stale change never reached the DLQ');
-    await sleep(200);
-  }
+  await waitFor('the stale change to reach the DLQ', async () => totalDepth(await queueDepth(target.sqs, target.deadLetterQueueUrl)) >= 1, { timeoutMs: 90_000, intervalMs: 200 });
   expect(await inTarget('late')).toBeUndefined();
   expect(await inTarget('k0')).toBeDefined();
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './support/wait';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
@@ -62,11 +62,8 @@ const getTarget = async (name: string) => {
 const dlqDepth = async () => totalDepth(await queueDepth(target.sqs, target.deadLetterQueueUrl));
 
 async function waitForDlq(n: number, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await dlqDepth()) < n) {
-    if (Date.now() > deadline) throw new Error(`DLQ did not reach ${n} messages within ${timeoutMs} ms (has ${await dlqDepth()})`);
-    await sleep(200);
-  }
+  let seen = 0;
+  await waitFor(() => `the DLQ to hold ${n} messages (has ${seen})`, async () => (seen = await dlqDepth()) >= n, { timeoutMs, intervalMs: 200 });
 }
 
 /** Writes `items` while the apply always fails, until all of them are in the DLQ; then heals the apply. */
@@ -244,8 +241,7 @@ test('pause buffers changes and status says so; resume applies them', async () =
   expect((await run('pause', '--local', file)).stdout).toContain('is already paused');
 
   await put({ ...key('while-paused'), v: { N: '1' } });
-  const deadline = Date.now() + 20_000;
-  while (totalDepth(await queueDepth(target.sqs, target.queueUrl)) === 0 && Date.now() < deadline) await sleep(100);
+  await waitFor('the paused change to be queued', async () => totalDepth(await queueDepth(target.sqs, target.queueUrl)) > 0, { intervalMs: 100 });
   const status = await run('status', '--local', file);
   expect(status.code).toBe(0);
   expect(status.stdout).toContain(`apply is paused: run \`ddb-replicate resume --local ${file}\``);
