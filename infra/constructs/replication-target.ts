@@ -23,7 +23,7 @@ import {
 } from '../../schemas/replication-config';
 import { LambdaEnrichment } from './enrichment';
 import { TargetAlarms } from './target-alarms';
-import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
+import { grantSourceTableDecrypt, targetAccessEnvironment, type TargetTableProps } from './target-table-props';
 
 /** Repository root, so handler entries resolve the same from the CLI, from tsx and from jest. */
 const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -271,15 +271,7 @@ export class ReplicationTarget extends Construct {
       description: `Applies change envelopes to ${props.targetTableName} (${props.targetRegion}) for target ${this.targetName}`,
       role: this.applyRole,
       environment: {
-        [ENV.replicationName]: props.replicationName,
-        [ENV.targetName]: this.targetName,
-        [ENV.sourceTableName]: props.sourceTable.tableName,
-        [ENV.sourceRegion]: Stack.of(this).region,
-        [ENV.keySchema]: JSON.stringify(props.keySchema),
-        [ENV.targetTableName]: props.targetTableName,
-        [ENV.targetRegion]: props.targetRegion,
-        [ENV.targetRoleArn]: props.targetRoleArn,
-        [ENV.targetExternalId]: props.externalId,
+        ...targetAccessEnvironment(this, props),
         [ENV.logLevel]: opts.logLevel,
         [ENV.resyncThresholdBytes]: String(opts.resyncThresholdBytes),
         // A failed message's retry backoff never outlasts the queue's own visibility timeout (handlers/core/visibility-backoff.ts).

@@ -15,12 +15,11 @@ import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ENV, METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { ConfigurationError } from '../../handlers/core/errors';
-import { REPLICATION_NAME_ENV } from '../../handlers/core/sampled-verify';
 import { metricDimensions } from '../../handlers/core/metrics';
 import { VERIFY_METRIC_NAMES } from '../../handlers/core/verify-metrics';
 import { continuousVerifySchema, roleNames, type ContinuousVerifyConfig, type TargetFilter, type TargetRedaction } from '../../schemas/replication-config';
 import { nagString } from './initial-load-job';
-import type { TargetTableProps } from './target-table-props';
+import { targetAccessEnvironment, type TargetTableProps } from './target-table-props';
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 /** Sampling 2 × 1,000 items with GetItems on both sides is seconds of work; the settle wait comes on top. */
@@ -107,15 +106,7 @@ export class SampledVerify extends Construct {
       role: this.role,
       logGroup,
       environment: {
-        [REPLICATION_NAME_ENV]: props.replicationName,
-        [ENV.targetName]: props.targetName,
-        [ENV.sourceTableName]: props.sourceTable.tableName,
-        [ENV.sourceRegion]: Stack.of(this).region,
-        [ENV.keySchema]: JSON.stringify(props.keySchema),
-        [ENV.targetTableName]: props.targetTableName,
-        [ENV.targetRegion]: props.targetRegion,
-        [ENV.targetRoleArn]: props.targetRoleArn,
-        [ENV.targetExternalId]: props.externalId,
+        ...targetAccessEnvironment(this, props),
         [ENV.targetFilter]: JSON.stringify(props.filter),
         ...(props.redaction === undefined ? {} : { [ENV.targetRedaction]: JSON.stringify(props.redaction) }),
         [ENV.verifySampleSize]: String(cfg.sampleSize),

@@ -1,6 +1,9 @@
+import { Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import { ENV } from '../../handlers/core/env';
 import type { KeySchema } from '../../handlers/core/key-schema';
 
 /** What every construct that writes one target table from the source table needs to know. */
@@ -34,4 +37,22 @@ export interface TargetTableProps {
  */
 export function grantSourceTableDecrypt(props: Pick<TargetTableProps, 'sourceTableKey'>, grantee: IGrantable): void {
   props.sourceTableKey?.grantDecrypt(grantee);
+}
+
+/**
+ * The environment every function that reads the source and reaches the target through its role
+ * needs (apply, sampled verify): names, Regions, key schema, target role and ExternalId.
+ */
+export function targetAccessEnvironment(scope: Construct, props: Omit<TargetTableProps, 'sourceTableKey'>): Record<string, string> {
+  return {
+    [ENV.replicationName]: props.replicationName,
+    [ENV.targetName]: props.targetName,
+    [ENV.sourceTableName]: props.sourceTable.tableName,
+    [ENV.sourceRegion]: Stack.of(scope).region,
+    [ENV.keySchema]: JSON.stringify(props.keySchema),
+    [ENV.targetTableName]: props.targetTableName,
+    [ENV.targetRegion]: props.targetRegion,
+    [ENV.targetRoleArn]: props.targetRoleArn,
+    [ENV.targetExternalId]: props.externalId,
+  };
 }

@@ -85,11 +85,8 @@ test('cutover while writes continue until the stream is quiet; after the freeze 
     await primary('k2');
     await primary('n2', '2');
     const inSource = async (pk: string) => (await session.sourceClient.send(new GetItemCommand({ TableName: session.sourceTableName, Key: { pk: { S: pk } }, ConsistentRead: true }))).Item;
-    const until = Date.now() + 60_000;
-    while ((await inSource('n2')) === undefined || (await inSource('k2')) !== undefined || (await inSource('k1'))?.v?.N !== '999') {
-      if (Date.now() > until) throw new Error('the reverse replication did not bring the old source up to date');
-      await sleep(100);
-    }
+    await waitFor('the reverse replication to bring the old source up to date',
+      async () => (await inSource('n2')) !== undefined && (await inSource('k2')) === undefined && (await inSource('k1'))?.v?.N === '999', { intervalMs: 100 });
     // Both directions agree on everything but the change made on the old source after the freeze:
     // it was never applied to the new primary (failover --reconcile would name it).
     const diff = await session.diffTables({ limit: 10 });

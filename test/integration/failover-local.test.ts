@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth, totalDepth } from '../../cli/ops/queues';
@@ -7,6 +6,7 @@ import { readSessionFile } from '../../local/control';
 import type { LocalSession } from '../../local/session';
 import { startKeptSession, type KeptSession } from './support/kept-session';
 import { runCli as run } from '../support/run-cli';
+import { waitFor } from './support/wait';
 
 /**
  * Unplanned failover on the emulators (issue 17 §3, §5): replication stops mid-stream (the apply
@@ -45,11 +45,7 @@ test('replication dies mid-stream: failover freezes and reports the buffered cha
   lacking.push('a7');
   // The pipe still delivers them to the queue (the part of the pipeline that survived): wait for that event.
   const sqs = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: readSessionFile(file).endpoints.sqs });
-  const deadline = Date.now() + 60_000;
-  while (totalDepth(await queueDepth(sqs, session.queueUrl)) < 4) {
-    if (Date.now() > deadline) throw new Error('the four changes never reached the queue');
-    await sleep(100);
-  }
+  await waitFor('the four changes to reach the queue', async () => totalDepth(await queueDepth(sqs, session.queueUrl)) >= 4, { intervalMs: 100 });
   sqs.destroy();
 
   const failover = await run('failover', '--local', file, '--json');
