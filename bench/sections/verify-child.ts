@@ -1,5 +1,5 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { runVerify } from '../../cli/ops/verify';
+import { runVerify } from '../../cli/operator/verify';
 import { BENCH_KEY_SCHEMA } from '../lib/data';
 import { plainClient } from '../lib/ddb';
 

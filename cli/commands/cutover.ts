@@ -5,7 +5,7 @@ import { cutoverPorts, resolveDrTarget } from '../dr/ports';
 import { partialViewReason } from '../dr/reverse';
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
-import { parseFraction, parsePositiveInt, withInterrupt, writeJson } from '../ops/args';
+import { parseFraction, parsePositiveInt, withInterrupt, writeJson } from '../operator/args';
 import { addTargetOptions, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate cutover` — planned switch to a target (cli/dr/cutover.ts, docs/disaster-recovery.md). */

@@ -4,7 +4,7 @@ import { runFailover, runReconcile, type FailoverRecord } from '../dr/failover';
 import { DR_STATE_DIR, failoverPorts, readRecord, reconcilePorts, resolveDrTarget, type DrTarget } from '../dr/ports';
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
-import { writeJson } from '../ops/args';
+import { writeJson } from '../operator/args';
 import { loadConfigs, selectReplication } from '../targets/aws';
 import { addTargetOptions, type TargetSelection } from '../targets/resolve';
 

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DELIVERY_MODES } from '../../schemas/replication-config';
 import type { CommandContext } from '../index';
 import { runLocal, type LocalRunOptions } from '../local-run';
-import { runKeptLocal } from '../ops/keep-local';
+import { runKeptLocal } from '../local/keep-local';
 import { CliError, EXIT } from '../errors';
 
 /**

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../index';
-import { writeJson } from '../ops/args';
-import { bufferEstimate, setApplyEnabled } from '../ops/mapping';
-import { formatDuration } from '../ops/status';
+import { writeJson } from '../operator/args';
+import { bufferEstimate, setApplyEnabled } from '../operator/mapping';
+import { formatDuration } from '../operator/status';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate pause` — disable the apply's event source mapping (cli/ops/mapping.ts). */

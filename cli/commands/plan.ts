@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandContext } from '../index';
-import { parsePositiveInt, writeJson } from '../ops/args';
+import { parsePositiveInt, writeJson } from '../operator/args';
 import { plan, type Plan } from '../plan/model';
 import { DEFAULT_PRICES_FILE, loadPriceList } from '../plan/prices';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../index';
 import { EXIT } from '../errors';
-import { parsePositiveInt, withInterrupt, writeJson } from '../ops/args';
-import { ProgressBar } from '../ops/progress';
-import { runReplay, type ReplayResult } from '../ops/replay';
+import { parsePositiveInt, withInterrupt, writeJson } from '../operator/args';
+import { ProgressBar } from '../operator/progress';
+import { runReplay, type ReplayResult } from '../operator/replay';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate replay` — DLQ messages back into the queue as RESYNCs (cli/ops/replay.ts). */

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../index';
-import { writeJson } from '../ops/args';
-import { setApplyEnabled } from '../ops/mapping';
-import { queueDepth, totalDepth } from '../ops/queues';
+import { writeJson } from '../operator/args';
+import { setApplyEnabled } from '../operator/mapping';
+import { queueDepth, totalDepth } from '../operator/queues';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate resume` — enable the apply's event source mapping again (cli/ops/mapping.ts). */

@@ -9,7 +9,7 @@ import { awsCall } from '../aws/errors';
 import { reverseConfig } from '../dr/reverse';
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
-import { untilSignal, writeJson } from '../ops/args';
+import { untilSignal, writeJson } from '../operator/args';
 import { loadConfigs, selectReplication } from '../targets/aws';
 
 /** `ddb-replicate reverse` — write the config for replicating a cut-over target back (cli/dr/reverse.ts). */

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { formatMs, formatTable } from '../../local/progress';
 import type { CommandContext } from '../index';
 import { EXIT } from '../errors';
-import { writeJson } from '../ops/args';
-import { totalDepth, type QueueDepth } from '../ops/queues';
-import { formatDuration, statusSummaryTable, targetStatus, type TargetStatus } from '../ops/status';
+import { writeJson } from '../operator/args';
+import { totalDepth, type QueueDepth } from '../operator/queues';
+import { formatDuration, statusSummaryTable, targetStatus, type TargetStatus } from '../operator/status';
 import { addTargetOptions, resolveTargets, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate status` — health of one or every target (cli/ops/status.ts). */

@@ -3,10 +3,10 @@ import { dirname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CommandContext } from '../index';
 import { CliError, EXIT } from '../errors';
-import { parseFraction, parsePositiveInt, withInterrupt, writeJson } from '../ops/args';
-import { ProgressBar } from '../ops/progress';
-import { repairEnvelope, sendEnvelopes } from '../ops/queues';
-import { DEFAULT_BUCKETS, runVerify, type VerifyResult } from '../ops/verify';
+import { parseFraction, parsePositiveInt, withInterrupt, writeJson } from '../operator/args';
+import { ProgressBar } from '../operator/progress';
+import { repairEnvelope, sendEnvelopes } from '../operator/queues';
+import { DEFAULT_BUCKETS, runVerify, type VerifyResult } from '../operator/verify';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 import type { OperatorTarget } from '../targets/types';
 

@@ -1,7 +1,7 @@
 import type { FreezeState } from '../../handlers/core/freeze';
 import { CliError, EXIT } from '../errors';
-import { totalDepth } from '../ops/queues';
-import { formatDuration, type TargetStatus } from '../ops/status';
+import { totalDepth } from '../operator/queues';
+import { formatDuration, type TargetStatus } from '../operator/status';
 
 /**
  * Planned cutover (docs/disaster-recovery.md): check → writes stopped → drain → verify → freeze.

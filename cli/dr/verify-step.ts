@@ -1,4 +1,4 @@
-import { runVerify } from '../ops/verify';
+import { runVerify } from '../operator/verify';
 import type { OperatorTarget } from '../targets/types';
 import type { VerifySummary } from './cutover';
 

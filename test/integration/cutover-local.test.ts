@@ -3,7 +3,7 @@ import { waitFor } from './support/wait';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { startLocalReverse } from '../../cli/dr/local-reverse';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
-import { queueDepth, totalDepth } from '../../cli/ops/queues';
+import { queueDepth, totalDepth } from '../../cli/operator/queues';
 import { localTarget } from '../../cli/targets/local';
 import type { OperatorTarget } from '../../cli/targets/types';
 import type { LocalSession } from '../../local/session';

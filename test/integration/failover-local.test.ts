@@ -1,6 +1,6 @@
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { queueDepth, totalDepth } from '../../cli/ops/queues';
+import { queueDepth, totalDepth } from '../../cli/operator/queues';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
 import { readSessionFile } from '../../local/control';
 import type { LocalSession } from '../../local/session';

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { DeleteItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { queueDepth, totalDepth } from '../../cli/ops/queues';
+import { queueDepth, totalDepth } from '../../cli/operator/queues';
 import { JAVA_MISSING_MESSAGE, startDynamoDbLocal } from '../../local/dynamodb-local';
 import { LOCAL_REGION, LOCAL_TARGET, startLocalSession, type LocalSession } from '../../local/session';
 import { setMaxReceiveCount, waitFor } from './support/wait';

@@ -6,9 +6,9 @@ import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, t
 import { DeleteMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { runCli as run } from '../support/run-cli';
-import { queueDepth, totalDepth } from '../../cli/ops/queues';
-import { runReplay } from '../../cli/ops/replay';
-import { runVerify } from '../../cli/ops/verify';
+import { queueDepth, totalDepth } from '../../cli/operator/queues';
+import { runReplay } from '../../cli/operator/replay';
+import { runVerify } from '../../cli/operator/verify';
 import { localTarget } from '../../cli/targets/local';
 import type { OperatorTarget } from '../../cli/targets/types';
 import { sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';

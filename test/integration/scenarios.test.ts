@@ -3,7 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import type { KeySchema } from '../../handlers/core/key-schema';
 import type { WorkloadOp } from '../../local/input';
-import { queueDepth, totalDepth } from '../../cli/ops/queues';
+import { queueDepth, totalDepth } from '../../cli/operator/queues';
 import { LOCAL_REGION, startLocalSession, type LocalSession } from '../../local/session';
 import { applyOps, writeOp } from '../../local/workload';
 import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';

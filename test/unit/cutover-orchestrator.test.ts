@@ -1,6 +1,6 @@
 import type { FreezeState } from '../../handlers/core/freeze';
 import { CutoverStepError, runCutover, type CutoverEvent, type CutoverPorts, type CutoverRecord, type VerifySummary } from '../../cli/dr/cutover';
-import type { TargetStatus } from '../../cli/ops/status';
+import type { TargetStatus } from '../../cli/operator/status';
 
 /**
  * The cutover orchestrator (issue 17 §2) against fakes: the steps in order, what each one refuses,

@@ -6,10 +6,10 @@ import { DynamoDBClient, GetItemCommand, ScanCommand, type AttributeValue } from
 import { mockClient } from 'aws-sdk-client-mock';
 import { decodeEnvelope } from '../../handlers/core/envelope';
 import { groupIdFor } from '../../handlers/core/group-id';
-import { parseFraction, parsePositiveInt } from '../../cli/ops/args';
-import { messageOf, repairEnvelope, replayEventId, resyncEnvelope } from '../../cli/ops/queues';
-import { formatDuration, statusWarnings, type TargetStatus } from '../../cli/ops/status';
-import { runVerify } from '../../cli/ops/verify';
+import { parseFraction, parsePositiveInt } from '../../cli/operator/args';
+import { messageOf, repairEnvelope, replayEventId, resyncEnvelope } from '../../cli/operator/queues';
+import { formatDuration, statusWarnings, type TargetStatus } from '../../cli/operator/status';
+import { runVerify } from '../../cli/operator/verify';
 import { measuredSettleMs } from '../../cli/commands/verify';
 import { readSessionFile } from '../../local/control';
 import { CliError, EXIT } from '../../cli/errors';

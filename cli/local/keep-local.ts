@@ -10,7 +10,7 @@ import { applyOps, demoWorkload, writeSeedItems } from '../../local/workload';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import type { WorkloadOp } from '../../local/input';
 import { CliError, EXIT } from '../errors';
-import { untilSignal } from './args';
+import { untilSignal } from '../operator/args';
 import { shownPath } from '../targets/local';
 import type { CliIo } from '../index';
 import type { DeliveryMode } from '../../schemas/replication-config';
