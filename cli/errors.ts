@@ -1,6 +1,5 @@
 import { ReplicationError } from '../handlers/core/errors';
-import { InvalidFaultSpecError } from '../local/errors';
-import { InvalidInputError } from '../local/input';
+import { UserInputError } from '../common/errors';
 
 /** Exit codes of every `ddb-replicate` command. */
 export const EXIT = {
@@ -20,7 +19,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The exit code main() reports for an error a command threw. */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof CliError) return error.exitCode;
-  return error instanceof InvalidInputError || error instanceof InvalidFaultSpecError ? EXIT.badInput : EXIT.failure;
+  return error instanceof UserInputError ? EXIT.badInput : EXIT.failure;
 }
 
 /** An error the CLI reports as one plain line and maps to an exit code. */

@@ -7,7 +7,8 @@ import { keySchemaSchema } from '../schemas/replication-config';
 import { ReplicationError } from '../handlers/core/errors';
 import { EmulatorError, InvalidFaultSpecError } from './errors';
 import { parseFaults } from './faults';
-import { lagPercentiles } from './progress';
+import { lagPercentiles } from '../common/format';
+import { DEFAULT_SESSION_FILE } from '../common/session-file';
 import { LOCAL_REGION, LOCAL_TARGET, type LocalSession, type LocalStats } from './session';
 
 /**
@@ -20,7 +21,6 @@ import { LOCAL_REGION, LOCAL_TARGET, type LocalSession, type LocalStats } from '
  * file), so another local user cannot stop or pause the session.
  */
 
-export const DEFAULT_SESSION_FILE = '.ddb-replicate/local-session.json' as const;
 export const SESSION_FILE_VERSION = 1 as const;
 
 export const localSessionFileSchema = z.strictObject({

@@ -1,4 +1,5 @@
 import { ReplicationError } from '../handlers/core/errors';
+import { UserInputError } from '../common/errors';
 
 /** An emulator (DynamoDB Local, fauxqs, the local STS or proxy) could not be started or answered wrongly. */
 export class EmulatorError extends ReplicationError {
@@ -6,6 +7,6 @@ export class EmulatorError extends ReplicationError {
 }
 
 /** `--faults` named an unknown fault or a rate outside 0..1. */
-export class InvalidFaultSpecError extends ReplicationError {
+export class InvalidFaultSpecError extends UserInputError {
   override readonly name: string = 'InvalidFaultSpecError';
 }

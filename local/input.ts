@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { ReplicationError } from '../handlers/core/errors';
+import { UserInputError } from '../common/errors';
 import { canonicalNumber, itemSizeBytes, ownValue, safeParseKeepingProto, setOwn } from '../handlers/core/attribute-value';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import { attributeMapSchema, NUMBER_PATTERN, type AttributeMapWire } from '../schemas/attribute-value';
@@ -13,7 +13,7 @@ import { keySchemaSchema } from '../schemas/replication-config';
  */
 
 /** Bad user input (CLI exit code 2). `file` and `line` (1-based) locate it when it comes from a file. */
-export class InvalidInputError extends ReplicationError {
+export class InvalidInputError extends UserInputError {
   override readonly name: string = 'InvalidInputError';
   constructor(
     message: string,

@@ -17,7 +17,8 @@ import { checkEnrichmentResponse, checkPipeBatchSize, checkSendMessageBatch } fr
 import { readDynamicPath, type PipeDefinition } from './deployed-definition';
 import { compileFilterCriteria } from './event-pattern';
 import type { FaultInjector } from './faults';
-import { describeAllShards, readableShards } from './pipe-lineage';
+import { describeAllShards } from '../common/stream-shards';
+import { readableShards } from './pipe-lineage';
 import { partitionKeyOf, processShardPage, validateParallelizationFactor } from './shard-parallelism';
 import { sqsSafeJson } from './sqs-local';
 

@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
-import { lagPercentiles } from '../../local/progress';
+import { lagPercentiles } from '../../common/format';
 import { startLocalSession, type LocalSessionOptions } from '../../local/session';
 import { BENCH_KEY_SCHEMA, makeItem } from '../lib/data';
 import { BenchError } from '../lib/errors';

@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../../infra/config';
-import { DEFAULT_SESSION_FILE } from '../../local/control';
+import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { startLocalReverse } from '../dr/local-reverse';
 import { operatorTargetTableClient } from '../aws/deployed-target';
 import { awsCall } from '../aws/errors';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatMs, formatTable } from '../../local/progress';
+import { formatMs, formatTable } from '../../common/format';
 import type { CommandContext } from '../index';
 import { EXIT } from '../errors';
 import { writeJson } from '../operator/args';

@@ -1,6 +1,6 @@
 import { canonicalKey } from '../../handlers/core/attribute-value';
 import type { FreezeState } from '../../handlers/core/freeze';
-import { itemsEqual } from '../../local/compare';
+import { itemsEqual } from '../../common/item-compare';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import type { StreamHead } from './stream-tail';
 

@@ -5,8 +5,9 @@ import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/c
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { CONTROL_TABLE_KEY, controlTableName, FREEZE_CACHE_TTL_MS, readFreezeState } from '../../handlers/core/freeze';
-import { itemsEqual } from '../../local/compare';
-import { DEFAULT_SESSION_FILE, readSessionFile } from '../../local/control';
+import { itemsEqual } from '../../common/item-compare';
+import { DEFAULT_SESSION_FILE } from '../../common/session-file';
+import { readSessionFile } from '../../local/control';
 import { LOCAL_CONTROL_REPLICATION } from '../../local/session';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { awsCall } from '../aws/errors';

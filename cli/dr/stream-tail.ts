@@ -1,6 +1,6 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type DynamoDBStreamsClient, type _Record } from '@aws-sdk/client-dynamodb-streams';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
-import { describeAllShards } from '../../local/pipe-lineage';
+import { describeAllShards } from '../../common/stream-shards';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { awsCall } from '../aws/errors';
 

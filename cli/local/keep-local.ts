@@ -1,10 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { KeySchema } from '../../handlers/core/key-schema';
-import { DEFAULT_SESSION_FILE, removeSessionFile, sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
+import { DEFAULT_SESSION_FILE } from '../../common/session-file';
+import { removeSessionFile, sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
 import { parseFaults } from '../../local/faults';
 import { parseKeySchemaSpec, readItems, readOps, type JsonlLine } from '../../local/input';
-import { formatTable } from '../../local/progress';
+import { formatTable } from '../../common/format';
 import { startLocalSession, type LocalSession } from '../../local/session';
 import { applyOps, demoWorkload, writeSeedItems } from '../../local/workload';
 import type { AttributeMapWire } from '../../schemas/attribute-value';

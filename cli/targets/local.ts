@@ -1,7 +1,8 @@
 import { relative, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { controlClient, DEFAULT_SESSION_FILE, LocalSessionFileError, readSessionFile, type ControlClient } from '../../local/control';
+import { DEFAULT_SESSION_FILE } from '../../common/session-file';
+import { controlClient, LocalSessionFileError, readSessionFile, type ControlClient } from '../../local/control';
 import { CliError, EXIT } from '../errors';
 import type { OperatorTarget, PipelineHealth } from './types';
 import { keepProtoAttributes } from '../../handlers/core/proto-attributes';

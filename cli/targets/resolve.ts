@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../../infra/config';
-import { DEFAULT_SESSION_FILE } from '../../local/control';
+import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { CliError, EXIT } from '../errors';
 import type { CliIo } from '../index';
 import { awsTarget, loadConfigs, selectReplication } from './aws';

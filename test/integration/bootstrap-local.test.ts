@@ -1,6 +1,6 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
-import { itemsEqual } from '../../local/compare';
+import { itemsEqual } from '../../common/item-compare';
 import { localBootstrapPorts, type LocalBootstrapPorts } from '../../cli/bootstrap/local-ports';
 import { runBootstrap, type BootstrapEvent } from '../../cli/bootstrap/orchestrator';
 import type { BootstrapPorts } from '../../cli/bootstrap/ports';

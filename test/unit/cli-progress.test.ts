@@ -1,4 +1,5 @@
-import { formatMs, formatTable, lagPercentiles, ProgressLine, type ProgressStats } from '../../local/progress';
+import { formatMs, formatTable, lagPercentiles } from '../../common/format';
+import { ProgressLine, type ProgressStats } from '../../cli/local/progress-line';
 
 const stats = (applied: number, lagMs: number[] = []): ProgressStats => ({ messagesApplied: applied, queueDepth: 3, inFlight: 2, deadLettered: 1, lagMs });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
 import { BucketDigests, canonicalItemBytes, compareCodePoints, ItemDigester } from '../../handlers/core/item-digest';
-import { itemsEqual } from '../../local/compare';
+import { itemsEqual } from '../../common/item-compare';
 import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
 import { base64Bytes, keySchema, numberString } from './support/arbitraries';
 
@@ -60,7 +60,7 @@ describe('canonical item bytes', () => {
     }), { numRuns: 300 });
   });
 
-  it('differ exactly when the items differ (local/compare.ts as the oracle)', () => {
+  it('differ exactly when the items differ (common/item-compare.ts as the oracle)', () => {
     fc.assert(fc.property(item, item, (a, b) => {
       expect(canonicalItemBytes(a).equals(canonicalItemBytes(b))).toBe(itemsEqual(a, b));
     }), { numRuns: 300 });

@@ -1,4 +1,4 @@
-import { attributeValuesEqual, itemsEqual } from '../../local/compare';
+import { attributeValuesEqual, itemsEqual } from '../../common/item-compare';
 import { InvalidFaultSpecError } from '../../local/errors';
 import { splitRequestItems } from '../../local/fault-proxy';
 import { FaultInjector, mulberry32, parseFaults } from '../../local/faults';

@@ -14,7 +14,8 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { FaultInjector } from '../../local/faults';
 import { PipeEmulator, toPipesRecord, type PipeSettings } from '../../local/pipe-emulator';
-import { describeAllShards, readableShards } from '../../local/pipe-lineage';
+import { describeAllShards } from '../../common/stream-shards';
+import { readableShards } from '../../local/pipe-lineage';
 
 const STREAM_ARN = 'arn:aws:dynamodb:ddblocal:000000000000:table/source/stream/2026-11-27T00:00:00.000';
 /** The pipe settings the stack synthesizes (local/deployed-definition.ts reads them from the template). */

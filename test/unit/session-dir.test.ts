@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SESSION_FILE, removeEmptySessionDir } from '../../local/control';
+import { DEFAULT_SESSION_FILE } from '../../common/session-file';
+import { removeEmptySessionDir } from '../../local/control';
 
 /** `local --keep` leaves no empty .ddb-replicate/ behind, and never removes anybody else's files. */
 describe('removeEmptySessionDir', () => {

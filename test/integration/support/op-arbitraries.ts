@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { canonicalKey, toSdkAttributeMap, toWireAttributeMap } from '../../../handlers/core/attribute-value';
 import { ReplicationError } from '../../../handlers/core/errors';
 import type { KeySchema } from '../../../handlers/core/key-schema';
-import { itemsEqual } from '../../../local/compare';
+import { itemsEqual } from '../../../common/item-compare';
 import type { WorkloadOp } from '../../../local/input';
 import type { LocalSession } from '../../../local/session';
 import type { AttributeMapWire, AttributeValueWire } from '../../../schemas/attribute-value';

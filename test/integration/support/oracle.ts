@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { canonicalKey, toWireAttributeMap } from '../../../handlers/core/attribute-value';
-import { itemsEqual } from '../../../local/compare';
+import { itemsEqual } from '../../../common/item-compare';
 import type { AttributeMapWire, AttributeValueWire } from '../../../schemas/attribute-value';
 
 /**
@@ -12,7 +12,7 @@ import type { AttributeMapWire, AttributeValueWire } from '../../../schemas/attr
  * without importing any production policy code (handlers/core/target-policy.ts, filter.ts,
  * redaction.ts): if a production rule is wrong, the target differs from this and the check fails.
  * Deliberately simple — it supports the policy fields the integration tests use and refuses others.
- * Only the item comparison (exact, sets unordered, numbers by value: local/compare.ts) and the key
+ * Only the item comparison (exact, sets unordered, numbers by value: common/item-compare.ts) and the key
  * encoding for maps are shared; neither decides what a target should hold.
  */
 export interface OraclePolicy {

@@ -1,7 +1,9 @@
+import { formatMs, lagPercentiles } from '../../common/format';
+
 /**
  * Live progress of a local run on stderr: one line redrawn in place with `\r` on a terminal, or a
- * plain line every few seconds when stderr is a file or pipe (CI logs stay readable). Also the
- * final summary table. Shows counts and timings only — never item values.
+ * plain line every few seconds when stderr is a file or pipe (CI logs stay readable). Shows counts
+ * and timings only — never item values.
  */
 
 /** The session counters the display reads (a structural subset of LocalStats). */
@@ -18,21 +20,6 @@ export interface ProgressStream {
   isTTY?: boolean;
   columns?: number;
 }
-
-export interface Percentiles {
-  p50: number | null;
-  p99: number | null;
-}
-
-/** Nearest-rank percentiles; null when there is no sample. */
-export function lagPercentiles(lagMs: readonly number[]): Percentiles {
-  if (lagMs.length === 0) return { p50: null, p99: null };
-  const sorted = [...lagMs].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-  return { p50: at(0.5), p99: at(0.99) };
-}
-
-export const formatMs = (ms: number | null): string => (ms === null ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
 export interface ProgressOptions {
   /** Label of the current phase ("seeding", "workload", "draining"). */
@@ -115,10 +102,4 @@ export class ProgressLine {
       `lag p50 ${formatMs(p50)} p99 ${formatMs(p99)}`,
     ].join(' · ');
   }
-}
-
-/** A two-column table: labels left-aligned, values left-aligned after them. */
-export function formatTable(rows: readonly (readonly [string, string])[]): string {
-  const width = Math.max(...rows.map(([label]) => label.length));
-  return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
 }
