@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBootstrap } from './commands/bootstrap';
 import { registerCutover } from './commands/cutover';
 import { registerFailover } from './commands/failover';
-import { registerLocal } from './commands/local';
+import { registerLocal } from './local/command';
 import { registerPause } from './commands/pause';
 import { registerPlan } from './commands/plan';
 import { registerReplay } from './commands/replay';

@@ -3,7 +3,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH } from '../../infra/config';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
-import { startLocalReverse } from '../dr/local-reverse';
+import { startLocalReverse } from '../local/reverse';
 import { operatorTargetTableClient } from '../aws/deployed-target';
 import { awsCall } from '../aws/errors';
 import { reverseConfig } from '../dr/reverse';

@@ -4,7 +4,7 @@ import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { CliError, EXIT } from '../errors';
 import type { CliIo } from '../index';
 import { awsTarget, loadConfigs, selectReplication } from './aws';
-import { localTarget } from './local';
+import { localTarget } from '../local/target';
 import type { OperatorTarget } from './types';
 
 /**

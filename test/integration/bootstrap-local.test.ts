@@ -1,7 +1,7 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { itemsEqual } from '../../common/item-compare';
-import { localBootstrapPorts, type LocalBootstrapPorts } from '../../cli/bootstrap/local-ports';
+import { localBootstrapPorts, type LocalBootstrapPorts } from '../../cli/local/bootstrap-ports';
 import { runBootstrap, type BootstrapEvent } from '../../cli/bootstrap/orchestrator';
 import type { BootstrapPorts } from '../../cli/bootstrap/ports';
 import { startLocalSession, type LocalSession } from '../../local/session';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { localBootstrapPorts } from '../../cli/bootstrap/local-ports';
+import { localBootstrapPorts } from '../../cli/local/bootstrap-ports';
 import { runBootstrap } from '../../cli/bootstrap/orchestrator';
 import { startLocalSession, type LocalSession } from '../../local/session';
 import { applyOps } from '../../local/workload';

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from './support/wait';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { startLocalReverse } from '../../cli/dr/local-reverse';
+import { startLocalReverse } from '../../cli/local/reverse';
 import { controlTableName, readFreezeState } from '../../handlers/core/freeze';
 import { queueDepth, totalDepth } from '../../cli/operator/queues';
-import { localTarget } from '../../cli/targets/local';
+import { localTarget } from '../../cli/local/target';
 import type { OperatorTarget } from '../../cli/targets/types';
 import type { LocalSession } from '../../local/session';
 import { startKeptSession, type KeptSession } from './support/kept-session';

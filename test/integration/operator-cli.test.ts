@@ -9,7 +9,7 @@ import { runCli as run } from '../support/run-cli';
 import { queueDepth, totalDepth } from '../../cli/operator/queues';
 import { runReplay } from '../../cli/operator/replay';
 import { runVerify } from '../../cli/operator/verify';
-import { localTarget } from '../../cli/targets/local';
+import { localTarget } from '../../cli/local/target';
 import type { OperatorTarget } from '../../cli/targets/types';
 import { sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
 import { startLocalSession, type LocalSession } from '../../local/session';

@@ -13,7 +13,7 @@ import { runVerify } from '../../cli/operator/verify';
 import { measuredSettleMs } from '../../cli/commands/verify';
 import { readSessionFile } from '../../local/control';
 import { CliError, EXIT } from '../../cli/errors';
-import { localTarget } from '../../cli/targets/local';
+import { localTarget } from '../../cli/local/target';
 
 /** The pure parts of the operator commands: envelopes, warnings, argument parsing, the verify core over a mocked DynamoDB. */
 

@@ -12,7 +12,7 @@ import type { AttributeMapWire } from '../../schemas/attribute-value';
 import type { WorkloadOp } from '../../local/input';
 import { CliError, EXIT } from '../errors';
 import { untilSignal } from '../operator/args';
-import { shownPath } from '../targets/local';
+import { shownPath } from './target';
 import type { CliIo } from '../index';
 import type { DeliveryMode } from '../../schemas/replication-config';
 

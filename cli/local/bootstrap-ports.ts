@@ -2,9 +2,9 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KeySchema } from '../../handlers/core/key-schema';
 import { LOCAL_REGION, LOCAL_TARGET, type LocalSession } from '../../local/session';
-import { directCopyPorts } from './direct-copy-port';
-import type { DirectCopyOptions } from './direct-engine';
-import type { BootstrapPorts } from './ports';
+import { directCopyPorts } from '../bootstrap/direct-copy-port';
+import type { DirectCopyOptions } from '../bootstrap/direct-engine';
+import type { BootstrapPorts } from '../bootstrap/ports';
 
 export interface LocalBootstrapPortsOptions {
   readonly keySchema: KeySchema;

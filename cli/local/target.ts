@@ -4,7 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { controlClient, LocalSessionFileError, readSessionFile, type ControlClient } from '../../local/control';
 import { CliError, EXIT } from '../errors';
-import type { OperatorTarget, PipelineHealth } from './types';
+import type { OperatorTarget, PipelineHealth } from '../targets/types';
 import { keepProtoAttributes } from '../../handlers/core/proto-attributes';
 
 const RETENTION_SECONDS = 1_209_600; // the stack sets 14 days, and local queues are created from its template

@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DELIVERY_MODES } from '../../schemas/replication-config';
 import type { CommandContext } from '../index';
-import { runLocal, type LocalRunOptions } from '../local-run';
-import { runKeptLocal } from '../local/keep-local';
+import { runLocal, type LocalRunOptions } from './run';
+import { runKeptLocal } from './keep';
 import { CliError, EXIT } from '../errors';
 
 /**

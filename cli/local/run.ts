@@ -1,22 +1,22 @@
 import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KeySchema } from '../handlers/core/key-schema';
-import { FaultInjector, parseFaults, type FaultRates } from '../local/faults';
-import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, type WorkloadOp } from '../local/input';
-import { formatMs, formatTable, lagPercentiles } from '../common/format';
-import { ProgressLine } from './local/progress-line';
-import type { DeployedDefinition } from '../local/deployed-definition';
-import { startLocalSession, type LocalSession, type LocalStats } from '../local/session';
-import type { DeliveryMode } from '../schemas/replication-config';
-import { localBootstrapPorts } from './bootstrap/local-ports';
-import { watchParent } from '../local/cleanup';
-import { runBootstrap } from './bootstrap/orchestrator';
-import { applyOps, demoWorkload, writeSeedItems, type WorkloadSink } from '../local/workload';
-import { startSampledVerifier, type SampledVerifier } from '../local/sampled-verifier';
-import { TargetDrift } from '../local/target-drift';
-import type { AttributeMapWire } from '../schemas/attribute-value';
-import { CliError, EXIT, exitCodeFor } from './errors';
-import type { CliIo } from './index';
+import type { KeySchema } from '../../handlers/core/key-schema';
+import { FaultInjector, parseFaults, type FaultRates } from '../../local/faults';
+import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, type WorkloadOp } from '../../local/input';
+import { formatMs, formatTable, lagPercentiles } from '../../common/format';
+import { ProgressLine } from './progress-line';
+import type { DeployedDefinition } from '../../local/deployed-definition';
+import { startLocalSession, type LocalSession, type LocalStats } from '../../local/session';
+import type { DeliveryMode } from '../../schemas/replication-config';
+import { localBootstrapPorts } from './bootstrap-ports';
+import { watchParent } from '../../local/cleanup';
+import { runBootstrap } from '../bootstrap/orchestrator';
+import { applyOps, demoWorkload, writeSeedItems, type WorkloadSink } from '../../local/workload';
+import { startSampledVerifier, type SampledVerifier } from '../../local/sampled-verifier';
+import { TargetDrift } from '../../local/target-drift';
+import type { AttributeMapWire } from '../../schemas/attribute-value';
+import { CliError, EXIT, exitCodeFor } from '../errors';
+import type { CliIo } from '../index';
 
 /** Options of `ddb-replicate local`, as commander hands them over. */
 export interface LocalRunOptions {
