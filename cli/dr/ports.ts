@@ -1,14 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { CONTROL_TABLE_KEY, controlTableName, FREEZE_CACHE_TTL_MS, readFreezeState } from '../../handlers/core/freeze';
 import { itemsEqual } from '../../common/item-compare';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
-import { readSessionFile } from '../../local/control';
-import { LOCAL_CONTROL_REPLICATION } from '../../local/session';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { awsCall } from '../aws/errors';
 import { CliError, EXIT } from '../errors';
@@ -16,6 +14,7 @@ import type { CliIo } from '../index';
 import { setApplyEnabled } from '../operator/mapping';
 import { queueDepth, totalDepth } from '../operator/queues';
 import { targetStatus } from '../operator/status';
+import { localDrSource } from '../local/dr-source';
 import { loadConfigs, selectReplication } from '../targets/aws';
 import { resolveTarget, type TargetSelection } from '../targets/resolve';
 import type { OperatorTarget, TableRef } from '../targets/types';
@@ -48,14 +47,8 @@ export async function resolveDrTarget(selection: TargetSelection, io: CliIo): Pr
   try {
     if (target.kind === 'local') {
       const sessionFile = selection.local === true || selection.local === undefined ? DEFAULT_SESSION_FILE : String(selection.local);
-      const session = readSessionFile(sessionFile);
-      const streams = new DynamoDBStreamsClient({ region: session.region, credentials: session.credentials, endpoint: session.endpoints.dynamodb });
-      return drTarget(target, LOCAL_CONTROL_REPLICATION, streams, async () => {
-        const out = await target.source.client.send(new DescribeTableCommand({ TableName: target.source.tableName }));
-        const arn = out.Table?.LatestStreamArn;
-        if (arn === undefined) throw new CliError(`local table ${target.source.tableName} has no stream`, EXIT.failure);
-        return arn;
-      }, FREEZE_CACHE_TTL_MS + 1000, dirname(sessionFile));
+      const local = localDrSource(target, sessionFile);
+      return drTarget(target, local.replication, local.streams, local.sourceStreamArn, local.settleMs, local.stateDir);
     }
     const config = selectReplication(loadConfigs(selection), selection.replication);
     const targetConfig = config.targets.find((t) => t.name === target.name)!;
