@@ -6,8 +6,8 @@ import { runKeptLocal } from './keep';
 import { CliError, EXIT } from '../errors';
 
 /**
- * `ddb-replicate local` — the black-box interface of docs/architecture.md#local-mode. Argument parsing only; the run itself
- * is cli/local-run.ts.
+ * `ddb-replicate local` — the black-box interface of docs/architecture.md#local-mode. Argument parsing only; the
+ * input plan is input-plan.ts, a run is run.ts, a kept session (--keep) keep.ts.
  */
 export function registerLocal(program: Command, ctx: CommandContext): void {
   program

@@ -1,19 +1,14 @@
-import { randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { KeySchema } from '../../handlers/core/key-schema';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { removeSessionFile, sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
-import { parseFaults } from '../../local/faults';
-import { parseKeySchemaSpec, readItems, readOps, type JsonlLine } from '../../local/input';
 import { formatTable } from '../../common/format';
 import { startLocalSession, type LocalSession } from '../../local/session';
-import { applyOps, demoWorkload, writeSeedItems } from '../../local/workload';
-import type { AttributeMapWire } from '../../schemas/attribute-value';
-import type { WorkloadOp } from '../../local/input';
+import { applyOps, writeSeedItems } from '../../local/workload';
 import { CliError, EXIT } from '../errors';
 import { untilSignal } from '../operator/args';
 import { shownPath } from './target';
 import type { CliIo } from '../index';
+import { buildInputPlan, type InputPlanOptions } from './input-plan';
 import type { DeliveryMode } from '../../schemas/replication-config';
 
 /**
@@ -22,13 +17,7 @@ import type { DeliveryMode } from '../../schemas/replication-config';
  * and serve the control API (local/control.ts) until Ctrl-C or POST /stop. Unlike a plain `local`
  * run it does not judge the result: a kept session is for operating, faults and all.
  */
-export interface KeepLocalOptions {
-  keySchema?: string;
-  seedItems?: string;
-  ops?: string;
-  faults?: string;
-  seed?: number;
-  demo?: boolean;
+export interface KeepLocalOptions extends InputPlanOptions {
   /** Refused with --keep (a kept session replicates its seed items through the stream). */
   bootstrap?: boolean;
   json?: boolean;
@@ -55,18 +44,19 @@ export interface KeepLocalDeps {
 }
 
 export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: KeepLocalDeps = {}): Promise<number> {
-  const seed = opts.seed ?? randomInt(0, 2 ** 31);
-  const { keySchema, seedItems, ops, description } = await plan(opts, seed);
-  const faults = opts.faults === undefined ? {} : parseFaults(opts.faults);
+  if (opts.bootstrap === true) throw new CliError('--keep does not combine with --bootstrap: a kept session replicates its seed items through the stream', EXIT.badInput);
+  if (opts.json === true) throw new CliError('--keep prints a summary for people and keeps running; drop --json (the operator commands take --json)', EXIT.badInput);
+  const plan = await buildInputPlan(opts, { demo: KEPT_DEMO, demoLabel: 'demo (kept)' });
+  const { keySchema, seed, faults } = plan;
   const sessionFile = opts.sessionFile ?? DEFAULT_SESSION_FILE;
 
   io.stderr.write('starting the emulators…\n');
   const session: LocalSession = await startLocalSession({ keySchema, faults, seed, ...KEPT_SESSION, ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }) });
   let control: ControlServer | undefined;
   try {
-    const seeded = await writeSeedItems(session, seedItems(), { keySchema });
+    const seeded = await writeSeedItems(session, plan.seedItems(), { keySchema });
     await session.startReplication();
-    const written = await applyOps(session, ops(), { keySchema });
+    const written = await applyOps(session, plan.ops(), { keySchema, locate: (op) => plan.locate(op) });
     io.stderr.write(`wrote ${seeded} seed items and ${written} ops; waiting up to ${opts.timeout} s for them to replicate…\n`);
     let drained = true;
     try {
@@ -83,7 +73,7 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
     io.stdout.write([
       `ddb-replicate local — session kept (${drained ? 'replication drained' : 'still replicating'})`,
       formatTable([
-        ['ran', description],
+        ['ran', plan.description],
         ['faults', opts.faults ?? 'none'],
         ['applied', String(stats.messagesApplied)],
         ['DLQ', String(stats.deadLettered)],
@@ -116,40 +106,4 @@ export async function runKeptLocal(opts: KeepLocalOptions, io: CliIo, deps: Keep
 
 function untilSignalOrStop(control: ControlServer): Promise<void> {
   return untilSignal(control.stopRequested);
-}
-
-interface Plan {
-  keySchema: KeySchema;
-  seedItems: () => AsyncIterable<AttributeMapWire> | Iterable<AttributeMapWire>;
-  ops: () => AsyncIterable<WorkloadOp> | Iterable<WorkloadOp>;
-  description: string;
-}
-
-async function plan(opts: KeepLocalOptions, seed: number): Promise<Plan> {
-  if (opts.bootstrap === true) throw new CliError('--keep does not combine with --bootstrap: a kept session replicates its seed items through the stream', EXIT.badInput);
-  if (opts.json === true) throw new CliError('--keep prints a summary for people and keeps running; drop --json (the operator commands take --json)', EXIT.badInput);
-  if (opts.demo === true) {
-    const given = [opts.keySchema && '--key-schema', opts.seedItems && '--seed-items', opts.ops && '--ops'].filter(Boolean);
-    if (given.length > 0) throw new CliError(`--demo generates its own data; drop ${given.join(', ')}`, EXIT.badInput);
-    const demo = demoWorkload({ seed, ...KEPT_DEMO });
-    return { keySchema: demo.keySchema, seedItems: () => demo.seedItems, ops: () => demo.ops, description: `demo (kept): ${demo.seedItems.length} seed items, ${demo.ops.length} ops` };
-  }
-  if (opts.keySchema === undefined) throw new CliError('--key-schema is required (e.g. --key-schema pk:S,sk:N), or run --demo', EXIT.badInput);
-  const keySchema = parseKeySchemaSpec(opts.keySchema);
-  const { seedItems: seedFile, ops: opsFile } = opts;
-  // Validate every line before anything starts (bad input costs nothing).
-  const items = seedFile === undefined ? [] : await collect(readItems(seedFile, keySchema));
-  const opList = opsFile === undefined ? [] : await collect(readOps(opsFile, keySchema));
-  return {
-    keySchema,
-    seedItems: () => items,
-    ops: () => opList,
-    description: `${items.length} seed items${seedFile === undefined ? '' : ` from ${seedFile}`}, ${opList.length} ops${opsFile === undefined ? '' : ` from ${opsFile}`}`,
-  };
-}
-
-async function collect<T>(lines: AsyncIterable<JsonlLine<T>>): Promise<T[]> {
-  const values: T[] = [];
-  for await (const { value } of lines) values.push(value);
-  return values;
 }

@@ -1,8 +1,5 @@
-import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KeySchema } from '../../handlers/core/key-schema';
-import { FaultInjector, parseFaults, type FaultRates } from '../../local/faults';
-import { countValid, parseKeySchemaSpec, readItems, readOps, type JsonlLine, type WorkloadOp } from '../../local/input';
+import { FaultInjector } from '../../local/faults';
 import { formatMs, formatTable, lagPercentiles } from '../../common/format';
 import { ProgressLine } from './progress-line';
 import type { DeployedDefinition } from '../../local/deployed-definition';
@@ -11,23 +8,17 @@ import type { DeliveryMode } from '../../schemas/replication-config';
 import { localBootstrapPorts } from './bootstrap-ports';
 import { watchParent } from '../../local/cleanup';
 import { runBootstrap } from '../bootstrap/orchestrator';
-import { applyOps, demoWorkload, writeSeedItems, type WorkloadSink } from '../../local/workload';
+import { applyOps, writeSeedItems, type WorkloadSink } from '../../local/workload';
 import { startSampledVerifier, type SampledVerifier } from '../../local/sampled-verifier';
 import { TargetDrift } from '../../local/target-drift';
-import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { CliError, EXIT, exitCodeFor } from '../errors';
 import type { CliIo } from '../index';
+import { buildInputPlan, type InputPlan, type InputPlanOptions } from './input-plan';
 
 /** Options of `ddb-replicate local`, as commander hands them over. */
-export interface LocalRunOptions {
-  keySchema?: string;
-  seedItems?: string;
-  ops?: string;
-  faults?: string;
-  seed?: number;
+export interface LocalRunOptions extends InputPlanOptions {
   bootstrap?: boolean;
   json?: boolean;
-  demo?: boolean;
   timeout: number;
   /** Replicate to this many targets, fanned out as in AWS (docs/fan-out.md). @default 1 */
   targets?: number;
@@ -59,18 +50,6 @@ export interface LocalRunResult {
   repaired?: number;
 }
 
-interface Plan {
-  keySchema: KeySchema;
-  seedCount: number;
-  opCount: number;
-  seedItems: () => AsyncIterable<AttributeMapWire> | Iterable<AttributeMapWire>;
-  ops: () => AsyncIterable<WorkloadOp> | Iterable<WorkloadOp>;
-  /** One line saying what the data is, for the summary. */
-  description: string;
-  /** file:line of an op read from a file. */
-  locate?: (op: WorkloadOp) => string | undefined;
-}
-
 const DIFF_EXAMPLES = 10;
 /** Local tables are small: a sample this large covers them whole, so the final runs see every drift. */
 const LOCAL_SAMPLE_SIZE = 1000;
@@ -84,25 +63,26 @@ const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 2;
 
 export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number> {
   const startedAt = Date.now();
-  const seed = opts.seed ?? randomInt(0, 2 ** 31);
   // --json promises one line on stdout, failures included: the error, the exit code, the counts known.
   const failed = (error: unknown, counts: Record<string, number> = {}): unknown => {
     if (opts.json === true) io.stdout.write(`${JSON.stringify({ error: error instanceof Error ? error.message : String(error), exitCode: exitCodeFor(error), ...counts })}\n`);
     return error;
   };
   // Everything is validated before anything starts: bad input costs nothing and writes nothing.
-  let plan: Plan;
-  let faults: FaultRates;
+  let plan: InputPlan;
   const targetCount = opts.targets ?? 1;
   try {
-    plan = await preparePlan(opts, seed);
-    faults = opts.faults === undefined ? {} : parseFaults(opts.faults);
+    plan = await buildInputPlan(opts);
     if (targetCount > 1 && opts.bootstrap === true) {
       throw new CliError('--bootstrap copies into one target table; run it without --targets (or with --targets 1)', EXIT.badInput);
+    }
+    if (opts.sampledVerify === true && (targetCount > 1 || opts.bootstrap === true)) {
+      throw new CliError('--sampled-verify runs with one target and without --bootstrap; drop --targets / --bootstrap', EXIT.badInput);
     }
   } catch (error) {
     throw failed(error);
   }
+  const { seed, faults } = plan;
 
   const showProgress = opts.json !== true || io.stderr.isTTY === true;
   const progress = new ProgressLine(io.stderr, { phase: 'starting emulators' });
@@ -167,7 +147,6 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
         seeded += n;
       },
     });
-    if (opts.sampledVerify === true && (targets !== undefined || opts.bootstrap === true)) throw new CliError('--sampled-verify runs with one target and without --bootstrap; drop --targets / --bootstrap', EXIT.badInput);
     if ((faults.targetDrift ?? 0) > 0) {
       drift = new TargetDrift({ client: session.targetClient, tableName: session.targetTableName, keySchema: plan.keySchema, faults: new FaultInjector(faults, seed) });
     }
@@ -183,7 +162,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
     const writeOps = (): Promise<number> =>
       applyOps(sink, plan.ops(), {
         keySchema: plan.keySchema,
-        ...(plan.locate === undefined ? {} : { locate: plan.locate }),
+        locate: (op) => plan.locate(op),
         signal: interrupt.signal,
         onWritten: (n) => {
           progress.addWritten(n);
@@ -342,47 +321,7 @@ function abortReason(signal: AbortSignal): Error {
   return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`, { cause: reason });
 }
 
-async function preparePlan(opts: LocalRunOptions, seed: number): Promise<Plan> {
-  if (opts.demo === true) {
-    const given = [opts.keySchema && '--key-schema', opts.seedItems && '--seed-items', opts.ops && '--ops'].filter(Boolean);
-    if (given.length > 0) throw new CliError(`--demo generates its own data; drop ${given.join(', ')}`, EXIT.badInput);
-    const demo = demoWorkload({ seed });
-    const { mix } = demo;
-    return {
-      keySchema: demo.keySchema,
-      seedCount: demo.seedItems.length,
-      opCount: demo.ops.length,
-      seedItems: () => demo.seedItems,
-      ops: () => demo.ops,
-      description: `demo: ${demo.seedItems.length} seed items, ${demo.ops.length} ops (${mix.puts} puts, ${mix.updates} updates of which ${mix.hotKeyOps} on hot keys, ${mix.deletes} deletes, ${mix.ttlDeletes} TTL-style deletes, ${mix.largeItems} items of ~350 KB)`,
-    };
-  }
-  if (opts.keySchema === undefined) throw new CliError('--key-schema is required (e.g. --key-schema pk:S,sk:N), or run --demo', EXIT.badInput);
-  const keySchema = parseKeySchemaSpec(opts.keySchema);
-  const seedFile = opts.seedItems;
-  const opsFile = opts.ops;
-  const seedCount = seedFile === undefined ? 0 : await countValid(readItems(seedFile, keySchema));
-  const opCount = opsFile === undefined ? 0 : await countValid(readOps(opsFile, keySchema));
-  const opLocations = new WeakMap<WorkloadOp, string>();
-  return {
-    keySchema,
-    seedCount,
-    opCount,
-    seedItems: () => (seedFile === undefined ? [] : values(readItems(seedFile, keySchema))),
-    ops: () => (opsFile === undefined ? [] : values(readOps(opsFile, keySchema), (op, line) => opLocations.set(op, `${opsFile}:${line}`))),
-    locate: (op) => opLocations.get(op),
-    description: `${seedCount} seed items${seedFile === undefined ? '' : ` from ${seedFile}`}, ${opCount} ops${opsFile === undefined ? '' : ` from ${opsFile}`}`,
-  };
-}
-
-async function* values<T>(lines: AsyncIterable<JsonlLine<T>>, onLine?: (value: T, line: number) => void): AsyncGenerator<T> {
-  for await (const { value, line } of lines) {
-    onLine?.(value, line);
-    yield value;
-  }
-}
-
-function summary(plan: Plan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined, session: LocalSession): string {
+function summary(plan: InputPlan, opts: LocalRunOptions, seed: number, result: LocalRunResult, stats: LocalStats, itemsCopied: number | undefined, session: LocalSession): string {
   const key = [plan.keySchema.partitionKey, plan.keySchema.sortKey].filter((k) => k !== undefined).map((k) => `${k.name}:${k.type}`).join(', ');
   const targets = opts.targets ?? 1;
   const verdict = targets > 1

@@ -59,3 +59,24 @@ it('exits 2 on invalid UTF-8 and on a byte-order mark after the first line, nami
   expect(startDynamoDb).not.toHaveBeenCalled();
   expect(startSqs).not.toHaveBeenCalled();
 });
+
+it('validates a kept session (--keep) with the same input plan: exit 2, file:line, no emulator started', async () => {
+  const ops = join(dir, 'kept-bad.jsonl');
+  writeFileSync(ops, `${good}{"op":"put","item":{"pk":{"S":"b"},"s":{"SS":[]}}}\n`);
+  const run = await runCli('local', '--keep', '--key-schema', 'pk:S', '--ops', ops);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain(`${ops}:2: `);
+  expect(run.stderr).toContain('at s: an empty SS set');
+  const faults = await runCli('local', '--keep', '--demo', '--faults', 'apply-throttle=2');
+  expect(faults.code).toBe(2);
+  expect(startDynamoDb).not.toHaveBeenCalled();
+  expect(startSqs).not.toHaveBeenCalled();
+});
+
+it('refuses --sampled-verify with several targets before anything starts (exit 2)', async () => {
+  const run = await runCli('local', '--demo', '--targets', '2', '--sampled-verify', '--json');
+  expect(run.code).toBe(2);
+  expect(JSON.parse(run.stdout)).toEqual({ error: expect.stringContaining('--sampled-verify runs with one target'), exitCode: 2 });
+  expect(startDynamoDb).not.toHaveBeenCalled();
+  expect(startSqs).not.toHaveBeenCalled();
+});
