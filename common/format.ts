@@ -1,6 +1,6 @@
 /**
  * Formatting of counts and timings shared by the local runtime, the operator commands and the
- * benchmark: lag percentiles, durations in ms, and the two-column summary table. Never item values.
+ * benchmark: lag percentiles and durations in ms. Never item values. (Tables: cli/table.ts.)
  */
 
 export interface Percentiles {
@@ -17,9 +17,3 @@ export function lagPercentiles(lagMs: readonly number[]): Percentiles {
 }
 
 export const formatMs = (ms: number | null): string => (ms === null ? '–' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
-
-/** A two-column table: labels left-aligned, values left-aligned after them. */
-export function formatTable(rows: readonly (readonly [string, string])[]): string {
-  const width = Math.max(...rows.map(([label]) => label.length));
-  return rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`).join('\n');
-}

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { formatMs, formatTable } from '../../common/format';
+import { formatMs } from '../../common/format';
+import { formatTable } from '../table';
 import type { CommandContext } from '../index';
 import { EXIT } from '../errors';
 import { writeJson } from '../operator/args';

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { removeSessionFile, sessionFileContent, startControlServer, writeSessionFile, type ControlServer } from '../../local/control';
-import { formatTable } from '../../common/format';
+import { formatTable } from '../table';
 import { startLocalSession, type LocalSession } from '../../local/session';
 import { applyOps, writeSeedItems } from '../../local/workload';
 import { CliError, EXIT } from '../errors';

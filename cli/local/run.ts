@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultInjector } from '../../local/faults';
-import { formatMs, formatTable, lagPercentiles } from '../../common/format';
+import { formatMs, lagPercentiles } from '../../common/format';
+import { formatTable } from '../table';
 import { ProgressLine } from './progress-line';
 import type { DeployedDefinition } from '../../local/deployed-definition';
 import { startLocalSession, type LocalSession, type LocalStats } from '../../local/session';

@@ -1,3 +1,4 @@
+import { formatColumns } from '../table';
 import type { OperatorTarget, PipelineHealth } from '../targets/types';
 import { queueDepth, queueRedrive, totalDepth, type QueueDepth, type QueueRedrive } from './queues';
 
@@ -150,8 +151,7 @@ export function statusSummaryTable(statuses: readonly TargetStatus[], unresolved
     ]),
     ...unresolved.map((u) => [u.replication ?? '-', u.name, 'not resolved', '?', '?', '?', '?', '?', '?']),
   ];
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd());
+  const lines = [formatColumns(rows)];
   const label = (s: { replication?: string }, name: string): string => (s.replication === undefined ? name : `${s.replication}/${name}`);
   for (const s of statuses) {
     for (const w of s.warnings) lines.push(`${w.severity === 'error' ? '✗' : '!'} ${label(s, s.target)}: ${w.text}`);

@@ -1,4 +1,5 @@
-import { formatMs, formatTable, lagPercentiles } from '../../common/format';
+import { formatMs, lagPercentiles } from '../../common/format';
+import { formatColumns, formatTable } from '../../cli/table';
 import { ProgressLine, type ProgressStats } from '../../cli/local/progress-line';
 
 const stats = (applied: number, lagMs: number[] = []): ProgressStats => ({ messagesApplied: applied, queueDepth: 3, inFlight: 2, deadLettered: 1, lagMs });
@@ -59,5 +60,19 @@ describe('formatting', () => {
     expect(formatMs(12.4)).toBe('12 ms');
     expect(formatMs(12_345)).toBe('12.3 s');
     expect(formatTable([['a', '1'], ['long', '2']])).toBe('  a     1\n  long  2');
+  });
+
+  it('draws columns two spaces apart, as wide as their widest cell, with no borders, colours or trailing blanks', () => {
+    const text = formatColumns([
+      ['TARGET', 'PIPE', 'LAG P99'],
+      ['dr', 'RUNNING', '850 ms'],
+      ['analytics', 'not resolved', '?'],
+    ]);
+    expect(text).toBe(['TARGET     PIPE          LAG P99', 'dr         RUNNING       850 ms', 'analytics  not resolved  ?'].join('\n'));
+  });
+
+  it('aligns by display width: a wide character takes two columns', () => {
+    // U+4E1C is East Asian Wide: a terminal draws it two columns wide.
+    expect(formatTable([['\u4e1c', 'a'], ['abc', 'b']])).toBe('  \u4e1c   a\n  abc  b');
   });
 });
