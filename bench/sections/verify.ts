@@ -9,7 +9,7 @@ import { absoluteRow, ratioRow, type SectionResult } from '../lib/report';
 import { ratioSummary, rotation, summarize } from '../lib/stats';
 
 /**
- * `verify` (cli/ops/verify.ts, digest buckets) on DynamoDB Local: items/s against a bare parallel
+ * `verify` (cli/operator/verify.ts, digest buckets) on DynamoDB Local: items/s against a bare parallel
  * Scan of both tables (same segments and page size, consistent reads, nothing done with the items), and the
  * verify process's peak RSS. Each run is a child process (verify-child.ts) so the RSS is its own.
  * Throughput is measured on equal tables (pass 1 only, the healthy case); then three differences

@@ -1,6 +1,6 @@
 /**
  * What the bootstrap orchestrator needs from the world, and nothing more. Implemented over AWS
- * (aws-ports.ts), over a local session (local-ports.ts), and by fakes in the unit tests.
+ * (aws-ports.ts), over a local session (cli/local/bootstrap-ports.ts), and by fakes in the unit tests.
  */
 
 /** EventBridge Pipes `CurrentState` (RUNNING, STOPPED, STARTING, STOPPING, CREATE_FAILED, …). */

@@ -5,7 +5,7 @@ import { bufferEstimate, setApplyEnabled } from '../operator/mapping';
 import { formatDuration } from '../operator/status';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 
-/** `ddb-replicate pause` — disable the apply's event source mapping (cli/ops/mapping.ts). */
+/** `ddb-replicate pause` — disable the apply's event source mapping (cli/operator/mapping.ts). */
 interface PauseCommandOptions extends TargetSelection {
   json?: boolean;
 }

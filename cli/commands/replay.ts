@@ -6,7 +6,7 @@ import { ProgressBar } from '../operator/progress';
 import { runReplay, type ReplayResult } from '../operator/replay';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 
-/** `ddb-replicate replay` — DLQ messages back into the queue as RESYNCs (cli/ops/replay.ts). */
+/** `ddb-replicate replay` — DLQ messages back into the queue as RESYNCs (cli/operator/replay.ts). */
 interface ReplayCommandOptions extends TargetSelection {
   dryRun?: boolean;
   max?: number;

@@ -5,7 +5,7 @@ import { setApplyEnabled } from '../operator/mapping';
 import { queueDepth, totalDepth } from '../operator/queues';
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 
-/** `ddb-replicate resume` — enable the apply's event source mapping again (cli/ops/mapping.ts). */
+/** `ddb-replicate resume` — enable the apply's event source mapping again (cli/operator/mapping.ts). */
 interface ResumeCommandOptions extends TargetSelection {
   json?: boolean;
 }

@@ -8,7 +8,7 @@ import { totalDepth, type QueueDepth } from '../operator/queues';
 import { formatDuration, statusSummaryTable, targetStatus, type TargetStatus } from '../operator/status';
 import { addTargetOptions, resolveTargets, type TargetSelection } from '../targets/resolve';
 
-/** `ddb-replicate status` — health of one or every target (cli/ops/status.ts). */
+/** `ddb-replicate status` — health of one or every target (cli/operator/status.ts). */
 interface StatusCommandOptions extends TargetSelection {
   json?: boolean;
   failOnWarning?: boolean;

@@ -10,7 +10,7 @@ import { DEFAULT_BUCKETS, runVerify, type VerifyResult } from '../operator/verif
 import { addTargetOptions, resolveTarget, type TargetSelection } from '../targets/resolve';
 import type { OperatorTarget } from '../targets/types';
 
-/** `ddb-replicate verify` — compare target with source (cli/ops/verify.ts), optionally repair. */
+/** `ddb-replicate verify` — compare target with source (cli/operator/verify.ts), optionally repair. */
 interface VerifyCommandOptions extends TargetSelection {
   segments: number;
   sample?: number;

@@ -47,7 +47,7 @@ export interface CutoverRecord {
 export interface CutoverPorts {
   readonly target: string;
   readonly replication?: string;
-  /** Pipe, mapping, queue and DLQ depths, lag (cli/ops/status.ts). */
+  /** Pipe, mapping, queue and DLQ depths, lag (cli/operator/status.ts). */
   status(): Promise<TargetStatus>;
   /** Sequence number of the newest record in the source stream (undefined: none). */
   lastStreamSequence(): Promise<string | undefined>;

@@ -6,7 +6,7 @@ import type { TargetPolicy } from '../../handlers/core/target-policy';
 /**
  * What an operator command (replay, verify, status, pause, resume) needs from a target, whether it
  * is deployed (cli/targets/aws.ts: resources from the stack outputs) or a kept local session
- * (cli/targets/local.ts: the session file and its control API). The ops cores (cli/ops/) see only
+ * (cli/local/target.ts: the session file and its control API). The operator-command cores (cli/operator/) see only
  * this interface, so each runs unchanged against both — and against fakes in unit tests.
  */
 

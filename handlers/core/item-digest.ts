@@ -6,7 +6,7 @@ import { keyAttributeNames, type KeySchema } from './key-schema';
 
 /**
  * The canonical form and digest of an item, shared by every verification path: `verify` (digest
- * buckets, cli/ops/verify.ts), the scheduled sampled verification (handlers/core/sampled-verify.ts)
+ * buckets, cli/operator/verify.ts), the scheduled sampled verification (handlers/core/sampled-verify.ts)
  * and, in Python, the Glue verify job (infra/glue/item_digest.py). test/fixtures/digest-vectors.json,
  * generated from this file, holds both languages to the same bytes.
  *

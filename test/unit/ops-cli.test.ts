@@ -178,7 +178,7 @@ describe('status in AWS', () => {
     cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'applied', Values: [42] }, { Id: 'lagp99', Values: [850] }, { Id: 'lagmax', Values: [1200] }] });
     const result = await run('status', '--config', CONFIG);
     expect(result.code).toBe(1);
-    // Several targets: one table, a row each (cli/ops/status.ts statusSummaryTable).
+    // Several targets: one table, a row each (cli/operator/status.ts statusSummaryTable).
     const rows = result.stdout.split('\n').map((l) => l.split(/\s{2,}/));
     expect(rows[1]).toEqual(['orders', 'dr', 'RUNNING', 'Enabled', '0', '0', '?', '850 ms', '0']);
     expect(rows[2]).toEqual(['orders', 'analytics', 'not resolved', '?', '?', '?', '?', '?', '?']);
