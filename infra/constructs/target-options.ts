@@ -93,3 +93,33 @@ export interface ReplicationTargetOptions {
   /** How the owner's envelopes reach its queue (docs/architecture.md#fan-out). @default 'pipe-target' */
   readonly delivery?: DeliveryMode;
 }
+
+/** The target's initial-load Glue job (`InitialLoadJob`; docs/architecture.md#initial-load). */
+export interface InitialLoadOptionsProps {
+  /** Glue worker type: 'G.1X', 'G.2X', 'G.4X' or 'G.8X'. @default 'G.1X' */
+  readonly workerType?: 'G.1X' | 'G.2X' | 'G.4X' | 'G.8X';
+  /** Workers including the Spark driver (2 - 299). @default 2 */
+  readonly numberOfWorkers?: number;
+  /** `scan` (parallel Scan segments) or `export` (native export to S3; needs PITR). @default 'scan' */
+  readonly engine?: 'scan' | 'export';
+  /** Parallel Scan segments (1 - 1,000,000). @default 4 × the job's Spark parallelism (chosen at run time) */
+  readonly segments?: number;
+  /** Job-wide write cap in items per second; 0 = unlimited. @default 0 */
+  readonly writeRateItemsPerSecond?: number;
+  /** Attributes not copied to this target (never a key attribute). @default [] */
+  readonly excludeAttributes?: readonly string[];
+}
+
+/** Continuous sampled verification of one target (`SampledVerify`). */
+export interface ContinuousVerifyProps {
+  /** The off switch: false keeps the settings but deploys no schedule or function. @default true */
+  readonly enabled?: boolean;
+  /** Minutes between runs (1 - 1440). @default 5 */
+  readonly everyMinutes?: number;
+  /** Items sampled from each table per run (1 - 1000). @default 100 */
+  readonly sampleSize?: number;
+  /** Enqueue a RESYNC for each confirmed mismatch (never a direct write). @default false */
+  readonly autoRepair?: boolean;
+  /** Wait before re-reading a mismatch (0 - 600). @default 30 */
+  readonly settleSeconds?: number;
+}

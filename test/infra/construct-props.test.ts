@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { ReplicationTargetOptions, TargetAlarmOptions, TargetFilterProps, TargetRedactionProps } from '../../infra/constructs/target-options';
+import type { ContinuousVerifyProps, InitialLoadOptionsProps, ReplicationTargetOptions, TargetAlarmOptions, TargetFilterProps, TargetRedactionProps } from '../../infra/constructs/target-options';
 import {
-  targetAlarmsSchema, targetFilterSchema, targetOptionsSchema, targetRedactionSchema,
+  continuousVerifySchema, initialLoadSchema, targetAlarmsSchema, targetFilterSchema, targetOptionsSchema, targetRedactionSchema,
   type TargetConfig,
 } from '../../schemas/replication-config';
 import type { ReplicationTargetProps } from '../../infra/constructs/replication-target';
@@ -21,7 +21,9 @@ const propsMatchSchemas: {
   redaction: Same<TargetRedactionProps, z.input<typeof targetRedactionSchema>>;
   alarms: Same<TargetAlarmOptions, z.input<typeof targetAlarmsSchema>>;
   options: Same<ReplicationTargetOptions, z.input<typeof targetOptionsSchema>>;
-} = { filter: true, redaction: true, alarms: true, options: true };
+  initialLoad: Same<InitialLoadOptionsProps, z.input<typeof initialLoadSchema>>;
+  continuousVerify: Same<ContinuousVerifyProps, z.input<typeof continuousVerifySchema>>;
+} = { filter: true, redaction: true, alarms: true, options: true, initialLoad: true, continuousVerify: true };
 
 /** A parsed config target can be passed to the construct as it is (the stack does). */
 function fromConfig(target: TargetConfig): Pick<ReplicationTargetProps, 'filter' | 'redaction' | 'options'> {
@@ -29,7 +31,7 @@ function fromConfig(target: TargetConfig): Pick<ReplicationTargetProps, 'filter'
 }
 
 test('the prop interfaces and the schemas accept the same input (checked by tsc; here the runtime half)', () => {
-  expect(propsMatchSchemas).toEqual({ filter: true, redaction: true, alarms: true, options: true });
+  expect(propsMatchSchemas).toEqual({ filter: true, redaction: true, alarms: true, options: true, initialLoad: true, continuousVerify: true });
   // Every default the schemas fill in is a valid prop value again: parse(props) is a fixed point.
   const options = targetOptionsSchema.parse({});
   expect(targetOptionsSchema.parse(fromConfig({ filter: targetFilterSchema.parse({}), options } as TargetConfig).options)).toEqual(options);
