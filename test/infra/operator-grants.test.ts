@@ -183,18 +183,19 @@ describe('what the grant methods allow (synthesized policy of a granted role)', 
     return sorted(pairs);
   }
 
-  function granted(grant: (target: ReplicationTarget, role: Role) => void, mutate?: Parameters<typeof testConfig>[0]) {
+  /** The policy of a role granted on `targetName` (default `dr`); `pipeOwner` is the target whose pipe feeds it. */
+  function granted(grant: (target: ReplicationTarget, role: Role) => void, mutate?: Parameters<typeof testConfig>[0], targetName = 'dr', pipeOwner = targetName) {
     const { replicationStack } = fastApp(testConfig(mutate));
     const role = new Role(replicationStack, 'Operator', { assumedBy: new AccountRootPrincipal() });
-    grant(replicationStack.replication.targets[0], role);
+    grant(replicationStack.replication.targets.find((t) => t.targetName === targetName)!, role);
     acknowledgeMetricsWildcard(role);
     const template = Template.fromStack(replicationStack);
     const names: [string, string][] = [
       ['stack', 'AWS::StackId'],
-      ['dlq', `"${logicalIdOf(template, 'AWS::SQS::Queue', 'ReplicationdrDeadLetterQueue')}"`],
-      ['queue', `"${logicalIdOf(template, 'AWS::SQS::Queue', 'ReplicationdrQueue')}"`],
-      ['mapping', `"${logicalIdOf(template, 'AWS::Lambda::EventSourceMapping', 'ReplicationdrApplyEventSource')}"`],
-      ['pipe', `"${logicalIdOf(template, 'AWS::Pipes::Pipe', 'ReplicationdrPipe')}"`],
+      ['dlq', `"${logicalIdOf(template, 'AWS::SQS::Queue', `Replication${targetName}DeadLetterQueue`)}"`],
+      ['queue', `"${logicalIdOf(template, 'AWS::SQS::Queue', `Replication${targetName}Queue`)}"`],
+      ['mapping', `"${logicalIdOf(template, 'AWS::Lambda::EventSourceMapping', `Replication${targetName}ApplyEventSource`)}"`],
+      ['pipe', `"${logicalIdOf(template, 'AWS::Pipes::Pipe', `Replication${pipeOwner}Pipe`)}"`],
       ['source-table', ':table/orders"'],
       ['queue-key', ':key/11111111-2222-3333-4444-555555555555'],
     ];
@@ -218,6 +219,14 @@ describe('what the grant methods allow (synthesized policy of a granted role)', 
 
   test('grantReadStatus', () => {
     expect(granted((t, role) => t.grantReadStatus(role))).toEqual(sorted(STATUS));
+  });
+
+  test('grantReadStatus of an attached target: the pipe it reads is its owner\'s (the stack\'s PipeName output)', () => {
+    const third = (input: Record<string, unknown>): void => {
+      (input.targets as Record<string, unknown>[]).push({ name: 'third', account: '444444444444', region: 'eu-west-1', tableName: 'table-three', externalId: 'ext-third-123456' });
+    };
+    // TableReplication attaches the third target to the first pipe owner on a tie (`dr`).
+    expect(granted((t, role) => t.grantReadStatus(role), third, 'third', 'dr')).toEqual(sorted(STATUS));
   });
 
   test('cdk-nag: the only finding of a fully granted role is the GetMetricData wildcard', () => {
