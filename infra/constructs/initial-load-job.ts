@@ -15,10 +15,10 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { z } from 'zod';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
 import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
+import type { InitialLoadOptionsProps, TargetFilterProps, TargetRedactionProps } from './target-options';
 import {
   initialLoadSchema, roleNames, targetFilterSchema, targetPolicyProblems, targetRedactionSchema,
   type InitialLoadOptions, type TargetFilter, type TargetRedaction,
@@ -37,12 +37,12 @@ export const EXPORT_EXPIRY_DAYS = 7;
 const GLUE_LOG_GROUP_PREFIX = '/aws-glue/';
 
 export interface InitialLoadJobProps extends TargetTableProps {
-  /** Worker type/count, engine, segments, write rate, exclusions. @default the `initialLoadSchema` defaults (schemas/replication-config.ts) */
-  readonly options?: z.input<typeof initialLoadSchema>;
+  /** Worker type/count, engine, segments, write rate, exclusions. @default the `InitialLoadOptionsProps` defaults */
+  readonly options?: InitialLoadOptionsProps;
   /** The target's filter: only items in its view are copied. @default every item */
-  readonly filter?: z.input<typeof targetFilterSchema>;
+  readonly filter?: TargetFilterProps;
   /** The target's redaction, applied to every copied item. @default none */
-  readonly redaction?: z.input<typeof targetRedactionSchema>;
+  readonly redaction?: TargetRedactionProps;
 }
 
 /**

@@ -12,12 +12,12 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { z } from 'zod';
 import { ENV, METRICS_NAMESPACE_DEFAULT } from '../../handlers/core/env';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { metricDimensions } from '../../handlers/core/metrics';
 import { VERIFY_METRIC_NAMES } from '../../handlers/core/verify-metrics';
-import { continuousVerifySchema, roleNames, type ContinuousVerifyConfig, type TargetFilter, type TargetRedaction } from '../../schemas/replication-config';
+import { continuousVerifySchema, roleNames, targetFilterSchema, targetRedactionSchema, type ContinuousVerifyConfig } from '../../schemas/replication-config';
+import type { ContinuousVerifyProps, TargetFilterProps, TargetRedactionProps } from './target-options';
 import { nagString } from './initial-load-job';
 import { targetAccessEnvironment, type TargetTableProps } from './target-table-props';
 
@@ -28,14 +28,16 @@ const MEMORY_MB = 256;
 
 /** `targetRoleArn` is assumed to read the target table: the target role trusts `roleNames.verify` (infra/stacks/target-access-stack.ts). */
 export interface SampledVerifyProps extends TargetTableProps {
-  readonly filter: TargetFilter;
-  readonly redaction?: TargetRedaction;
+  /** The target's filter: the sample is compared in the target's view. */
+  readonly filter: TargetFilterProps;
+  /** The target's redaction. @default none */
+  readonly redaction?: TargetRedactionProps;
   /** The target's FIFO queue: RESYNCs of the auto-repair go there (sqs:SendMessage only with autoRepair). */
   readonly queue: IQueue;
   /** The queue's customer managed key, if any: a sender needs kms:GenerateDataKey and kms:Decrypt. @default none */
   readonly queueKey?: IKey;
-  /** `continuousVerify` of the target config. @default the schema defaults */
-  readonly config?: z.input<typeof continuousVerifySchema>;
+  /** `continuousVerify` of the target config. @default the `ContinuousVerifyProps` defaults */
+  readonly config?: ContinuousVerifyProps;
   /** Notified on ALARM and OK. @default no actions */
   readonly alarmTopic?: ITopic;
   /** @default RetentionDays.ONE_MONTH */
@@ -69,6 +71,14 @@ export class SampledVerify extends Construct {
       throw new ConfigurationError(`SampledVerify "${props.targetName}": ${parsed.error.issues.map((i) => `continuousVerify.${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     this.config = parsed.data;
+    // The props are plain interfaces: parse them as the other per-target constructs do (a config-parsed value is unchanged).
+    const filter = targetFilterSchema.safeParse(props.filter);
+    const redaction = props.redaction === undefined ? undefined : targetRedactionSchema.safeParse(props.redaction);
+    for (const [field, result] of [['filter', filter], ['redaction', redaction]] as const) {
+      if (result !== undefined && !result.success) {
+        throw new ConfigurationError(`SampledVerify "${props.targetName}": ${result.error.issues.map((i) => `${[field, ...i.path.map(String)].join('.')}: ${i.message}`).join('; ')}`, { cause: result.error });
+      }
+    }
     this.targetName = props.targetName;
     this.replicationName = props.replicationName;
     const cfg = this.config;
@@ -107,8 +117,8 @@ export class SampledVerify extends Construct {
       logGroup,
       environment: {
         ...targetAccessEnvironment(this, props),
-        [ENV.targetFilter]: JSON.stringify(props.filter),
-        ...(props.redaction === undefined ? {} : { [ENV.targetRedaction]: JSON.stringify(props.redaction) }),
+        [ENV.targetFilter]: JSON.stringify(filter.data),
+        ...(redaction?.data === undefined ? {} : { [ENV.targetRedaction]: JSON.stringify(redaction.data) }),
         [ENV.verifySampleSize]: String(cfg.sampleSize),
         [ENV.verifySettleSeconds]: String(cfg.settleSeconds),
         [ENV.verifyAutoRepair]: String(cfg.autoRepair),

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type IAlarm, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -101,7 +101,7 @@ interface AlarmSpec {
  * Construct ids are the `AlarmKind`s, capitalised, and part of the contract.
  */
 export class TargetAlarms extends Construct {
-  public readonly alarms: Readonly<Record<AlarmKind, Alarm>>;
+  public readonly alarms: Readonly<Record<AlarmKind, IAlarm>>;
 
   constructor(scope: Construct, id: string, props: TargetAlarmsProps) {
     super(scope, id);

@@ -110,7 +110,7 @@ export class ReplicationStack extends Stack {
       });
       // The apply reads its freeze mark before each batch (handlers/core/freeze.ts).
       // The fixed physical name, not a Ref: local mode reads this variable from the template as it is.
-      replicationTarget.applyFunction.addEnvironment(ENV.controlTableName, controlTableName(config.replicationName));
+      replicationTarget.addApplyEnvironment(ENV.controlTableName, controlTableName(config.replicationName));
       this.controlTable.grantReadMark(replicationTarget.applyRole, target.name);
       for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
         new CfnOutput(this, targetOutputId(target.name, output), {
