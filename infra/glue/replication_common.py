@@ -127,15 +127,21 @@ def target_session(role_arn, external_id, region, sts_client=None, clock=time.ti
     return boto3.Session(botocore_session=session, region_name=region)
 
 
+def _new_session():
+    # A session per client: boto3's default session is not safe to create clients from in several
+    # threads at once (the verify job's local runner and re-check use threads).
+    return boto3.session.Session()
+
+
 def source_dynamodb_client(cfg):
-    return boto3.client("dynamodb", region_name=cfg["source_region"], endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
+    return _new_session().client("dynamodb", region_name=cfg["source_region"], endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
 
 
 def target_dynamodb_client(cfg, sts_client=None):
     """A client on the target table's Region: through the target role (cfg ``target_role_arn``), or,
     without one (a local run against one account or DynamoDB Local), the default credentials."""
     if not cfg.get("target_role_arn"):
-        return boto3.client("dynamodb", region_name=cfg["target_region"], endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
+        return _new_session().client("dynamodb", region_name=cfg["target_region"], endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
     session = target_session(cfg["target_role_arn"], cfg["external_id"], cfg["target_region"], sts_client=sts_client,
                              session_name=cfg.get("role_session_name") or DEFAULT_ROLE_SESSION_NAME)
     return session.client("dynamodb", endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
@@ -145,7 +151,7 @@ def s3_client(region):
     endpoint = service_endpoint("s3")
     # A local endpoint (tests, emulators) has no per-bucket DNS names.
     config = CLIENT_CONFIG.merge(Config(s3={"addressing_style": "path"})) if endpoint else CLIENT_CONFIG
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
+    return _new_session().client("s3", region_name=region, endpoint_url=endpoint, config=config)
 
 
 # --------------------------------------------------------------------------- reading
