@@ -146,6 +146,26 @@ def build_config(args, default_segments, local=False):
     }
 
 
+def check_key_schemas(cfg, source_client, target_client):
+    """Both tables' primary keys must be --key_schema: a different key would bucket items apart and
+    report every item as missing and extra."""
+    expected = [(a["name"], a["type"]) for a in (cfg["key_schema"]["partitionKey"], cfg["key_schema"].get("sortKey")) if a]
+    for side, client in (("source", source_client), ("target", target_client)):
+        table = client.describe_table(TableName=_table(cfg, side))["Table"]
+        types = {d["AttributeName"]: d["AttributeType"] for d in table["AttributeDefinitions"]}
+        actual = [(k["AttributeName"], types[k["AttributeName"]]) for k in table["KeySchema"]]
+        if actual != expected:
+            def show(keys):
+                return ", ".join(f"{name} {attribute_type}" for name, attribute_type in keys)
+            raise ConfigurationError(f"the {side} table {_table(cfg, side)} has primary key [{show(actual)}], --key_schema says [{show(expected)}]")
+
+
+def check_tables(cfg):
+    """check_key_schemas with the job's own clients (the driver's first calls: a wrong role fails here)."""
+    with contextlib.ExitStack() as stack:
+        check_key_schemas(cfg, _client(cfg, "source", stack), _client(cfg, "target", stack))
+
+
 # --------------------------------------------------------------------------- work functions (tasks)
 
 
@@ -529,6 +549,7 @@ def main_local(argv):
     if os.environ.get("DYNAMODB_ENDPOINT") and not service_endpoint("dynamodb"):
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = os.environ["DYNAMODB_ENDPOINT"]
     cfg = build_config(args, LOCAL_SEGMENTS, local=True)
+    check_tables(cfg)
     summary = run_verify(cfg, LocalRunner(workers=min(32, 2 * cfg["segments"])), LocalReports(report_dir))
     print(json.dumps(summary), flush=True)
     return summary
@@ -542,6 +563,7 @@ def main():
     args = getResolvedOptions(sys.argv, list(REQUIRED_ARGS) + present)
     sc = SparkContext.getOrCreate()
     cfg = build_config(args, 4 * int(sc.defaultParallelism))
+    check_tables(cfg)
     reports = S3Reports(cfg)
     print(json.dumps({"start": {"segments": cfg["segments"], "buckets": cfg["buckets"], "reports": reports.location()}}), flush=True)
     summary = run_verify(cfg, SparkRunner(sc), reports)

@@ -292,6 +292,12 @@ class FindsDifferencesTests(VerifyTestCase):
         self.assertEqual({(r["RoleArn"], r["ExternalId"], r["RoleSessionName"]) for r in requests},
                          {(ROLE_ARN, EXTERNAL_ID, "ddb-replicate-verify")})
 
+    def test_a_table_whose_key_is_not_the_key_schema_is_refused(self):
+        source, target = create_table(), create_table(sort_type="S")
+        with self.assertRaisesRegex(common.ConfigurationError, r"target table .* has primary key \[pk S, sk S\], --key_schema says \[pk S, sk N\]"):
+            vj.check_tables(vj.build_config(args(source, target), 4))
+        vj.check_tables(vj.build_config(args(source, source), 4))
+
     def test_a_refused_role_fails_the_run(self):
         source, target = create_table(), create_table()
         with self.assertRaisesRegex(Exception, "AccessDenied"):
