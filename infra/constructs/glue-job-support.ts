@@ -90,8 +90,11 @@ export function iam5(finding: string, reason: string): { id: string; reason: str
   return { id: `AwsSolutions-IAM5[${finding}]`, reason };
 }
 
-/** Acknowledges the wildcards of `grantGlueJobRuntime` and of the job's script/module assets on `role`. */
-export function acknowledgeGlueJobRuntime(label: string, role: Role, job: PySparkEtlJob): void {
+/**
+ * Acknowledges the wildcards of `grantGlueJobRuntime` and of the job's script/module assets on `role`;
+ * `otherReads` says why else the role has the s3:GetObject*, GetBucket*, List* actions, if it does.
+ */
+export function acknowledgeGlueJobRuntime(label: string, role: Role, job: PySparkEtlJob, otherReads?: string): void {
   const stack = Stack.of(role);
   const assets = job.node.findAll().filter((c): c is Asset => c instanceof Asset);
   if (assets.length === 0) throw new ConfigurationError(`${label}: the Glue job created no script asset`);
@@ -99,7 +102,9 @@ export function acknowledgeGlueJobRuntime(label: string, role: Role, job: PySpar
   const keyReason = 'KMS GenerateDataKey*/ReEncrypt* on the job\'s own key only (Glue encrypts its logs and bookmarks with it).';
   const logsReason = 'Glue names the job\'s log groups itself (the security configuration\'s name is part of them); scoped to /aws-glue/* in this account and Region.';
   const assetBuckets = [...new Set(assets.map((asset) => nagString(stack, asset.s3BucketName)))];
+  const readsReason = `Read access to the CDK asset bucket holding the Glue script and its modules, granted by the Glue job construct.${otherReads === undefined ? '' : ` ${otherReads}`}`;
   Validations.of(role).acknowledge(
+    ...['s3:GetObject*', 's3:GetBucket*', 's3:List*'].map((action) => iam5(`Action::${action}`, readsReason)),
     ...assetBuckets.map((bucket) => iam5(`Resource::arn:<AWS::Partition>:s3:::${bucket}/*`, 'Read access to the CDK asset bucket holding the Glue script and its modules, granted by the Glue job construct (objects are content-addressed).')),
     iam5('Action::kms:ReEncrypt*', keyReason),
     iam5('Action::kms:GenerateDataKey*', keyReason),

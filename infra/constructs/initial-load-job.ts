@@ -153,12 +153,12 @@ export class InitialLoadJob extends Construct {
     this.job.node.addDependency(this.role);
 
     // Each wildcard finding by its exact id, so a new wildcard still fails synth.
-    acknowledgeGlueJobRuntime(label, this.role, this.job);
-    const exportsReason = 'Native exports of the source table get ids chosen by DynamoDB: DescribeExport is scoped to table/<source>/export/*.';
     const bucketReason = `grantReadWrite/grantPutAcl on the export bucket, scoped to the ${EXPORT_PREFIX}/ prefix: the native export writes files there and the job reads them back.`;
+    acknowledgeGlueJobRuntime(label, this.role, this.job, bucketReason);
+    const exportsReason = 'Native exports of the source table get ids chosen by DynamoDB: DescribeExport is scoped to table/<source>/export/*.';
     Validations.of(this.role).acknowledge(
       iam5(`Resource::${nagString(stack, props.sourceTable.tableArn)}/export/*`, exportsReason),
-      ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*'].map((action) => iam5(`Action::${action}`, bucketReason)),
+      ...['s3:DeleteObject*', 's3:Abort*'].map((action) => iam5(`Action::${action}`, bucketReason)),
       iam5(`Resource::${nagString(stack, this.exportBucket.bucketArn)}/${EXPORT_PREFIX}/*`, bucketReason),
     );
   }
