@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
-import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CloudWatchEncryption, Code, JobBookmarksEncryption, S3Encryption, SecurityConfiguration, WorkerType, type PySparkEtlJob } from 'aws-cdk-lib/aws-glue';
 import { Effect, PolicyStatement, ServicePrincipal, type Role } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type { Construct } from 'constructs';
 import { ConfigurationError } from '../../handlers/core/errors';
@@ -31,6 +32,25 @@ export const GLUE_WORKER_TYPES: Record<InitialLoadOptions['workerType'], WorkerT
 /** `extraPythonFiles` of a job: each module of infra/glue as its own asset (Glue puts them on the Python path of driver and executors). */
 export function gluePythonModules(modules: readonly string[]): Code[] {
   return modules.map((file) => Code.fromAsset(resolve(GLUE_SCRIPT_DIR, file)));
+}
+
+/**
+ * A bucket for a job's transient files (exports, reports): SSE-S3, TLS only, private, owner-enforced,
+ * objects expire after `expiryDays`. `contents` completes the cdk-nag S1 acknowledgement ("Holds only …").
+ */
+export function transientJobBucket(scope: Construct, id: string, expiryDays: number, contents: string): Bucket {
+  const bucket = new Bucket(scope, id, {
+    encryption: BucketEncryption.S3_MANAGED,
+    enforceSSL: true,
+    blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+    objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    lifecycleRules: [{ expiration: Duration.days(expiryDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+  });
+  Validations.of(bucket).acknowledge({
+    id: 'AwsSolutions-S1',
+    reason: `Holds only ${contents}; they expire after ${expiryDays} days. An access-log bucket would outlive the data it audits; CloudTrail S3 data events are the audit trail where one is required.`,
+  });
+  return bucket;
 }
 
 export interface GlueJobEncryption {

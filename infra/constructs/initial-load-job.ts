@@ -1,15 +1,15 @@
 import { resolve } from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { Code, GlueVersion, PySparkEtlJob, type SecurityConfiguration } from 'aws-cdk-lib/aws-glue';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
 import {
   GLUE_COMMON_MODULES, GLUE_SCRIPT_DIR, GLUE_WORKER_TYPES, acknowledgeGlueJobRuntime, glueJobEncryption, gluePythonModules,
-  grantGlueJobRuntime, iam5, nagString,
+  grantGlueJobRuntime, iam5, nagString, transientJobBucket,
 } from './glue-job-support';
 import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 
@@ -86,17 +86,7 @@ export class InitialLoadJob extends Construct {
     const baseName = `ddbrepl-${props.replicationName}-${props.targetName}`;
 
     // Export bucket ------------------------------------------------------------------------------
-    this.exportBucket = new Bucket(this, 'ExportBucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(EXPORT_EXPIRY_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-    });
-    Validations.of(this.exportBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: `Holds only transient DynamoDB export files, written by DynamoDB and read by this job's role alone; they expire after ${EXPORT_EXPIRY_DAYS} days. An access-log bucket would outlive the data it audits; CloudTrail S3 data events are the audit trail where one is required.`,
-    });
+    this.exportBucket = transientJobBucket(this, 'ExportBucket', EXPORT_EXPIRY_DAYS, 'transient DynamoDB export files, written by DynamoDB and read by this job\'s role alone');
 
     // Encryption ---------------------------------------------------------------------------------
     const { key, securityConfiguration } = glueJobEncryption(this, `${baseName}-load`,

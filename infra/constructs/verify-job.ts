@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import { Code, GlueVersion, PySparkEtlJob, type SecurityConfiguration } from 'aws-cdk-lib/aws-glue';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { roleNames, targetFilterSchema, targetPolicyProblems, type InitialLoadOptions, type TargetFilter, type TargetRedaction } from '../../schemas/replication-config';
 import {
   GLUE_COMMON_MODULES, GLUE_SCRIPT_DIR, GLUE_WORKER_TYPES, acknowledgeGlueJobRuntime, glueJobEncryption, gluePythonModules,
-  grantGlueJobRuntime, iam5, nagString,
+  grantGlueJobRuntime, iam5, nagString, transientJobBucket,
 } from './glue-job-support';
 import { initialLoadTargetPolicy } from './initial-load-job';
 import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
@@ -75,17 +75,7 @@ export class VerifyJob extends Construct {
     const baseName = `ddbrepl-${props.replicationName}-${props.targetName}`;
 
     // Report bucket ------------------------------------------------------------------------------
-    this.reportBucket = new Bucket(this, 'ReportBucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(reportExpiryDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-    });
-    Validations.of(this.reportBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: `Holds only verify run reports (keys of differing items, never values), written by this job's role alone; they expire after ${reportExpiryDays} days. An access-log bucket would outlive the data it audits; CloudTrail S3 data events are the audit trail where one is required.`,
-    });
+    this.reportBucket = transientJobBucket(this, 'ReportBucket', reportExpiryDays, 'verify run reports (keys of differing items, never values), written by this job\'s role alone');
 
     // Encryption ---------------------------------------------------------------------------------
     const { key, securityConfiguration } = glueJobEncryption(this, `${baseName}-verify`,
