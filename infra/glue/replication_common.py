@@ -85,7 +85,7 @@ class _AssumedRoleProvider(CredentialProvider):
 
 
 def default_sts_client(region):
-    session = botocore.session.get_session()
+    session = _new_botocore_session()
     # Older botocore defaults to the global endpoint; the regional one is what Glue (and a VPC endpoint) reach.
     session.set_config_variable("sts_regional_endpoints", "regional")
     return session.create_client("sts", region_name=region, endpoint_url=service_endpoint("sts"), config=CLIENT_CONFIG)
@@ -122,15 +122,27 @@ def target_session(role_arn, external_id, region, sts_client=None, clock=time.ti
         method=_AssumedRoleProvider.METHOD,
         time_fetcher=lambda: datetime.datetime.fromtimestamp(clock(), tz=datetime.timezone.utc),
     )
-    session = botocore.session.get_session()
+    session = _new_botocore_session()
     session.get_component("credential_provider").insert_before("env", _AssumedRoleProvider(credentials))
     return boto3.Session(botocore_session=session, region_name=region)
 
 
+_LOADER = []
+
+
+def _new_botocore_session():
+    """A botocore session sharing one data loader: a session per client, because boto3's default
+    session is not safe to create clients from in several threads at once (the verify job's local
+    runner and re-check use threads), without parsing the service models again for each one."""
+    session = botocore.session.get_session()
+    if not _LOADER:
+        _LOADER.append(session.get_component("data_loader"))
+    session.register_component("data_loader", _LOADER[0])
+    return session
+
+
 def _new_session():
-    # A session per client: boto3's default session is not safe to create clients from in several
-    # threads at once (the verify job's local runner and re-check use threads).
-    return boto3.session.Session()
+    return boto3.session.Session(botocore_session=_new_botocore_session())
 
 
 def source_dynamodb_client(cfg):

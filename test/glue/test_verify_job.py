@@ -6,15 +6,12 @@ The target is read through the assumed target role: STS AssumeRole (and S3 PutOb
 reports of main()) are served by fake_aws.FakeAws. Expected differences are written by hand.
 """
 
-import contextlib
 import datetime
-import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import types
 import unittest
 import uuid
 from pathlib import Path
@@ -30,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import replication_common as common  # noqa: E402
 import verify_job as vj  # noqa: E402
 from fake_aws import FakeAws  # noqa: E402
+from glue_test_support import REGION, close_local_clients, dynamodb_endpoint, local_client, run_glue_main  # noqa: E402
 
-REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::222222222222:role/ddbrepl-orders-dr-target"
 EXTERNAL_ID = "ext-verify-1"
 KEY_SCHEMA = {"partitionKey": {"name": "pk", "type": "S"}, "sortKey": {"name": "sk", "type": "N"}}
@@ -40,27 +37,8 @@ SUMMARY_FIELDS = {"v", "mode", "sourceItems", "targetItems", "checked", "outOfVi
                   "extra", "different", "resolvedOnRecheck", "settledMs", "startedAt", "finishedAt"}
 
 
-def dynamodb_endpoint():
-    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
-    if not endpoint:
-        raise RuntimeError("DYNAMODB_ENDPOINT is not set: start DynamoDB Local and point it there "
-                           "(npx jest test/integration/glue-script.test.ts does both)")
-    return endpoint
-
-
-_CLIENTS = []
-
-
-def local_client():
-    if not _CLIENTS:
-        _CLIENTS.append(boto3.client("dynamodb", region_name=REGION, endpoint_url=dynamodb_endpoint(),
-                                     aws_access_key_id="local", aws_secret_access_key="local"))
-    return _CLIENTS[0]
-
-
 def tearDownModule():
-    while _CLIENTS:
-        _CLIENTS.pop().close()
+    close_local_clients()
 
 
 def create_table(sort_type="N"):
@@ -368,66 +346,7 @@ class GlueEntryPointTests(VerifyTestCase):
     """main() with stand-ins for the Glue/Spark imports: arguments, Spark calls, reports in S3."""
 
     def run_main(self, **arguments):
-        calls = {"slices": []}
-
-        class Accumulator:
-            def __init__(self, value):
-                self.value = value
-
-            def add(self, amount):
-                self.value += amount
-
-        class Broadcast:
-            def __init__(self, value):
-                self.value = value
-
-        class Rdd:
-            def __init__(self, data):
-                self.data = list(data)
-
-            def map(self, function):
-                return Rdd(function(value) for value in self.data)
-
-            def collect(self):
-                return self.data
-
-            def treeReduce(self, function):
-                result = self.data[0]
-                for value in self.data[1:]:
-                    result = function(result, value)
-                return result
-
-        class SparkContext:
-            defaultParallelism = 2
-
-            @classmethod
-            def getOrCreate(cls):
-                return cls()
-
-            def parallelize(self, data, slices):
-                calls["slices"].append(slices)
-                return Rdd(data)
-
-            def accumulator(self, value):
-                return Accumulator(value)
-
-            def broadcast(self, value):
-                return Broadcast(value)
-
-        def get_resolved_options(argv, names):
-            pairs = dict(zip(argv[1::2], argv[2::2]))
-            return {name: pairs["--" + name] for name in names}
-
-        glue_utils, spark_context = types.ModuleType("awsglue.utils"), types.ModuleType("pyspark.context")
-        glue_utils.getResolvedOptions, spark_context.SparkContext = get_resolved_options, SparkContext
-        modules = {"awsglue": types.ModuleType("awsglue"), "awsglue.utils": glue_utils,
-                   "pyspark": types.ModuleType("pyspark"), "pyspark.context": spark_context}
-        argv = ["verify_job.py"] + [part for name, value in arguments.items() for part in ("--" + name, value)]
-        out = io.StringIO()
-        with mock.patch.dict(sys.modules, modules), mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out):
-            vj.main()
-        calls["lines"] = [json.loads(line) for line in out.getvalue().splitlines()]
-        return calls
+        return run_glue_main(vj.main, "verify_job.py", arguments)
 
     def test_module_imports_without_spark(self):
         self.assertNotIn("pyspark", sys.modules)

@@ -74,5 +74,5 @@ describe('Glue scripts (Python, against DynamoDB Local)', () => {
     if (code !== 0) throw new Error(`python unittest exited ${String(code)}:\n${output}`);
     const ran = Number(/^Ran (\d+) tests? in/m.exec(output)?.[1] ?? '0');
     expect({ ran: ran >= MIN_PYTHON_TESTS, ok: /^OK\b/m.test(output) }).toEqual({ ran: true, ok: true });
-  }, 180_000);
+  }, 600_000);
 });
