@@ -41,6 +41,17 @@ def close_local_clients():
         _LOCAL_CLIENTS.pop().close()
 
 
+def use_job_environment(test, fake):
+    """For one test: the scripts' own clients on DynamoDB Local, STS and S3 on the FakeAws stand-in, as Glue's would be on AWS."""
+    env = mock.patch.dict(os.environ, {
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint(), "AWS_ENDPOINT_URL_STS": fake.endpoint,
+        "AWS_ENDPOINT_URL_S3": fake.endpoint, "AWS_ACCESS_KEY_ID": "gluejobrole", "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": REGION,
+    })
+    env.start()
+    test.addCleanup(env.stop)
+
+
 class _Rdd:
     def __init__(self, data):
         self.data = list(data)

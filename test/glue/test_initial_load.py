@@ -11,7 +11,6 @@ import datetime
 import gzip
 import io
 import json
-import os
 import sys
 import unittest
 import uuid
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import initial_load as il  # noqa: E402
 from fake_aws import FakeAws  # noqa: E402
-from glue_test_support import REGION, close_local_clients, dynamodb_endpoint, local_client, run_glue_main  # noqa: E402
+from glue_test_support import REGION, close_local_clients, dynamodb_endpoint, local_client, run_glue_main, use_job_environment  # noqa: E402
 
 ROLE_ARN = "arn:aws:iam::222222222222:role/ddb-replicate-target"
 EXTERNAL_ID = "ext-7f3a"
@@ -373,13 +372,7 @@ class FakeAwsTestCase(unittest.TestCase):
                 cls.fake.objects[(EXPORT_BUCKET, path.relative_to(FIXTURE_ROOT).as_posix())] = path.read_bytes()
 
     def setUp(self):
-        env = mock.patch.dict(os.environ, {
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint(), "AWS_ENDPOINT_URL_STS": self.fake.endpoint,
-            "AWS_ENDPOINT_URL_S3": self.fake.endpoint, "AWS_ACCESS_KEY_ID": "gluejobrole", "AWS_SECRET_ACCESS_KEY": "x",
-            "AWS_DEFAULT_REGION": REGION,
-        })
-        env.start()
-        self.addCleanup(env.stop)
+        use_job_environment(self, self.fake)
 
     def config(self, source, target, **overrides):
         cfg = il.build_config(base_args(source_table=source, target_table=target, **overrides), default_parallelism=1)

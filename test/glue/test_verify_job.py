@@ -15,7 +15,6 @@ import tempfile
 import unittest
 import uuid
 from pathlib import Path
-from unittest import mock
 
 import boto3
 from botocore.stub import Stubber
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import replication_common as common  # noqa: E402
 import verify_job as vj  # noqa: E402
 from fake_aws import FakeAws  # noqa: E402
-from glue_test_support import REGION, close_local_clients, dynamodb_endpoint, local_client, run_glue_main  # noqa: E402
+from glue_test_support import REGION, close_local_clients, dynamodb_endpoint, local_client, run_glue_main, use_job_environment  # noqa: E402
 
 ROLE_ARN = "arn:aws:iam::222222222222:role/ddbrepl-orders-dr-target"
 EXTERNAL_ID = "ext-verify-1"
@@ -141,13 +140,7 @@ class VerifyTestCase(unittest.TestCase):
         cls.addClassCleanup(cls.fake.stop)
 
     def setUp(self):
-        env = mock.patch.dict(os.environ, {
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint(), "AWS_ENDPOINT_URL_STS": self.fake.endpoint,
-            "AWS_ENDPOINT_URL_S3": self.fake.endpoint, "AWS_ACCESS_KEY_ID": "gluejobrole", "AWS_SECRET_ACCESS_KEY": "x",
-            "AWS_DEFAULT_REGION": REGION,
-        })
-        env.start()
-        self.addCleanup(env.stop)
+        use_job_environment(self, self.fake)
         self.report_dir = tempfile.mkdtemp(prefix="verify-report-")
         self.addCleanup(lambda: [p.unlink() for p in Path(self.report_dir).iterdir()] and None)
 

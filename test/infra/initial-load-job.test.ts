@@ -6,6 +6,7 @@ import { INITIAL_LOAD_SCRIPT, InitialLoadJob, type InitialLoadJobProps } from '.
 import { targetOutputId } from '../../infra/stacks/replication-stack';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { InvalidReplicationConfigError } from '../../schemas/replication-config';
+import { expectGlueJobSecurity, glueRuntimeStatements } from './glue-job-expectations';
 import { fastApp, logicalIdOf, testConfig } from './support';
 
 const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
@@ -84,21 +85,7 @@ describe('Glue job', () => {
   test('attaches a security configuration: SSE-S3 for S3, the job\'s rotating KMS key for CloudWatch logs and bookmarks', () => {
     const config = id('AWS::Glue::SecurityConfiguration', 'InitialLoadDrSecurityConfiguration');
     expect(jobOf('InitialLoadDr').SecurityConfiguration).toEqual({ Ref: config });
-    const key = id('AWS::KMS::Key', 'InitialLoadDrKey');
-    template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
-      Name: 'ddbrepl-orders-dr-load',
-      EncryptionConfiguration: {
-        S3Encryptions: [{ S3EncryptionMode: 'SSE-S3' }],
-        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: getAtt(key) },
-        JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: getAtt(key) },
-      },
-    });
-    const keyProps = template.findResources('AWS::KMS::Key')[key].Properties;
-    expect(keyProps.EnableKeyRotation).toBe(true);
-    expect(keyProps.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
-      Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
-      Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*') } },
-    }));
+    expectGlueJobSecurity(template, id('AWS::KMS::Key', 'InitialLoadDrKey'), 'ddbrepl-orders-dr-load');
   });
 });
 
@@ -116,7 +103,6 @@ describe('role', () => {
     const policy = template.findResources('AWS::IAM::Policy')[id('AWS::IAM::Policy', 'InitialLoadDrRoleDefaultPolicy')].Properties;
     const bucket = id('AWS::S3::Bucket', 'InitialLoadDrExportBucket');
     const exportObjects = { 'Fn::Join': ['', [getAtt(bucket), '/initial-load/*']] };
-    const logGroups = partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*');
     expect(policy.Roles).toEqual([{ Ref: id('AWS::IAM::Role', 'InitialLoadDrRole') }]);
     expect(policy.PolicyDocument.Statement).toEqual([
       {
@@ -132,21 +118,7 @@ describe('role', () => {
       },
       { Effect: 'Allow', Action: ['s3:PutObjectAcl', 's3:PutObjectVersionAcl'], Resource: exportObjects },
       { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: partitionArn(':iam::222222222222:role/ddbrepl-orders-dr-target') },
-      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'], Resource: getAtt(id('AWS::KMS::Key', 'InitialLoadDrKey')) },
-      {
-        Effect: 'Allow',
-        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-        Resource: [logGroups, partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*:*')],
-      },
-      { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
-      {
-        Effect: 'Allow',
-        Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
-        Resource: [
-          partitionArn(':s3:::cdk-hnb659fds-assets-111111111111-eu-west-1'),
-          partitionArn(':s3:::cdk-hnb659fds-assets-111111111111-eu-west-1/*'),
-        ],
-      },
+      ...glueRuntimeStatements(id('AWS::KMS::Key', 'InitialLoadDrKey')),
     ]);
   });
 

@@ -7,6 +7,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { VERIFY_JOB_SCRIPT, VerifyJob, type VerifyJobProps } from '../../infra/constructs/verify-job';
 import { targetOutputId } from '../../infra/stacks/replication-stack';
 import { ConfigurationError } from '../../handlers/core/errors';
+import { expectGlueJobSecurity, glueRuntimeStatements } from './glue-job-expectations';
 import { FAST_APP_PROPS, fastApp, logicalIdOf, testConfig } from './support';
 
 const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
@@ -92,37 +93,12 @@ describe('role', () => {
         Resource: { 'Fn::Join': ['', [getAtt(bucket), '/verify/*']] },
       },
       { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: partitionArn(':iam::222222222222:role/ddbrepl-orders-dr-target') },
-      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'], Resource: getAtt(id('AWS::KMS::Key', 'VerifyJobDrKey')) },
-      {
-        Effect: 'Allow',
-        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-        Resource: [partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*'), partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*:*')],
-      },
-      { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
-      {
-        Effect: 'Allow',
-        Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
-        Resource: [partitionArn(':s3:::cdk-hnb659fds-assets-111111111111-eu-west-1'), partitionArn(':s3:::cdk-hnb659fds-assets-111111111111-eu-west-1/*')],
-      },
+      ...glueRuntimeStatements(id('AWS::KMS::Key', 'VerifyJobDrKey')),
     ]);
   });
 
   test('its own security configuration and rotating key, which CloudWatch Logs may use for Glue log groups only', () => {
-    const key = id('AWS::KMS::Key', 'VerifyJobDrKey');
-    template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
-      Name: 'ddbrepl-orders-dr-verify',
-      EncryptionConfiguration: {
-        S3Encryptions: [{ S3EncryptionMode: 'SSE-S3' }],
-        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: getAtt(key) },
-        JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: getAtt(key) },
-      },
-    });
-    const keyProps = template.findResources('AWS::KMS::Key')[key].Properties;
-    expect(keyProps.EnableKeyRotation).toBe(true);
-    expect(keyProps.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
-      Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
-      Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*') } },
-    }));
+    expectGlueJobSecurity(template, id('AWS::KMS::Key', 'VerifyJobDrKey'), 'ddbrepl-orders-dr-verify');
   });
 });
 
