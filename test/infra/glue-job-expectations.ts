@@ -1,4 +1,4 @@
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 
 /** What every Glue job of a target has (infra/constructs/glue-job-support.ts), as the initial-load and verify-job tests expect it. */
 
@@ -39,4 +39,27 @@ export function expectGlueJobSecurity(template: Template, keyLogicalId: string, 
     Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
     Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*') } },
   }));
+}
+
+/** A Glue job role: its fixed name, assumed by Glue only, no managed policies. */
+export function expectGlueJobRole(template: Template, roleName: string): void {
+  template.hasResourceProperties('AWS::IAM::Role', {
+    RoleName: roleName,
+    AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' } }] },
+    ManagedPolicyArns: Match.absent(),
+  });
+}
+
+/** A job's transient bucket (glue-job-support.ts transientJobBucket): SSE-S3, private, owner-enforced, TLS only, objects expire after `days`. */
+export function expectTransientJobBucket(template: Template, bucketLogicalId: string, days: number): void {
+  expect(template.findResources('AWS::S3::Bucket')[bucketLogicalId].Properties).toEqual({
+    BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    LifecycleConfiguration: { Rules: [{ ExpirationInDays: days, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }] },
+  });
+  template.hasResourceProperties('AWS::S3::BucketPolicy', {
+    Bucket: { Ref: bucketLogicalId },
+    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+  });
 }

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { INITIAL_LOAD_SCRIPT, InitialLoadJob, type InitialLoadJobProps } from '../../infra/constructs/initial-load-job';
 import { targetOutputId } from '../../infra/stacks/replication-stack';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { InvalidReplicationConfigError } from '../../schemas/replication-config';
-import { expectGlueJobSecurity, glueRuntimeStatements } from './glue-job-expectations';
+import { expectGlueJobRole, expectGlueJobSecurity, expectTransientJobBucket, glueRuntimeStatements } from './glue-job-expectations';
 import { fastApp, logicalIdOf, testConfig } from './support';
 
 const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
@@ -91,11 +91,7 @@ describe('Glue job', () => {
 
 describe('role', () => {
   test('has the fixed name the target account trusts and is assumed by Glue only', () => {
-    template.hasResourceProperties('AWS::IAM::Role', {
-      RoleName: 'ddbrepl-orders-dr-load',
-      AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' } }] },
-      ManagedPolicyArns: Match.absent(),
-    });
+    expectGlueJobRole(template, 'ddbrepl-orders-dr-load');
     expect(jobOf('InitialLoadDr').Role).toEqual(getAtt(id('AWS::IAM::Role', 'InitialLoadDrRole')));
   });
 
@@ -133,20 +129,7 @@ describe('role', () => {
 describe('export bucket', () => {
   test('is encrypted, private, TLS-only, and its objects expire after 7 days', () => {
     const bucket = id('AWS::S3::Bucket', 'InitialLoadDrExportBucket');
-    expect(template.findResources('AWS::S3::Bucket')[bucket].Properties).toEqual({
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 7, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }] },
-    });
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: bucket },
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
+    expectTransientJobBucket(template, bucket, 7);
   });
 });
 

@@ -7,7 +7,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { VERIFY_JOB_SCRIPT, VerifyJob, type VerifyJobProps } from '../../infra/constructs/verify-job';
 import { targetOutputId } from '../../infra/stacks/replication-stack';
 import { ConfigurationError } from '../../handlers/core/errors';
-import { expectGlueJobSecurity, glueRuntimeStatements } from './glue-job-expectations';
+import { expectGlueJobRole, expectGlueJobSecurity, expectTransientJobBucket, glueRuntimeStatements } from './glue-job-expectations';
 import { FAST_APP_PROPS, fastApp, logicalIdOf, testConfig } from './support';
 
 const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
@@ -73,11 +73,7 @@ describe('Glue job', () => {
 
 describe('role', () => {
   test('has its own fixed name (trusted by the target role), is assumed by Glue only', () => {
-    template.hasResourceProperties('AWS::IAM::Role', {
-      RoleName: 'ddbrepl-orders-dr-verify-job',
-      AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' } }] },
-      ManagedPolicyArns: Match.absent(),
-    });
+    expectGlueJobRole(template, 'ddbrepl-orders-dr-verify-job');
     expect(jobOf('VerifyJobDr').Role).toEqual(getAtt(id('AWS::IAM::Role', 'VerifyJobDrRole')));
   });
 
@@ -105,16 +101,7 @@ describe('role', () => {
 describe('report bucket', () => {
   test('is encrypted, private, TLS-only, and its reports expire after 30 days', () => {
     const bucket = id('AWS::S3::Bucket', 'VerifyJobDrReportBucket');
-    expect(template.findResources('AWS::S3::Bucket')[bucket].Properties).toEqual({
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 30, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }] },
-    });
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: bucket },
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
-    });
+    expectTransientJobBucket(template, bucket, 30);
   });
 });
 
