@@ -356,8 +356,10 @@ export function parseReplicationConfig(input: unknown, source = 'replication con
 export const roleNames = {
   apply: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-apply`,
   initialLoad: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-load`,
-  /** The sampled-verify function (continuousVerify) and the Glue verify job: read the source, assume the target role. */
+  /** The sampled-verify function (continuousVerify): reads the source, assumes the target role. */
   verify: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-verify`,
+  /** The Glue verify job (infra/constructs/verify-job.ts): reads the source, assumes the target role. */
+  verifyJob: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-verify-job`,
   target: (replicationName: string, targetName: string) => `ddbrepl-${replicationName}-${targetName}-target`,
 } as const;
 

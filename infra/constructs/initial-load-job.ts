@@ -1,31 +1,26 @@
 import { resolve } from 'node:path';
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
-import {
-  CloudWatchEncryption,
-  Code,
-  GlueVersion,
-  JobBookmarksEncryption,
-  PySparkEtlJob,
-  S3Encryption,
-  SecurityConfiguration,
-  WorkerType,
-} from 'aws-cdk-lib/aws-glue';
-import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
-import { Asset } from 'aws-cdk-lib/aws-s3-assets';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Stack, Validations } from 'aws-cdk-lib';
+import { Code, GlueVersion, PySparkEtlJob, type SecurityConfiguration } from 'aws-cdk-lib/aws-glue';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
+import {
+  GLUE_COMMON_MODULES, GLUE_SCRIPT_DIR, GLUE_WORKER_TYPES, acknowledgeGlueJobRuntime, glueJobEncryption, gluePythonModules,
+  grantGlueJobRuntime, iam5, nagString, transientJobBucket,
+} from './glue-job-support';
 import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 import type { InitialLoadOptionsProps, TargetFilterProps, TargetRedactionProps } from './target-options';
+
+export { nagString } from './glue-job-support';
 import {
   initialLoadSchema, roleNames, targetFilterSchema, targetPolicyProblems, targetRedactionSchema,
   type InitialLoadOptions, type TargetFilter, type TargetRedaction,
 } from '../../schemas/replication-config';
 
 /** The Glue script, shipped as an asset next to the CDK code. */
-export const INITIAL_LOAD_SCRIPT = resolve(__dirname, '..', 'glue', 'initial_load.py');
+export const INITIAL_LOAD_SCRIPT = resolve(GLUE_SCRIPT_DIR, 'initial_load.py');
 /**
  * S3Prefix of native exports in the export bucket (DynamoDB appends `/AWSDynamoDB/<export id>/…`);
  * the job role may only touch objects under it.
@@ -33,8 +28,8 @@ export const INITIAL_LOAD_SCRIPT = resolve(__dirname, '..', 'glue', 'initial_loa
 export const EXPORT_PREFIX = 'initial-load';
 /** Export files are only needed while the job runs: they expire after this many days. */
 export const EXPORT_EXPIRY_DAYS = 7;
-/** Glue writes driver/executor logs to log groups under this prefix (suffixed with the security configuration's name). */
-const GLUE_LOG_GROUP_PREFIX = '/aws-glue/';
+/** Modules the script imports, shipped next to it (extraPythonFiles). */
+export const INITIAL_LOAD_MODULES = [...GLUE_COMMON_MODULES];
 
 export interface InitialLoadJobProps extends TargetTableProps {
   /** Worker type/count, engine, segments, write rate, exclusions. @default the `InitialLoadOptionsProps` defaults */
@@ -91,40 +86,12 @@ export class InitialLoadJob extends Construct {
     const baseName = `ddbrepl-${props.replicationName}-${props.targetName}`;
 
     // Export bucket ------------------------------------------------------------------------------
-    this.exportBucket = new Bucket(this, 'ExportBucket', {
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(EXPORT_EXPIRY_DAYS), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-    });
-    Validations.of(this.exportBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: `Holds only transient DynamoDB export files, written by DynamoDB and read by this job's role alone; they expire after ${EXPORT_EXPIRY_DAYS} days. An access-log bucket would outlive the data it audits; CloudTrail S3 data events are the audit trail where one is required.`,
-    });
+    this.exportBucket = transientJobBucket(this, 'ExportBucket', EXPORT_EXPIRY_DAYS, 'transient DynamoDB export files, written by DynamoDB and read by this job\'s role alone');
 
     // Encryption ---------------------------------------------------------------------------------
-    // Own key (not the one SecurityConfiguration would create) so its policy can admit CloudWatch Logs.
-    const key = new Key(this, 'Key', {
-      enableKeyRotation: true,
-      description: `Glue logs and job bookmarks of the initial load of replication ${props.replicationName} to target ${props.targetName}`,
-    });
-    // CloudWatch Logs encrypts the job's log groups with the key (AWS: "Encrypt log data in CloudWatch Logs using AWS KMS").
-    key.addToResourcePolicy(new PolicyStatement({
-      effect: Effect.ALLOW,
-      principals: [new ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
-      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
-      resources: ['*'],
-      conditions: {
-        ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `${GLUE_LOG_GROUP_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
-      },
-    }));
-    this.securityConfiguration = new SecurityConfiguration(this, 'SecurityConfiguration', {
-      securityConfigurationName: `${baseName}-load`,
-      s3Encryption: S3Encryption.s3Managed(),
-      cloudWatchEncryption: CloudWatchEncryption.kms(key),
-      jobBookmarksEncryption: JobBookmarksEncryption.clientSideKms(key),
-    });
+    const { key, securityConfiguration } = glueJobEncryption(this, `${baseName}-load`,
+      `Glue logs and job bookmarks of the initial load of replication ${props.replicationName} to target ${props.targetName}`);
+    this.securityConfiguration = securityConfiguration;
 
     // Role ---------------------------------------------------------------------------------------
     this.role = new Role(this, 'Role', {
@@ -144,19 +111,7 @@ export class InitialLoadJob extends Construct {
     this.exportBucket.grantPutAcl(this.role, `${EXPORT_PREFIX}/*`);
     // Cross-account writes go through the target role only.
     Role.fromRoleArn(this, 'TargetRole', props.targetRoleArn, { mutable: false }).grantAssumeRole(this.role);
-    key.grantEncryptDecrypt(this.role);
-    // Glue names its log groups itself (the security configuration's name is part of them), so the prefix.
-    const glueLogGroups = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: `${GLUE_LOG_GROUP_PREFIX}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    this.role.addToPrincipalPolicy(new PolicyStatement({
-      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-      resources: [glueLogGroups, `${glueLogGroups}:*`],
-    }));
-    // --enable-metrics / observability metrics: PutMetricData has no resource-level permissions, only the namespace condition.
-    this.role.addToPrincipalPolicy(new PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': 'Glue' } },
-    }));
+    grantGlueJobRuntime(this.role, key);
 
     // Job ----------------------------------------------------------------------------------------
     this.job = new PySparkEtlJob(this, 'Job', {
@@ -164,8 +119,9 @@ export class InitialLoadJob extends Construct {
       description: `Initial load of ${props.sourceTable.tableName} into ${props.targetTableName} (${props.targetRegion}) for target ${props.targetName}`,
       role: this.role,
       script: Code.fromAsset(INITIAL_LOAD_SCRIPT),
+      extraPythonFiles: gluePythonModules(INITIAL_LOAD_MODULES),
       glueVersion: GlueVersion.V5_0,
-      workerConfiguration: { workerType: WORKER_TYPES[this.options.workerType], numberOfWorkers: this.options.numberOfWorkers },
+      workerConfiguration: { workerType: GLUE_WORKER_TYPES[this.options.workerType], numberOfWorkers: this.options.numberOfWorkers },
       securityConfiguration: this.securityConfiguration,
       // A run is an explicit operator action (`ddb-replicate bootstrap`), never retried behind their back, never two at once.
       maxRetries: 0,
@@ -187,23 +143,13 @@ export class InitialLoadJob extends Construct {
     this.job.node.addDependency(this.role);
 
     // Each wildcard finding by its exact id, so a new wildcard still fails synth.
-    const scriptAsset = this.job.node.findAll().find((c): c is Asset => c instanceof Asset);
-    if (scriptAsset === undefined) throw new ConfigurationError(`${label}: the Glue job created no script asset`);
-    const iam5 = (finding: string, reason: string) => ({ id: `AwsSolutions-IAM5[${finding}]`, reason });
-    const exportsReason = 'Native exports of the source table get ids chosen by DynamoDB: DescribeExport is scoped to table/<source>/export/*.';
     const bucketReason = `grantReadWrite/grantPutAcl on the export bucket, scoped to the ${EXPORT_PREFIX}/ prefix: the native export writes files there and the job reads them back.`;
-    const keyReason = 'KMS GenerateDataKey*/ReEncrypt* on the job\'s own key only (Glue encrypts its logs and bookmarks with it).';
-    const logsReason = 'Glue names the job\'s log groups itself (the security configuration\'s name is part of them); scoped to /aws-glue/* in this account and Region.';
+    acknowledgeGlueJobRuntime(label, this.role, this.job, bucketReason);
+    const exportsReason = 'Native exports of the source table get ids chosen by DynamoDB: DescribeExport is scoped to table/<source>/export/*.';
     Validations.of(this.role).acknowledge(
       iam5(`Resource::${nagString(stack, props.sourceTable.tableArn)}/export/*`, exportsReason),
-      ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*'].map((action) => iam5(`Action::${action}`, bucketReason)),
+      ...['s3:DeleteObject*', 's3:Abort*'].map((action) => iam5(`Action::${action}`, bucketReason)),
       iam5(`Resource::${nagString(stack, this.exportBucket.bucketArn)}/${EXPORT_PREFIX}/*`, bucketReason),
-      iam5(`Resource::arn:<AWS::Partition>:s3:::${nagString(stack, scriptAsset.s3BucketName)}/*`, 'Read access to the CDK asset bucket holding the Glue script, granted by the Glue job construct (objects are content-addressed).'),
-      iam5('Action::kms:ReEncrypt*', keyReason),
-      iam5('Action::kms:GenerateDataKey*', keyReason),
-      iam5(`Resource::${nagString(stack, glueLogGroups)}`, logsReason),
-      iam5(`Resource::${nagString(stack, glueLogGroups)}:*`, logsReason),
-      iam5('Resource::*', 'cloudwatch:PutMetricData has no resource-level permissions; it is limited to the Glue namespace by condition (job metrics).'),
     );
   }
 
@@ -211,30 +157,6 @@ export class InitialLoadJob extends Construct {
     return this.job.jobName;
   }
 }
-
-/** A CDK string the way cdk-nag prints it in finding ids: `{Ref: X}` → `<X>`, `Fn::GetAtt` → `<X.Attr>`, joins concatenated. */
-export function nagString(stack: Stack, value: string): string {
-  const render = (node: unknown): string => {
-    if (typeof node === 'string') return node;
-    if (typeof node === 'object' && node !== null) {
-      const o = node as Record<string, unknown>;
-      if (typeof o.Ref === 'string') return `<${o.Ref}>`;
-      const getAtt = o['Fn::GetAtt'];
-      if (Array.isArray(getAtt)) return `<${getAtt.join('.')}>`;
-      const join = o['Fn::Join'];
-      if (Array.isArray(join) && Array.isArray(join[1])) return (join[1] as unknown[]).map(render).join(String(join[0]));
-    }
-    throw new ConfigurationError(`cannot render ${JSON.stringify(node)} as a cdk-nag finding`);
-  };
-  return render(stack.resolve(value));
-}
-
-const WORKER_TYPES: Record<InitialLoadOptions['workerType'], WorkerType> = {
-  'G.1X': WorkerType.G_1X,
-  'G.2X': WorkerType.G_2X,
-  'G.4X': WorkerType.G_4X,
-  'G.8X': WorkerType.G_8X,
-};
 
 export interface InitialLoadArgumentsInput {
   sourceTableName: string;

@@ -194,7 +194,7 @@ export class ReplicationTarget extends Construct {
 
   // Operator grants ---------------------------------------------------------------------------------
   // Each grants exactly the calls the CLI command makes on this target (cli/targets/aws.ts,
-  // cli/ops/*.ts), on this target's resources only; test/infra/operator-grants.test.ts runs the
+  // cli/operator/*.ts), on this target's resources only; test/infra/operator-grants.test.ts runs the
   // commands against recording clients and checks them against these policies.
 
   /**

@@ -24,29 +24,32 @@ The driver prints one JSON line per segment/file and a summary line; the job fai
 failed, or if an export's item count differs from its manifest.
 """
 
-import base64
 import contextlib
-import datetime
 import gzip
-import hashlib
 import io
 import json
 import math
-import os
 import random
 import sys
 import time
 import traceback
 
-import boto3
-import botocore.session
-from botocore.config import Config
-from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import ClientError
-from botocore.utils import parse_timestamp
+
+# Shared with verify_job.py; shipped next to this script by the Glue job (extraPythonFiles). The
+# names are re-exported: this module's callers and tests use them as initial_load.<name>.
+import replication_common
+from replication_common import (  # noqa: F401
+    CLIENT_CONFIG, MAX_SEGMENTS, ConfigurationError, ReplicationJobError, canonical_json, default_sts_client,
+    parse_target_policy, redacted_value, s3_client, scan_segment, service_endpoint, source_dynamodb_client,
+    target_dynamodb_client, target_view, validate_target_policy,
+)
+from replication_common import from_wire_value as _export_value  # noqa: F401
+from replication_common import parse_bool_arg as _parse_bool
+from replication_common import parse_int_arg as _parse_int
+from replication_common import to_wire_value as _wire_value  # noqa: F401
 
 BATCH_WRITE_MAX_ITEMS = 25  # DynamoDB BatchWriteItem limit per request
-MAX_SEGMENTS = 1_000_000  # DynamoDB Scan TotalSegments limit
 ROLE_SESSION_NAME = "ddb-replicate-initial-load"
 ENGINES = ("scan", "export")
 
@@ -56,16 +59,9 @@ OPTIONAL_ARGS = (
     "consistent_read", "page_limit", "target_policy",
 )
 
-# Throttling errors are retried by botocore itself (standard mode); UnprocessedItems by write_items.
-CLIENT_CONFIG = Config(retries={"max_attempts": 10, "mode": "standard"}, connect_timeout=10, read_timeout=60)
 
-
-class InitialLoadError(Exception):
-    """Root of the errors this script raises (mirrors handlers/core/errors.ts ReplicationError)."""
-
-
-class ConfigurationError(InitialLoadError):
-    """Job arguments or table definitions that make the load impossible; raised before anything is written."""
+class InitialLoadError(ReplicationJobError):
+    """Root of the errors only this script raises (ConfigurationError is shared: replication_common)."""
 
 
 class WriteFailedError(InitialLoadError):
@@ -80,37 +76,13 @@ class ExportFailedError(InitialLoadError):
     """The native export ended FAILED, timed out, or its files do not match its manifest."""
 
 
+def target_session(role_arn, external_id, region, sts_client=None, clock=time.time):
+    """replication_common.target_session under this job's role session name (what CloudTrail shows)."""
+    return replication_common.target_session(role_arn, external_id, region, sts_client=sts_client, clock=clock,
+                                             session_name=ROLE_SESSION_NAME)
+
+
 # --------------------------------------------------------------------------- configuration
-
-
-def service_endpoint(service):
-    """Endpoint override from AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL, else None (the AWS default).
-
-    botocore honours these variables itself only from 1.31; Debian 12's python3-boto3 ships 1.29, so
-    they are read here and passed as endpoint_url (harmless, and identical, on newer botocore).
-    """
-    return os.environ.get("AWS_ENDPOINT_URL_" + service.upper()) or os.environ.get("AWS_ENDPOINT_URL") or None
-
-
-def _parse_int(args, name, default, minimum, maximum=None):
-    raw = str(args.get(name) or "").strip()
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise ConfigurationError(f"--{name} must be an integer, got {raw!r}") from error
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ConfigurationError(f"--{name} must be {bounds}, got {value}")
-    return value
-
-
-def _parse_bool(args, name):
-    raw = str(args.get(name) or "false").strip().lower()
-    if raw not in ("true", "false"):
-        raise ConfigurationError(f"--{name} must be true or false, got {raw!r}")
-    return raw == "true"
 
 
 def build_config(args, default_parallelism):
@@ -146,6 +118,7 @@ def build_config(args, default_parallelism):
         "consistent_read": _parse_bool(args, "consistent_read"),
         "page_limit": _parse_int(args, "page_limit", None, 1),
         "target_policy": policy,
+        "role_session_name": ROLE_SESSION_NAME,
     }
     if engine == "export" and not cfg["export_bucket"]:
         raise ConfigurationError("--engine export needs --export_bucket (the S3 bucket the native export writes to)")
@@ -194,112 +167,7 @@ def check_tables(source_client, target_client, cfg):
     return {**cfg, "key_attributes": key_attributes, "source_table_arn": source["TableArn"]}
 
 
-# --------------------------------------------------------------------------- credentials
-
-
-class _AssumedRoleProvider(CredentialProvider):
-    METHOD = "assume-role-external-id"
-
-    def __init__(self, credentials):
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self):
-        return self._credentials
-
-
-def default_sts_client(region):
-    session = botocore.session.get_session()
-    # Older botocore defaults to the global endpoint; the regional one is what Glue (and a VPC endpoint) reach.
-    session.set_config_variable("sts_regional_endpoints", "regional")
-    return session.create_client("sts", region_name=region, endpoint_url=service_endpoint("sts"), config=CLIENT_CONFIG)
-
-
-def target_session(role_arn, external_id, region, sts_client=None, clock=time.time):
-    """A boto3 Session on the target role (AssumeRole with ExternalId) whose credentials refresh themselves.
-
-    A chained AssumeRole lasts at most one hour, shorter than a big load: botocore's
-    RefreshableCredentials calls ``refresh`` again 15 min (advisory) / 10 min (mandatory) before
-    expiry. It is built with its constructor rather than ``create_from_metadata`` only to pass
-    ``time_fetcher`` (from ``clock``) so the refresh is testable without waiting an hour.
-    """
-    sts = sts_client or default_sts_client(region)
-
-    def refresh():
-        response = sts.assume_role(RoleArn=role_arn, RoleSessionName=ROLE_SESSION_NAME, ExternalId=external_id)
-        credentials = response["Credentials"]
-        expiration = credentials["Expiration"]
-        return {
-            "access_key": credentials["AccessKeyId"],
-            "secret_key": credentials["SecretAccessKey"],
-            "token": credentials["SessionToken"],
-            "expiry_time": expiration.isoformat() if isinstance(expiration, datetime.datetime) else str(expiration),
-        }
-
-    metadata = refresh()  # fail fast (wrong role, missing ExternalId) before any work starts
-    credentials = RefreshableCredentials(
-        access_key=metadata["access_key"],
-        secret_key=metadata["secret_key"],
-        token=metadata["token"],
-        expiry_time=parse_timestamp(metadata["expiry_time"]),
-        refresh_using=refresh,
-        method=_AssumedRoleProvider.METHOD,
-        time_fetcher=lambda: datetime.datetime.fromtimestamp(clock(), tz=datetime.timezone.utc),
-    )
-    session = botocore.session.get_session()
-    session.get_component("credential_provider").insert_before("env", _AssumedRoleProvider(credentials))
-    return boto3.Session(botocore_session=session, region_name=region)
-
-
-def source_dynamodb_client(cfg):
-    return boto3.client("dynamodb", region_name=cfg["source_region"], endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
-
-
-def target_dynamodb_client(cfg, sts_client=None):
-    session = target_session(cfg["target_role_arn"], cfg["external_id"], cfg["target_region"], sts_client=sts_client)
-    return session.client("dynamodb", endpoint_url=service_endpoint("dynamodb"), config=CLIENT_CONFIG)
-
-
-def s3_client(region):
-    endpoint = service_endpoint("s3")
-    # A local endpoint (tests, emulators) has no per-bucket DNS names.
-    config = CLIENT_CONFIG.merge(Config(s3={"addressing_style": "path"})) if endpoint else CLIENT_CONFIG
-    return boto3.client("s3", region_name=region, endpoint_url=endpoint, config=config)
-
-
 # --------------------------------------------------------------------------- reading
-
-
-def scan_segment(client, table, segment, total_segments, page_limit=None, consistent_read=False):
-    """Yields the raw items (AttributeValue maps) of one parallel-scan segment, following LastEvaluatedKey."""
-    request = {"TableName": table, "Segment": segment, "TotalSegments": total_segments, "ConsistentRead": consistent_read}
-    if page_limit:
-        request["Limit"] = page_limit
-    while True:
-        page = client.scan(**request)
-        yield from page.get("Items", [])
-        last_key = page.get("LastEvaluatedKey")
-        if not last_key:
-            return
-        request["ExclusiveStartKey"] = last_key
-
-
-def _export_value(value):
-    """One DYNAMODB_JSON AttributeValue -> the boto3 low-level form (binary is base64 text in the export)."""
-    if not isinstance(value, dict) or len(value) != 1:
-        raise ValueError("an AttributeValue must be an object with exactly one type key")
-    (kind, inner), = value.items()
-    if kind == "B":
-        return {"B": base64.b64decode(inner, validate=True)}
-    if kind == "BS":
-        return {"BS": [base64.b64decode(v, validate=True) for v in inner]}
-    if kind == "M":
-        return {"M": {name: _export_value(v) for name, v in inner.items()}}
-    if kind == "L":
-        return {"L": [_export_value(v) for v in inner]}
-    if kind in ("S", "N", "SS", "NS", "BOOL", "NULL"):
-        return {kind: inner}
-    raise ValueError(f"unknown AttributeValue type {kind!r}")
 
 
 def parse_export_line(line):
@@ -397,125 +265,6 @@ def wait_for_export(client, export_arn, poll_seconds=30, timeout_seconds=48 * 36
         if clock() >= deadline:
             raise ExportFailedError(f"export {export_arn} still {status} after {timeout_seconds} s")
         sleep(poll_seconds)
-
-
-# --------------------------------------------------------------------------- the target's view
-#
-# The same function as handlers/core/target-policy.ts ``view`` (and redaction.ts ``redactedValue``):
-# an item outside the target's filter is not copied, the others are copied with the redaction
-# applied. test/fixtures/redaction-vectors.json, generated from the TypeScript, holds both to the
-# same results (test/unit/redaction-vectors.test.ts, test/glue/test_initial_load.py).
-
-
-def parse_target_policy(raw):
-    """``--target_policy`` JSON -> dict, or None when unset (every item, as is)."""
-    text = str(raw or "").strip()
-    if not text:
-        return None
-    try:
-        policy = json.loads(text)
-    except ValueError as error:
-        raise ConfigurationError("--target_policy is not JSON") from error
-    if not isinstance(policy, dict) or not isinstance(policy.get("partitionKeyName"), str):
-        raise ConfigurationError("--target_policy must be an object with partitionKeyName (as infra/constructs/initial-load-job.ts writes it)")
-    redaction = policy.get("redaction")
-    if redaction is not None:
-        redact_with = redaction.get("redactWith") or {}
-        if not (isinstance(redact_with.get("token"), str) or redact_with.get("sha256") is True):
-            raise ConfigurationError("--target_policy redaction.redactWith must be {token} or {sha256: true}")
-    return {
-        "partitionKeyName": policy["partitionKeyName"],
-        "partitionKeyPrefixes": list(policy.get("partitionKeyPrefixes") or []),
-        "attributeEquals": list(policy.get("attributeEquals") or []),
-        "redaction": redaction,
-    }
-
-
-def validate_target_policy(policy, key_attribute_names):
-    """Keys are always replicated as they are (the config refuses this too; a wrong key would write a different item)."""
-    redaction = (policy or {}).get("redaction") or {}
-    keys = sorted((set(redaction.get("exclude") or []) | set(redaction.get("redact") or [])) & set(key_attribute_names))
-    if keys:
-        raise ConfigurationError(
-            f"--target_policy redaction names key attribute(s) {', '.join(keys)}; keys are always replicated as they are"
-        )
-
-
-def _wire_value(value):
-    """A boto3 low-level AttributeValue -> the JSON wire form TypeScript hashes (binary as base64 text)."""
-    (kind, inner), = value.items()
-    if kind == "B":
-        return {"B": base64.b64encode(bytes(inner)).decode("ascii")}
-    if kind == "BS":
-        return {"BS": [base64.b64encode(bytes(v)).decode("ascii") for v in inner]}
-    if kind == "M":
-        return {"M": {name: _wire_value(v) for name, v in inner.items()}}
-    if kind == "L":
-        return {"L": [_wire_value(v) for v in inner]}
-    return {kind: inner}
-
-
-def _utf16_order(text):
-    # JavaScript compares strings by UTF-16 code units; Python by code points. They differ for
-    # characters above U+FFFF against U+E000-U+FFFF, so sort as JavaScript does.
-    return text.encode("utf-16-be")
-
-
-def canonical_json(value):
-    """JSON with object keys sorted at every level, byte-identical to canonicalJson in handlers/core/redaction.ts.
-
-    json.dumps(ensure_ascii=False) escapes exactly what JSON.stringify escapes (quote, backslash, the
-    short escapes b f n r t, other control characters as lowercase u00xx) and leaves the rest as is.
-    """
-    if isinstance(value, list):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
-    if isinstance(value, dict):
-        entries = sorted(value.items(), key=lambda entry: _utf16_order(entry[0]))
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical_json(v) for k, v in entries) + "}"
-    return json.dumps(value, ensure_ascii=False)
-
-
-def redacted_value(value, redact_with):
-    """The replacement of a redacted attribute (a boto3 AttributeValue) as TypeScript's redactedValue computes it."""
-    if "token" in redact_with:
-        return {"S": redact_with["token"]}
-    digest = hashlib.sha256(canonical_json(_wire_value(value)).encode("utf-8")).hexdigest()
-    return {"S": "sha256:" + digest}
-
-
-def _matches(actual, expected):
-    (kind, wanted), = expected.items()
-    return actual is not None and kind in actual and actual[kind] == wanted and type(actual[kind]) is type(wanted)
-
-
-def target_view(policy):
-    """A function item -> the target's view of it (a new dict), or None when the item is outside its filter."""
-    if policy is None:
-        return lambda item: item
-    pk_name = policy["partitionKeyName"]
-    prefixes = policy["partitionKeyPrefixes"]
-    conditions = policy["attributeEquals"]
-    redaction = policy["redaction"] or {}
-    exclude = set(redaction.get("exclude") or [])
-    redact = set(redaction.get("redact") or [])
-    redact_with = redaction.get("redactWith") or {"token": "REDACTED"}
-
-    def view(item):
-        if prefixes:
-            pk = (item.get(pk_name) or {}).get("S")
-            if pk is None or not any(pk.startswith(prefix) for prefix in prefixes):
-                return None
-        for condition in conditions:
-            if not any(_matches(item.get(condition["attribute"]), v) for v in condition["anyOf"]):
-                return None
-        if not exclude and not redact:
-            return item
-        return {
-            name: (redacted_value(value, redact_with) if name in redact else value)
-            for name, value in item.items() if name not in exclude
-        }
-
-    return view
 
 
 # --------------------------------------------------------------------------- writing

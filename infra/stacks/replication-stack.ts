@@ -11,6 +11,7 @@ import { controlTableName } from '../../handlers/core/freeze';
 import { SampledVerify } from '../constructs/sampled-verify';
 import { grantSourceTableDecrypt } from '../constructs/target-table-props';
 import { TableReplication } from '../constructs/table-replication';
+import { VerifyJob } from '../constructs/verify-job';
 import type { ReplicationTarget } from '../constructs/replication-target';
 
 /**
@@ -34,7 +35,12 @@ export const INITIAL_LOAD_OUTPUTS = {
   InitialLoadJobName: (j: InitialLoadJob) => j.jobName,
   InitialLoadExportBucketName: (j: InitialLoadJob) => j.exportBucket.bucketName,
 } as const;
-export type TargetOutputName = keyof typeof TARGET_OUTPUTS | keyof typeof INITIAL_LOAD_OUTPUTS;
+/** Outputs of the target's verify job (same id scheme and contract as TARGET_OUTPUTS). */
+export const VERIFY_JOB_OUTPUTS = {
+  VerifyJobName: (j: VerifyJob) => j.jobName,
+  VerifyReportBucketName: (j: VerifyJob) => j.reportBucket.bucketName,
+} as const;
+export type TargetOutputName = keyof typeof TARGET_OUTPUTS | keyof typeof INITIAL_LOAD_OUTPUTS | keyof typeof VERIFY_JOB_OUTPUTS;
 
 /** The output id (= CloudFormation output key) of one value of one target. */
 export function targetOutputId(targetName: string, output: TargetOutputName): string {
@@ -61,6 +67,8 @@ export class ReplicationStack extends Stack {
   public readonly sourceTableKey?: IKey;
   /** By target name. */
   public readonly initialLoadJobs: ReadonlyMap<string, InitialLoadJob>;
+  /** The Glue verify job of each target (the `verify` command's server-side engine), by target name. */
+  public readonly verifyJobs: ReadonlyMap<string, VerifyJob>;
   /** Freeze marks of the targets (cutover/failover, docs/disaster-recovery.md). */
   public readonly controlTable: ReplicationControlTable;
 
@@ -85,6 +93,8 @@ export class ReplicationStack extends Stack {
 
     const initialLoadJobs = new Map<string, InitialLoadJob>();
     this.initialLoadJobs = initialLoadJobs;
+    const verifyJobs = new Map<string, VerifyJob>();
+    this.verifyJobs = verifyJobs;
     const outputPrefixes = new Map<string, string>();
     for (const target of config.targets) {
       const prefix = targetOutputId(target.name, 'QueueUrl');
@@ -112,12 +122,7 @@ export class ReplicationStack extends Stack {
       // The fixed physical name, not a Ref: local mode reads this variable from the template as it is.
       replicationTarget.addApplyEnvironment(ENV.controlTableName, controlTableName(config.replicationName));
       this.controlTable.grantReadMark(replicationTarget.applyRole, target.name);
-      for (const [output, value] of Object.entries(TARGET_OUTPUTS) as [TargetOutputName, (t: ReplicationTarget) => string][]) {
-        new CfnOutput(this, targetOutputId(target.name, output), {
-          value: value(replicationTarget),
-          description: `${output} of replication target ${target.name}`,
-        });
-      }
+      this.addTargetOutputs(target.name, TARGET_OUTPUTS, replicationTarget);
 
       const initialLoadJob = new InitialLoadJob(this, `InitialLoad${pascalCase(target.name)}`, {
         replicationName: config.replicationName,
@@ -134,6 +139,16 @@ export class ReplicationStack extends Stack {
         ...(target.redaction === undefined ? {} : { redaction: target.redaction }),
       });
       initialLoadJobs.set(target.name, initialLoadJob);
+      // Full verification on Glue (the `verify` command's server-side engine), reading the source like the initial load.
+      const verifyJob = new VerifyJob(this, `VerifyJob${pascalCase(target.name)}`, {
+        replicationName: config.replicationName,
+        sourceTable,
+        sourceTableKey: this.sourceTableKey,
+        keySchema: config.source.keySchema,
+        targetName: target.name,
+        ...targetAccess,
+      });
+      verifyJobs.set(target.name, verifyJob);
       // Continuous sampled verification (issue 13), when configured: schedule, function, alarms, a dashboard row.
       if (target.continuousVerify?.enabled === true) {
         const sampledVerify = new SampledVerify(this, `SampledVerify${pascalCase(target.name)}`, {
@@ -151,12 +166,15 @@ export class ReplicationStack extends Stack {
         grantSourceTableDecrypt({ sourceTableKey: this.sourceTableKey }, sampledVerify.role);
         this.replication.dashboard.dashboard.addWidgets(...sampledVerify.dashboardWidgets());
       }
-      for (const [output, value] of Object.entries(INITIAL_LOAD_OUTPUTS) as [TargetOutputName, (j: InitialLoadJob) => string][]) {
-        new CfnOutput(this, targetOutputId(target.name, output), {
-          value: value(initialLoadJob),
-          description: `${output} of replication target ${target.name}`,
-        });
-      }
+      this.addTargetOutputs(target.name, INITIAL_LOAD_OUTPUTS, initialLoadJob);
+      this.addTargetOutputs(target.name, VERIFY_JOB_OUTPUTS, verifyJob);
+    }
+  }
+
+  /** One CfnOutput per entry of `outputs` (TARGET_OUTPUTS, INITIAL_LOAD_OUTPUTS, VERIFY_JOB_OUTPUTS), ids from `targetOutputId`. */
+  private addTargetOutputs<T>(targetName: string, outputs: Readonly<Partial<Record<TargetOutputName, (resource: T) => string>>>, resource: T): void {
+    for (const [output, value] of Object.entries(outputs) as [TargetOutputName, (resource: T) => string][]) {
+      new CfnOutput(this, targetOutputId(targetName, output), { value: value(resource), description: `${output} of replication target ${targetName}` });
     }
   }
 }

@@ -33,8 +33,8 @@ export interface TargetAccessStackProps extends StackProps {
  * Deployed in the target account: the role the apply function and the initial-load job assume.
  *
  * Either stack can be deployed first: IAM rejects a trust policy that names a role which does not
- * exist yet, so the trust goes to the source *account* and a condition narrows it to the two
- * fixed role names (`roleNames.apply` / `roleNames.initialLoad` / `roleNames.verify`), which IAM evaluates at call time.
+ * exist yet, so the trust goes to the source *account* and a condition narrows it to the
+ * fixed role names (`roleNames.apply` / `roleNames.initialLoad` / `roleNames.verify` / `roleNames.verifyJob`), which IAM evaluates at call time.
  */
 export class TargetAccessStack extends Stack {
   public readonly targetRole: Role;
@@ -53,6 +53,7 @@ export class TargetAccessStack extends Stack {
             sourceRoleArn(roleNames.apply(props.replicationName, props.targetName)),
             sourceRoleArn(roleNames.initialLoad(props.replicationName, props.targetName)),
             sourceRoleArn(roleNames.verify(props.replicationName, props.targetName)),
+            sourceRoleArn(roleNames.verifyJob(props.replicationName, props.targetName)),
           ],
         },
         StringEquals: { 'sts:ExternalId': props.externalId },

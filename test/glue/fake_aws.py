@@ -1,8 +1,8 @@
-"""A local HTTP stand-in for the two AWS calls DynamoDB Local cannot answer: STS AssumeRole and S3 GetObject.
+"""A local HTTP stand-in for the AWS calls DynamoDB Local cannot answer: STS AssumeRole, S3 GetObject and PutObject.
 
 boto3 talks to it through AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL_S3 exactly as to AWS, so the
 script's real client code (Query-protocol STS, path-style S3) is what the tests exercise.
-STS answers with the documented AssumeRoleResponse XML; S3 serves objects from a dict.
+STS answers with the documented AssumeRoleResponse XML; S3 serves and stores objects in a dict.
 """
 
 import datetime
@@ -40,6 +40,14 @@ class FakeAws:
                 form = {k: v[0] for k, v in urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8")).items()}
                 status, body = fake._assume_role(form)
                 self._send(status, body, "text/xml")
+
+            def do_PUT(self):
+                path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+                bucket, _, key = path.lstrip("/").partition("/")
+                length = int(self.headers.get("Content-Length") or 0)
+                with fake._lock:
+                    fake.objects[(bucket, key)] = self.rfile.read(length)
+                self._send(200, b"", "application/xml")
 
             def do_GET(self):
                 path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)

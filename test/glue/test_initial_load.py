@@ -7,14 +7,11 @@ export engine's AWS-only calls (DescribeContinuousBackups, ExportTableToPointInT
 DescribeExport) by botocore's Stubber, which validates every request against the service model.
 """
 
-import contextlib
 import datetime
 import gzip
 import io
 import json
-import os
 import sys
-import types
 import unittest
 import uuid
 from pathlib import Path
@@ -30,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import initial_load as il  # noqa: E402
 from fake_aws import FakeAws  # noqa: E402
+from glue_test_support import REGION, close_local_clients, dynamodb_endpoint, local_client, run_glue_main, use_job_environment  # noqa: E402
 
-REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::222222222222:role/ddb-replicate-target"
 EXTERNAL_ID = "ext-7f3a"
 FIXTURE_ROOT = Path(__file__).resolve().parent / "fixtures" / "export"
@@ -67,30 +64,8 @@ FIXTURE_ITEMS = [
 ]
 
 
-def dynamodb_endpoint():
-    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
-    if not endpoint:
-        raise RuntimeError(
-            "DYNAMODB_ENDPOINT is not set: start DynamoDB Local and point it there "
-            "(npx jest test/integration/glue-script.test.ts does both)"
-        )
-    return endpoint
-
-
-_LOCAL_CLIENTS = []
-
-
-def local_client():
-    """One shared client on DynamoDB Local (closed in tearDownModule)."""
-    if not _LOCAL_CLIENTS:
-        _LOCAL_CLIENTS.append(boto3.client("dynamodb", region_name=REGION, endpoint_url=dynamodb_endpoint(),
-                                           aws_access_key_id="local", aws_secret_access_key="local"))
-    return _LOCAL_CLIENTS[0]
-
-
 def tearDownModule():
-    while _LOCAL_CLIENTS:
-        _LOCAL_CLIENTS.pop().close()
+    close_local_clients()
 
 
 def create_table(client, sort_key=True, sort_type="N"):
@@ -397,13 +372,7 @@ class FakeAwsTestCase(unittest.TestCase):
                 cls.fake.objects[(EXPORT_BUCKET, path.relative_to(FIXTURE_ROOT).as_posix())] = path.read_bytes()
 
     def setUp(self):
-        env = mock.patch.dict(os.environ, {
-            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint(), "AWS_ENDPOINT_URL_STS": self.fake.endpoint,
-            "AWS_ENDPOINT_URL_S3": self.fake.endpoint, "AWS_ACCESS_KEY_ID": "gluejobrole", "AWS_SECRET_ACCESS_KEY": "x",
-            "AWS_DEFAULT_REGION": REGION,
-        })
-        env.start()
-        self.addCleanup(env.stop)
+        use_job_environment(self, self.fake)
 
     def config(self, source, target, **overrides):
         cfg = il.build_config(base_args(source_table=source, target_table=target, **overrides), default_parallelism=1)
@@ -588,45 +557,8 @@ class GlueEntryPointTests(FakeAwsTestCase):
     """main() with stand-ins for the two Glue/Spark imports: checks the wiring (arguments, units, summary, failure)."""
 
     def run_main(self, **args):
-        calls = {}
-
-        class Rdd:
-            def __init__(self, data):
-                self.data = list(data)
-
-            def map(self, function):
-                return Rdd(function(value) for value in self.data)
-
-            def collect(self):
-                return self.data
-
-        class SparkContext:
-            defaultParallelism = 2
-
-            @classmethod
-            def getOrCreate(cls):
-                return cls()
-
-            def parallelize(self, data, slices):
-                calls["slices"] = slices
-                return Rdd(data)
-
-        def get_resolved_options(argv, names):
-            # Like awsglue.utils: every requested name must be present as `--name value`.
-            pairs = dict(zip(argv[1::2], argv[2::2]))
-            return {name: pairs["--" + name] for name in names}
-
-        glue_utils, spark_context = types.ModuleType("awsglue.utils"), types.ModuleType("pyspark.context")
-        glue_utils.getResolvedOptions, spark_context.SparkContext = get_resolved_options, SparkContext
-        modules = {"awsglue": types.ModuleType("awsglue"), "awsglue.utils": glue_utils,
-                   "pyspark": types.ModuleType("pyspark"), "pyspark.context": spark_context}
-        argv = ["initial_load.py"] + [part for name, value in args.items() for part in ("--" + name, value)]
-        out = io.StringIO()
-        with mock.patch.dict(sys.modules, modules), mock.patch.object(sys, "argv", argv), contextlib.redirect_stdout(out):
-            try:
-                il.main()
-            finally:
-                calls["lines"] = [json.loads(line) for line in out.getvalue().splitlines()]
+        calls = run_glue_main(il.main, "initial_load.py", args)
+        calls["slices"] = calls["slices"][0] if len(calls["slices"]) == 1 else calls["slices"]
         return calls
 
     def test_module_imports_without_spark(self):

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { INITIAL_LOAD_SCRIPT, InitialLoadJob, type InitialLoadJobProps } from '../../infra/constructs/initial-load-job';
 import { targetOutputId } from '../../infra/stacks/replication-stack';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { InvalidReplicationConfigError } from '../../schemas/replication-config';
+import { expectGlueJobRole, expectGlueJobSecurity, expectTransientJobBucket, glueRuntimeStatements } from './glue-job-expectations';
 import { fastApp, logicalIdOf, testConfig } from './support';
 
 const partitionArn = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
@@ -23,7 +24,8 @@ const jobOf = (prefix: string) => template.findResources('AWS::Glue::Job')[id('A
 
 describe('Glue job', () => {
   test('is a Glue 5.0 Python 3 Spark ETL job running the initial_load.py asset, never retried, one run at a time', () => {
-    template.resourceCountIs('AWS::Glue::Job', 2);
+    // One initial-load job per target (the verify jobs are the others: test/infra/verify-job.test.ts).
+    expect(Object.values(template.findResources('AWS::Glue::Job')).filter((r) => String(r.Properties.Name).endsWith('-initial-load'))).toHaveLength(2);
     const job = jobOf('InitialLoadDr');
     expect(job.Command).toEqual({ Name: 'glueetl', PythonVersion: '3', ScriptLocation: expect.stringMatching(/^s3:\/\/cdk-[a-z0-9]+-assets-111111111111-eu-west-1\/[0-9a-f]{64}\.py$/) });
     expect(job).toMatchObject({ GlueVersion: '5.0', Name: 'ddbrepl-orders-dr-initial-load', MaxRetries: 0, ExecutionProperty: { MaxConcurrentRuns: 1 } });
@@ -35,7 +37,9 @@ describe('Glue job', () => {
   });
 
   test('default arguments are exactly the script\'s argument names with the configured values', () => {
-    const glueManaged = { '--job-language': 'python', '--enable-continuous-cloudwatch-log': 'true', '--enable-metrics': '', '--enable-observability-metrics': 'true' };
+    // replication_common.py, shipped next to the script (content-addressed asset).
+    const extraPyFiles = { '--extra-py-files': expect.stringMatching(/^s3:\/\/cdk-[a-z0-9]+-assets-111111111111-eu-west-1\/[0-9a-f]{64}\.py$/) };
+    const glueManaged = { ...extraPyFiles, '--job-language': 'python', '--enable-continuous-cloudwatch-log': 'true', '--enable-metrics': '', '--enable-observability-metrics': 'true' };
     expect(jobOf('InitialLoadDr').DefaultArguments).toEqual({
       '--source_table': 'orders',
       '--source_region': 'eu-west-1',
@@ -81,31 +85,13 @@ describe('Glue job', () => {
   test('attaches a security configuration: SSE-S3 for S3, the job\'s rotating KMS key for CloudWatch logs and bookmarks', () => {
     const config = id('AWS::Glue::SecurityConfiguration', 'InitialLoadDrSecurityConfiguration');
     expect(jobOf('InitialLoadDr').SecurityConfiguration).toEqual({ Ref: config });
-    const key = id('AWS::KMS::Key', 'InitialLoadDrKey');
-    template.hasResourceProperties('AWS::Glue::SecurityConfiguration', {
-      Name: 'ddbrepl-orders-dr-load',
-      EncryptionConfiguration: {
-        S3Encryptions: [{ S3EncryptionMode: 'SSE-S3' }],
-        CloudWatchEncryption: { CloudWatchEncryptionMode: 'SSE-KMS', KmsKeyArn: getAtt(key) },
-        JobBookmarksEncryption: { JobBookmarksEncryptionMode: 'CSE-KMS', KmsKeyArn: getAtt(key) },
-      },
-    });
-    const keyProps = template.findResources('AWS::KMS::Key')[key].Properties;
-    expect(keyProps.EnableKeyRotation).toBe(true);
-    expect(keyProps.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
-      Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
-      Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*') } },
-    }));
+    expectGlueJobSecurity(template, id('AWS::KMS::Key', 'InitialLoadDrKey'), 'ddbrepl-orders-dr-load');
   });
 });
 
 describe('role', () => {
   test('has the fixed name the target account trusts and is assumed by Glue only', () => {
-    template.hasResourceProperties('AWS::IAM::Role', {
-      RoleName: 'ddbrepl-orders-dr-load',
-      AssumeRolePolicyDocument: { Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'glue.amazonaws.com' } }] },
-      ManagedPolicyArns: Match.absent(),
-    });
+    expectGlueJobRole(template, 'ddbrepl-orders-dr-load');
     expect(jobOf('InitialLoadDr').Role).toEqual(getAtt(id('AWS::IAM::Role', 'InitialLoadDrRole')));
   });
 
@@ -113,7 +99,6 @@ describe('role', () => {
     const policy = template.findResources('AWS::IAM::Policy')[id('AWS::IAM::Policy', 'InitialLoadDrRoleDefaultPolicy')].Properties;
     const bucket = id('AWS::S3::Bucket', 'InitialLoadDrExportBucket');
     const exportObjects = { 'Fn::Join': ['', [getAtt(bucket), '/initial-load/*']] };
-    const logGroups = partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*');
     expect(policy.Roles).toEqual([{ Ref: id('AWS::IAM::Role', 'InitialLoadDrRole') }]);
     expect(policy.PolicyDocument.Statement).toEqual([
       {
@@ -129,21 +114,7 @@ describe('role', () => {
       },
       { Effect: 'Allow', Action: ['s3:PutObjectAcl', 's3:PutObjectVersionAcl'], Resource: exportObjects },
       { Effect: 'Allow', Action: 'sts:AssumeRole', Resource: partitionArn(':iam::222222222222:role/ddbrepl-orders-dr-target') },
-      { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'], Resource: getAtt(id('AWS::KMS::Key', 'InitialLoadDrKey')) },
-      {
-        Effect: 'Allow',
-        Action: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
-        Resource: [logGroups, partitionArn(':logs:eu-west-1:111111111111:log-group:/aws-glue/*:*')],
-      },
-      { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Glue' } } },
-      {
-        Effect: 'Allow',
-        Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
-        Resource: [
-          partitionArn(':s3:::cdk-hnb659fds-assets-111111111111-eu-west-1'),
-          partitionArn(':s3:::cdk-hnb659fds-assets-111111111111-eu-west-1/*'),
-        ],
-      },
+      ...glueRuntimeStatements(id('AWS::KMS::Key', 'InitialLoadDrKey')),
     ]);
   });
 
@@ -158,20 +129,7 @@ describe('role', () => {
 describe('export bucket', () => {
   test('is encrypted, private, TLS-only, and its objects expire after 7 days', () => {
     const bucket = id('AWS::S3::Bucket', 'InitialLoadDrExportBucket');
-    expect(template.findResources('AWS::S3::Bucket')[bucket].Properties).toEqual({
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
-      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 7, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }] },
-    });
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: bucket },
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
+    expectTransientJobBucket(template, bucket, 7);
   });
 });
 

@@ -51,8 +51,8 @@ describe('cdk-nag (AwsSolutions + Serverless)', () => {
       'Serverless-SQSRedrivePolicy',
     ]);
     for (const [where, reason] of acks) expect({ where, reason: reason.length >= 60 }).toEqual({ where, reason: true });
-    // Wildcards and the unlogged export bucket belong to the initial-load job (Glue logs, S3 prefixes, exports) and the sampled-verify schedule (function versions).
-    for (const where of acks.keys()) if (/AwsSolutions-(IAM5|S1)/.test(where)) expect(where).toMatch(/\/InitialLoad|\/SampledVerify\w+\/SchedulerRole:/);
+    // Wildcards and the unlogged buckets belong to the Glue jobs (initial load, verify: Glue logs, S3 prefixes, exports, reports) and the sampled-verify schedule (function versions).
+    for (const where of acks.keys()) if (/AwsSolutions-(IAM5|S1)/.test(where)) expect(where).toMatch(/\/InitialLoad|\/VerifyJob|\/SampledVerify\w+\/SchedulerRole:/);
     // Runtime acknowledgements name the requirement they come from.
     for (const [where, reason] of acks) if (/LambdaLatestVersion|-L1$/.test(where)) expect(reason).toMatch(/nodejs22\.x/);
   });

@@ -11,7 +11,7 @@ import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { mockClient } from 'aws-sdk-client-mock';
-import { messageOf, resyncEnvelope } from '../../cli/ops/queues';
+import { messageOf, resyncEnvelope } from '../../cli/operator/queues';
 import type { ReplicationTarget } from '../../infra/constructs/replication-target';
 import { runCli } from '../support/run-cli';
 import { fastApp, logicalIdOf, testConfig, testConfigInput } from './support';

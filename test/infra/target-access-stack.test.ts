@@ -15,7 +15,7 @@ describe('TargetAccessStack', () => {
     expect(app.node.tryFindChild('Ddbrepl-orders')).toBeDefined();
   });
 
-  test('the target role trusts the source account, narrowed to the apply, initial-load and verify role ARNs, and requires the ExternalId', () => {
+  test('the target role trusts the source account, narrowed to the apply, initial-load, sampled-verify and verify-job role ARNs, and requires the ExternalId', () => {
     const template = Template.fromStack(targetAccessStacks.get('dr')!);
     template.resourceCountIs('AWS::IAM::Role', 1);
     template.hasResourceProperties('AWS::IAM::Role', Match.exact({
@@ -29,7 +29,7 @@ describe('TargetAccessStack', () => {
           Action: 'sts:AssumeRole',
           Principal: { AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111111111111:root']] } },
           Condition: {
-            ArnEquals: { 'aws:PrincipalArn': [sourceRole('ddbrepl-orders-dr-apply'), sourceRole('ddbrepl-orders-dr-load'), sourceRole('ddbrepl-orders-dr-verify')] },
+            ArnEquals: { 'aws:PrincipalArn': [sourceRole('ddbrepl-orders-dr-apply'), sourceRole('ddbrepl-orders-dr-load'), sourceRole('ddbrepl-orders-dr-verify'), sourceRole('ddbrepl-orders-dr-verify-job')] },
             StringEquals: { 'sts:ExternalId': 'orders-dr-7f3c1a' },
           },
         }],
