@@ -1,7 +1,6 @@
 import { BatchWriteItemCommand, ConditionalCheckFailedException, DynamoDBClient, DynamoDBServiceException, GetItemCommand, UpdateItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { applyBatch, applyConfigFromEnv, type ApplyDeps } from '../../handlers/core/apply-batch';
-import type { StructuredLogger } from '../../handlers/core/logger';
 import { createReplicationMetrics, MemoryMetricsSink } from '../../handlers/core/metrics';
 import type { ChangeEnvelopeV1 } from '../../schemas/change-envelope.v1';
 import { change, messageOf } from './support/sqs';
@@ -23,7 +22,7 @@ function setup(stateTableName: string | null = 'ddbrepl-orders-dr-state') {
     targetClient: new DynamoDBClient({ region: 'eu-west-2' }),
     sourceClient: new DynamoDBClient({ region: 'eu-west-1' }),
     metrics: createReplicationMetrics({ namespace: 'Test', replication: 'orders', target: 'dr', sink }),
-    logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') } as unknown as StructuredLogger,
+    logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
     now: () => NOW,
     writeOptions: { maxAttempts: 1, sleep: () => Promise.resolve(), random: () => 0 },
   };
