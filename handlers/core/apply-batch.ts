@@ -149,7 +149,7 @@ export async function applyBatch(records: readonly SQSRecord[], remainingTimeMs:
   const applied = live.filter((m) => m.failure === undefined);
   const at = now();
   // Started first, so it overlaps the visibility backoff; awaited before the metrics, since its outcome is one of them.
-  const stateWrite = recordNewestApplied(applied.map((m) => m.envelope), at, deps);
+  const stateWrite = recordNewestApplied(applied.map((m) => m.envelope), at, deadline, deps);
   if (failed.length > 0 && deps.sqsClient !== undefined) {
     // Failures are reported whatever happens here: shortenVisibility logs its own trouble and never throws.
     await shortenVisibility(deps.sqsClient, failed.map((m) => m.record), logger, config.visibilityBackoff);
@@ -188,18 +188,24 @@ export async function applyBatch(records: readonly SQSRecord[], remainingTimeMs:
  * changes are written, and a redelivery would not make the record any likelier — so a failure is a
  * warning (no item values) and the ApplyStateWriteFailed metric (1). Undefined without a state table.
  */
-async function recordNewestApplied(changes: readonly ChangeEnvelope[], appliedAt: number, deps: ApplyDeps): Promise<number | undefined> {
+async function recordNewestApplied(changes: readonly ChangeEnvelope[], appliedAt: number, deadline: number, deps: ApplyDeps): Promise<number | undefined> {
   const table = deps.config.stateTableName;
   if (table === undefined) return undefined;
   const newest = newestChange(changes);
   if (newest === undefined) return 0;
+  // Bounded by the batch's deadline (SDK retries included): a state write must never make the
+  // invocation time out, which would redeliver the batch it has just written.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - appliedAt));
   try {
     // 'older' (a newer change is already recorded) is as good as 'recorded'.
-    await recordLastApplied(deps.targetClient, table, newest, appliedAt);
+    await recordLastApplied(deps.targetClient, table, newest, appliedAt, { abortSignal: controller.signal });
     return 0;
   } catch (error) {
     deps.logger.warn('last applied change not recorded; the batch is applied', { eventId: newest.eventId, ...errorRef(error) });
     return 1;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -76,7 +76,7 @@ const isConditionalCheckFailed = (error: unknown): boolean => error instanceof E
  * change is older (creation time, then sequence: `newestChange`'s order), so concurrent apply
  * invocations (other message groups) and redeliveries never move it back. Other errors throw.
  */
-export async function recordLastApplied(client: DynamoDBClient, tableName: string, change: AppliedChange, appliedAt: number): Promise<RecordOutcome> {
+export async function recordLastApplied(client: DynamoDBClient, tableName: string, change: AppliedChange, appliedAt: number, opts: { abortSignal?: AbortSignal } = {}): Promise<RecordOutcome> {
   const at = new Date(change.at).toISOString();
   try {
     await client.send(new UpdateItemCommand({
@@ -93,7 +93,7 @@ export async function recordLastApplied(client: DynamoDBClient, tableName: strin
         ':eid': { S: change.eventId },
         ':applied': { S: new Date(appliedAt).toISOString() },
       },
-    }));
+    }), opts.abortSignal === undefined ? {} : { abortSignal: opts.abortSignal });
     return 'recorded';
   } catch (error) {
     // The expected outcome when another invocation recorded a newer change first (or this one is
