@@ -3,7 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context } from 'aws-lambda';
 import { targetCredentials } from './core/credentials';
-import { createLogger } from './core/logger';
+import { createLogger, errorRef } from './core/logger';
+import { recordSampledVerify } from './core/replication-state';
 import { metricsNamespaceFromEnv, metricsSinkFromEnv } from './core/metrics';
 import { sampledVerify, sampledVerifyConfigFromEnv, type SampledVerifyResult } from './core/sampled-verify';
 import { createVerifyMetrics } from './core/verify-metrics';
@@ -35,6 +36,15 @@ export function buildHandler(env: NodeJS.ProcessEnv = process.env): SampledVerif
     if (context !== undefined) logger.addContext(context);
     const { keys, ...result } = await sampledVerify({ config, source, target, ...(sqs === undefined ? {} : { sqs }), sleep: (ms) => sleep(ms) });
     await metrics.publish(result);
+    if (config.stateTableName !== undefined) {
+      // The failover reads the last run from here with the target account's credentials (docs/disaster-recovery.md).
+      try {
+        await recordSampledVerify(target, config.stateTableName, { at: new Date().toISOString(), sampled: result.sampled, mismatches: result.mismatches, repaired: result.repaired });
+      } catch (error) {
+        // The run itself succeeded and its metrics are out; the next run records again.
+        logger.warn('sampled verification result not recorded in the state table', errorRef(error));
+      }
+    }
     // Counts only: keys and values stay out of the logs (keys can be personal data).
     if (result.mismatches > 0) logger.warn('sampled verification found mismatches', { ...result, kinds: keys.map((k) => k.kind) });
     else logger.info('sampled verification', result);

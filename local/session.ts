@@ -16,6 +16,7 @@ import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
 import { canonicalKey, toWireAttributeMap } from '../handlers/core/attribute-value';
 import { ENV } from '../handlers/core/env';
 import { CONTROL_TABLE_KEY, controlTableName } from '../handlers/core/freeze';
+import { STATE_TABLE_KEY, stateTableName } from '../handlers/core/replication-state';
 import { SQS_LIMITS } from '../handlers/core/aws-limits';
 import { isTtlDelete } from '../handlers/core/filter';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
@@ -353,6 +354,10 @@ export async function startLocalSession(opts: LocalSessionOptions): Promise<Loca
     }
     // The freeze mark's table, as the replication stack has one (handlers/core/freeze.ts; `cutover --local`).
     await dynamodb.send(new CreateTableCommand({ TableName: controlTableName(LOCAL_CONTROL_REPLICATION), AttributeDefinitions: [{ AttributeName: CONTROL_TABLE_KEY, AttributeType: 'S' }], KeySchema: [{ AttributeName: CONTROL_TABLE_KEY, KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    // Each target's replication state table, as its target-access stack has one (handlers/core/replication-state.ts; `failover --local`).
+    for (const spec of specs) {
+      await dynamodb.send(new CreateTableCommand({ TableName: stateTableName(LOCAL_CONTROL_REPLICATION, spec.name), AttributeDefinitions: [{ AttributeName: STATE_TABLE_KEY, AttributeType: 'S' }], KeySchema: [{ AttributeName: STATE_TABLE_KEY, KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
+    }
     if (opts.ttlAttribute !== undefined) {
       await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: SOURCE_TABLE, TimeToLiveSpecification: { Enabled: true, AttributeName: opts.ttlAttribute } }));
     }

@@ -5,7 +5,10 @@ import { DR_STATE_DIR, failoverPorts, readRecord, reconcilePorts, resolveDrTarge
 import { CliError, EXIT } from '../errors';
 import type { CommandContext } from '../index';
 import { writeJson } from '../operator/args';
-import { loadConfigs, selectReplication } from '../targets/aws';
+import { operatorTargetTableClient } from '../aws/deployed-target';
+import { stateTableName } from '../../handlers/core/replication-state';
+import { findTarget, loadConfigs, selectReplication } from '../targets/aws';
+import type { TableRef } from '../targets/types';
 import { addTargetOptions, type TargetSelection } from '../targets/resolve';
 
 /** `ddb-replicate failover` — unplanned switch to a target (cli/dr/failover.ts, docs/disaster-recovery.md). */
@@ -30,7 +33,10 @@ failover sets the target's freeze mark (control table, source account) and disab
 mapping — each attempted, and recorded as "unreachable: …" when the source side is down, which
 does not stop the failover. Run it again as soon as the source account answers: before anything
 else, it sets what it could not (the apply runs in the source account, so it cannot write while
-that account is down). The record is .ddb-replicate/failover-<replication>-<target>.json.
+that account is down). It then reports the last change applied to the target and the last sampled
+verify, from the target's state table ddbrepl-<replication>-<target>-state in the target account
+(read with --target-profile: it needs dynamodb:GetItem there, nothing in the source account), and
+the queue and DLQ depths. The record is .ddb-replicate/failover-<replication>-<target>.json.
 
 Exit codes: 0 failed over (the record says what was unreachable) / reconcile: the target lacks
 nothing; 1 reconcile found keys the target lacks, or a failure; 2 bad arguments.
@@ -54,8 +60,9 @@ Examples:
         if (error instanceof CliError && error.exitCode === EXIT.badInput) throw error;
         unresolved = error;
       }
+      let names: { target: string; replication?: string; recordFile: string; stateTable?: TableRef } | undefined;
       try {
-        const names = dr !== undefined
+        names = dr !== undefined
           ? { target: dr.target.name, ...(dr.target.kind === 'aws' ? { replication: dr.replication } : {}), recordFile: dr.recordFile('failover') }
           : awsNames(opts, ctx);
         const record = await runFailover(failoverPorts(dr, names, unresolved));
@@ -64,15 +71,26 @@ Examples:
         ctx.exitCode = EXIT.ok;
       } finally {
         dr?.close();
+        names?.stateTable?.client.destroy();
       }
     });
 }
 
-/** Names for the record when the stack could not be read: from the config alone. */
-function awsNames(opts: FailoverCommandOptions, ctx: CommandContext): { target: string; replication: string; recordFile: string } {
+/**
+ * Names for the record when the stack could not be read: from the config alone — and the target's
+ * state table, which needs only the target account (`--target-profile`).
+ */
+function awsNames(opts: FailoverCommandOptions, ctx: CommandContext): { target: string; replication: string; recordFile: string; stateTable: TableRef } {
   if (opts.target === undefined) throw new CliError('--target is required (or --local for a kept local session)', EXIT.badInput);
   const config = selectReplication(loadConfigs({ ...opts, notice: (line) => ctx.io.stderr.write(`${line}\n`) }), opts.replication);
-  return { target: opts.target, replication: config.replicationName, recordFile: join(DR_STATE_DIR, `failover-${config.replicationName}-${opts.target}.json`) };
+  const target = findTarget(config, opts.target);
+  const stateTable = stateTableName(config.replicationName, target.name);
+  return {
+    target: opts.target,
+    replication: config.replicationName,
+    recordFile: join(DR_STATE_DIR, `failover-${config.replicationName}-${opts.target}.json`),
+    stateTable: { client: operatorTargetTableClient(target, opts.targetProfile), tableName: stateTable, description: `state table ${stateTable} (${target.account}, ${target.region})` },
+  };
 }
 
 function describe(r: FailoverRecord, file: string, selector: string): string {
@@ -84,7 +102,8 @@ function describe(r: FailoverRecord, file: string, selector: string): string {
     `  freeze mark:   ${r.mark}`,
     `  apply mapping: ${r.mapping}`,
     `  not applied:   ${buffered}`,
-    '  last sampled verify: none recorded (run `ddb-replicate verify --sample` routinely to have one)',
+    `  last applied:  ${describeLastApplied(r.lastApplied)}`,
+    `  last sampled verify: ${describeLastVerify(r.lastSampledVerify)}`,
     'Next:',
     '  1. point the application at the target table and let it write there;',
   ];
@@ -93,6 +112,21 @@ function describe(r: FailoverRecord, file: string, selector: string): string {
   }
   lines.push(`  then: \`ddb-replicate failover ${selector} --reconcile\` lists the changes the target lacks; \`ddb-replicate reverse ${selector}\` writes the failback config.`, '');
   return lines.join('\n');
+}
+
+function describeLastApplied(last: FailoverRecord['lastApplied']): string {
+  if (last === undefined) return 'not read';
+  if (last === null) return 'none recorded (no change applied since the state table exists)';
+  if ('unreachable' in last) return `unknown (state table unreachable: ${last.unreachable})`;
+  // "As recorded": a state write can fail (ApplyStateWriteFailed) while its batch was applied.
+  return `the change of ${last.approximateCreationDateTime}, sequence number ${last.sequenceNumber}${last.eventId === undefined ? '' : ` (event ${last.eventId})`}, as recorded at ${last.appliedAt} — changes after it may be missing`;
+}
+
+function describeLastVerify(last: FailoverRecord['lastSampledVerify']): string {
+  if (last === undefined) return 'not read';
+  if (last === null) return 'none recorded (continuousVerify is off for this target, or has not run yet)';
+  if ('unreachable' in last) return `unknown (state table unreachable: ${last.unreachable})`;
+  return `${last.at}: ${last.mismatches} mismatch(es) in ${last.sampled} sampled item(s)${last.repaired > 0 ? `, ${last.repaired} repair(s) enqueued` : ''}`;
 }
 
 async function reconcile(opts: FailoverCommandOptions, ctx: CommandContext): Promise<void> {

@@ -1,5 +1,6 @@
 import { canonicalKey } from '../../handlers/core/attribute-value';
 import type { FreezeState } from '../../handlers/core/freeze';
+import type { LastApplied, LastSampledVerify, ReplicationState } from '../../handlers/core/replication-state';
 import { itemsEqual } from '../../common/item-compare';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import type { StreamHead } from './stream-tail';
@@ -7,8 +8,9 @@ import type { StreamHead } from './stream-tail';
 /**
  * Unplanned failover (docs/disaster-recovery.md): the source side is unavailable. Freeze first —
  * the mark in the control table and the apply mapping, each attempted and recorded, neither
- * required — then report what may be missing (changes still buffered in the queue and the DLQ, if
- * they can be read) and record the failover. Run again when the source account comes back: it
+ * required — then report what may be missing (the last change applied to the target and the last
+ * sampled verify, from the target's replication state table in the target account; changes still
+ * buffered in the queue and the DLQ, if they can be read) and record the failover. Run again when the source account comes back: it
  * retries the parts that were unreachable, before anything else can write into the new primary.
  */
 export interface FailoverRecord {
@@ -25,6 +27,13 @@ export interface FailoverRecord {
   mapping: string;
   /** Changes still queued for the target (not applied): queue and DLQ depths, or why unreadable. */
   buffered: { queue: number; dlq: number } | { unreachable: string };
+  /**
+   * The newest change the apply recorded as written into the target (creation time, sequence), as
+   * recorded at its `appliedAt`; null when none is recorded; or why the state table could not be read.
+   */
+  lastApplied?: LastApplied | null | { unreachable: string };
+  /** The last run of the continuous sampled verification; null when none is recorded; or why unreadable. */
+  lastSampledVerify?: LastSampledVerify | null | { unreachable: string };
 }
 
 export interface FailoverPorts {
@@ -34,6 +43,8 @@ export interface FailoverPorts {
   freeze(mark: { frozenAt: string; reason: 'cutover' | 'failover' }): Promise<void>;
   disableApply(): Promise<string>;
   bufferedDepths(): Promise<{ queue: number; dlq: number }>;
+  /** The target's replication state table (target account: works with the target's credentials alone). */
+  replicationState(): Promise<ReplicationState>;
   loadRecord(): FailoverRecord | undefined;
   saveRecord(record: FailoverRecord): void;
   now(): number;
@@ -65,12 +76,30 @@ export async function runFailover(ports: FailoverPorts): Promise<FailoverRecord>
   } catch (error) {
     buffered = { unreachable: reason(error).slice('unreachable: '.length) };
   }
+  // Read after the freeze. A batch the apply had begun before the mark can still land (cache TTL +
+  // apply timeout, docs/disaster-recovery.md): a re-run reads again.
+  let lastApplied: FailoverRecord['lastApplied'];
+  let lastSampledVerify: FailoverRecord['lastSampledVerify'];
+  try {
+    const state = await ports.replicationState();
+    lastApplied = state.lastApplied ?? null;
+    lastSampledVerify = state.lastSampledVerify ?? null;
+  } catch (error) {
+    const unreachable = { unreachable: reason(error).slice('unreachable: '.length) };
+    // A re-run that cannot read the table keeps what an earlier run read.
+    lastApplied = readable(previous?.lastApplied) ?? unreachable;
+    lastSampledVerify = readable(previous?.lastSampledVerify) ?? unreachable;
+  }
   const record: FailoverRecord = {
     v: 1, kind: 'failover', ...(ports.replication === undefined ? {} : { replication: ports.replication }), target: ports.target,
-    failoverAt, updatedAt: iso, mark, mapping, buffered,
+    failoverAt, updatedAt: iso, mark, mapping, buffered, lastApplied, lastSampledVerify,
   };
   ports.saveRecord(record);
   return record;
+}
+
+function readable<T extends object>(value: T | null | { unreachable: string } | undefined): T | null | undefined {
+  return value === undefined || (value !== null && 'unreachable' in value) ? undefined : value;
 }
 
 /** A key the target lacks: the source's current item differs from the target's. */

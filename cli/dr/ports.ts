@@ -5,6 +5,7 @@ import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { CONTROL_TABLE_KEY, controlTableName, FREEZE_CACHE_TTL_MS, readFreezeState } from '../../handlers/core/freeze';
+import { readReplicationState, stateTableName } from '../../handlers/core/replication-state';
 import { itemsEqual } from '../../common/item-compare';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
@@ -35,6 +36,8 @@ export interface DrTarget {
   readonly streams: DynamoDBStreamsClient;
   /** The replication's control table (freeze marks), in the source account. */
   readonly controlTable: TableRef;
+  /** The target's replication state table, in the target account (read with the target's credentials). */
+  readonly stateTable: TableRef;
   /** The apply's freeze-cache TTL plus its timeout. */
   readonly settleMs: number;
   /** The state record file of `kind` (cutover, failover) for this target. */
@@ -62,12 +65,17 @@ export async function resolveDrTarget(selection: TargetSelection, io: CliIo): Pr
 
 function drTarget(target: OperatorTarget, replication: string, streams: DynamoDBStreamsClient, sourceStreamArn: () => Promise<string>, settleMs: number, stateDir: string): DrTarget {
   const tableName = controlTableName(replication);
+  const state = stateTableName(replication, target.name);
   return {
     target,
     replication,
     sourceStreamArn,
     streams,
     controlTable: { client: target.source.client, tableName, description: `control table ${tableName}` },
+    // A getter: the target's client is made on first use (AWS: with --target-profile).
+    get stateTable() {
+      return { client: target.target.client, tableName: state, description: `state table ${state}` };
+    },
     settleMs,
     recordFile: (kind) => join(stateDir, `${kind}-${replication}-${target.name}.json`),
     close: () => {
@@ -149,8 +157,11 @@ export function cutoverPorts(dr: DrTarget, opts: { signal?: AbortSignal } = {}):
   };
 }
 
-/** The failover's ports; with `dr` undefined (the source side could not be resolved), every source-side part reports `unreachable`. */
-export function failoverPorts(dr: DrTarget | undefined, names: { target: string; replication?: string; recordFile: string }, unresolved?: unknown): FailoverPorts {
+/**
+ * The failover's ports; with `dr` undefined (the source side could not be resolved), every
+ * source-side part reports `unreachable` and the state table is `names.stateTable` (target account).
+ */
+export function failoverPorts(dr: DrTarget | undefined, names: { target: string; replication?: string; recordFile: string; stateTable?: TableRef }, unresolved?: unknown): FailoverPorts {
   const need = (): DrTarget => {
     if (dr === undefined) throw unresolved instanceof Error ? unresolved : new Error(String(unresolved));
     return dr;
@@ -168,6 +179,10 @@ export function failoverPorts(dr: DrTarget | undefined, names: { target: string;
       const { target } = need();
       const [queue, dlq] = await Promise.all([queueDepth(target.sqs, target.queueUrl), queueDepth(target.sqs, target.deadLetterQueueUrl)]);
       return { queue: totalDepth(queue), dlq: totalDepth(dlq) };
+    },
+    replicationState: async () => {
+      const table = dr?.stateTable ?? names.stateTable ?? need().stateTable;
+      return awsCall('dynamodb:GetItem', table.description, () => readReplicationState(table.client, table.tableName));
     },
     loadRecord: () => readRecord<FailoverRecord>(names.recordFile),
     saveRecord: (record) => writeRecord(names.recordFile, record),

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { ENV } from '../../handlers/core/env';
+import { STATE_TABLE_KEY } from '../../handlers/core/replication-state';
 import { readSessionFile } from '../../local/control';
 import { deployedDefinition, functionEnvironment } from '../../local/deployed-definition';
 import { EventSourceEmulator, lambdaContext, startApplyWorker, startHandlerWorker } from '../../local/event-source-emulator';
@@ -62,6 +63,15 @@ export async function startLocalReverse(sessionFile: string, opts: { onLog?: (li
     const [pipeDef] = definition.pipes;
     if (target === undefined || pipeDef === undefined) throw new CliError('the reverse stack synthesized no target or pipe', EXIT.failure);
     const queueOf = await createDefinedQueues(sqs, definition.queues.values());
+    // The reverse target's replication state table (its access stack would create it), named as the apply's environment names it.
+    const stateTable = functionEnvironment(definition, target.applyFunction.logicalId, queueOf)[ENV.stateTableName];
+    if (stateTable !== undefined) {
+      await dynamodb.send(new CreateTableCommand({ TableName: stateTable, AttributeDefinitions: [{ AttributeName: STATE_TABLE_KEY, AttributeType: 'S' }], KeySchema: [{ AttributeName: STATE_TABLE_KEY, KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }))
+        .catch((error: unknown) => {
+          // Already there from an earlier `reverse --local` of this session.
+          if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
+        });
+    }
     const queues = { ...queueOf(target.queue.logicalId), deadLetterQueueUrl: queueOf(target.deadLetterQueue.logicalId).queueUrl };
     const functionEnv = (logicalId: string): NodeJS.ProcessEnv => {
       const env: NodeJS.ProcessEnv = {

@@ -5,8 +5,9 @@ import { canonicalKey, toSdkAttributeMap } from './attribute-value';
 import { writeItems, type WriteItemsOptions } from './batch-writer';
 import { coalesceChanges } from './coalesce';
 import { decodeEnvelope, type ChangeEnvelope } from './envelope';
-import { ENV, intEnv, requireEnv } from './env';
+import { ENV, intEnv, optionalEnv, requireEnv } from './env';
 import { parseKeySchema, type KeySchema } from './key-schema';
+import { newestChange, recordLastApplied } from './replication-state';
 import { changeRef, errorRef, type StructuredLogger } from './logger';
 import type { ReplicationMetrics } from './metrics';
 import { resyncWriteRequest } from './resync';
@@ -31,6 +32,8 @@ export interface ApplyConfig {
   policy?: TargetPolicy;
   /** How soon a failed message is retried (ChangeMessageVisibility). @default DEFAULT_VISIBILITY_BACKOFF */
   visibilityBackoff?: VisibilityBackoff;
+  /** The replication state table in the target account (STATE_TABLE_NAME); unset = the last applied change is not recorded. */
+  stateTableName?: string;
 }
 
 export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyConfig {
@@ -47,12 +50,13 @@ export function applyConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApplyC
     keySchema,
     policy: targetPolicyFromEnv(keySchema, env),
     visibilityBackoff: { ...DEFAULT_VISIBILITY_BACKOFF, maxSeconds: intEnv(ENV.visibilityBackoffMaxSeconds, DEFAULT_VISIBILITY_BACKOFF.maxSeconds, env) },
+    ...(optionalEnv(ENV.stateTableName, '', env) === '' ? {} : { stateTableName: optionalEnv(ENV.stateTableName, '', env) }),
   };
 }
 
 export interface ApplyDeps {
-  config: Pick<ApplyConfig, 'sourceTableName' | 'targetTableName' | 'keySchema' | 'policy' | 'visibilityBackoff'>;
-  /** Writes to the target table (assumed-role credentials). */
+  config: Pick<ApplyConfig, 'sourceTableName' | 'targetTableName' | 'keySchema' | 'policy' | 'visibilityBackoff' | 'stateTableName'>;
+  /** Writes to the target table and the state table (assumed-role credentials). */
   targetClient: DynamoDBClient;
   /** Reads the source table for RESYNCs (the function's own credentials, source Region). */
   sourceClient: DynamoDBClient;
@@ -144,12 +148,20 @@ export async function applyBatch(records: readonly SQSRecord[], remainingTimeMs:
   const failed = messages.filter((m) => m.failure !== undefined);
   const applied = live.filter((m) => m.failure === undefined);
   const at = now();
+  // Started first, so it overlaps the visibility backoff; awaited before the metrics, since its outcome is one of them.
+  const stateWrite = recordNewestApplied(applied.map((m) => m.envelope), at, deadline, deps);
+  if (failed.length > 0 && deps.sqsClient !== undefined) {
+    // Failures are reported whatever happens here: shortenVisibility logs its own trouble and never throws.
+    await shortenVisibility(deps.sqsClient, failed.map((m) => m.record), logger, config.visibilityBackoff);
+  }
+  const stateWriteFailures = await stateWrite;
   await deps.metrics.publish({
     changesApplied: applied.length,
     changesCoalesced: coalesced,
     applyFailures: failed.length,
     resyncsApplied: survivors.filter(({ message }) => message.failure === undefined && message.envelope.op === 'RESYNC').length,
     replicationLagMs: applied.map((m) => Math.max(0, at - m.envelope.at)),
+    ...(stateWriteFailures === undefined ? {} : { stateWriteFailures }),
   });
   for (const message of failed) {
     logger.warn('message failed', {
@@ -167,9 +179,34 @@ export async function applyBatch(records: readonly SQSRecord[], remainingTimeMs:
     writeAttempts: result.attempts,
     throttles: result.throttles,
   });
-  // Failures are reported whatever happens here: shortenVisibility logs its own trouble and never throws.
-  if (failed.length > 0 && deps.sqsClient !== undefined) await shortenVisibility(deps.sqsClient, failed.map((m) => m.record), logger, config.visibilityBackoff);
   return { batchItemFailures: failed.map((m) => ({ itemIdentifier: m.record.messageId })) };
+}
+
+/**
+ * Records the newest change of the batch that was written (docs/disaster-recovery.md): the failover
+ * reads it with the target account's credentials. Never throws and never fails the batch — its
+ * changes are written, and a redelivery would not make the record any likelier — so a failure is a
+ * warning (no item values) and the ApplyStateWriteFailed metric (1). Undefined without a state table.
+ */
+async function recordNewestApplied(changes: readonly ChangeEnvelope[], appliedAt: number, deadline: number, deps: ApplyDeps): Promise<number | undefined> {
+  const table = deps.config.stateTableName;
+  if (table === undefined) return undefined;
+  const newest = newestChange(changes);
+  if (newest === undefined) return 0;
+  // Bounded by the batch's deadline (SDK retries included): a state write must never make the
+  // invocation time out, which would redeliver the batch it has just written.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), Math.max(0, deadline - appliedAt));
+  try {
+    // 'older' (a newer change is already recorded) is as good as 'recorded'.
+    await recordLastApplied(deps.targetClient, table, newest, appliedAt, { abortSignal: controller.signal });
+    return 0;
+  } catch (error) {
+    deps.logger.warn('last applied change not recorded; the batch is applied', { eventId: newest.eventId, ...errorRef(error) });
+    return 1;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function writeRequestFor(envelope: ChangeEnvelope, deps: ApplyDeps): Promise<WriteRequest> {

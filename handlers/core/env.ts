@@ -34,6 +34,11 @@ export const ENV = {
   metricsNamespace: 'METRICS_NAMESPACE',
   /** The replication's control table holding the freeze mark (handlers/core/freeze.ts); unset = no freeze check. */
   controlTableName: 'CONTROL_TABLE_NAME',
+  /**
+   * The target's replication state table in the target account (handlers/core/replication-state.ts):
+   * the apply records its last applied change there, the sampled verify its last run. Unset = not recorded.
+   */
+  stateTableName: 'STATE_TABLE_NAME',
   /** Where EMF metrics go: 'stdout' (default; CloudWatch extracts them from the function's log) or 'off' (local mode). */
   metricsSink: 'METRICS_SINK',
   /** Cap of apply's visibility backoff in seconds (handlers/core/visibility-backoff.ts); at most the queue's visibility timeout. @default 60 */

@@ -20,6 +20,8 @@ export const METRIC_NAMES = {
   applyFailures: 'ApplyFailures',
   resyncsApplied: 'ResyncsApplied',
   replicationLagMs: 'ReplicationLagMs',
+  /** 1 when a batch's writes succeeded but recording its last applied change did not (handlers/core/replication-state.ts). */
+  applyStateWriteFailed: 'ApplyStateWriteFailed',
 } as const;
 
 /**
@@ -39,6 +41,8 @@ export interface BatchMetrics {
   resyncsApplied: number;
   /** now − envelope `at`, one value per applied change. */
   replicationLagMs: number[];
+  /** 0 or 1: the replication state write failed (the batch itself did not). Only with a state table. */
+  stateWriteFailures?: number;
 }
 
 export interface ReplicationMetrics {
@@ -108,6 +112,7 @@ export function createReplicationMetrics(options: { namespace: string; replicati
       logger.putMetric(METRIC_NAMES.applyFailures, metrics.applyFailures, Unit.Count);
       logger.putMetric(METRIC_NAMES.resyncsApplied, metrics.resyncsApplied, Unit.Count);
       // One value per change; EMF keeps up to 100 values per key and the logger flushes beyond that.
+      if (metrics.stateWriteFailures !== undefined) logger.putMetric(METRIC_NAMES.applyStateWriteFailed, metrics.stateWriteFailures, Unit.Count);
       for (const lag of metrics.replicationLagMs) logger.putMetric(METRIC_NAMES.replicationLagMs, lag, Unit.Milliseconds);
       await logger.flush();
     },

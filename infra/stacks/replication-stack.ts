@@ -8,6 +8,7 @@ import { ENV } from '../../handlers/core/env';
 import { InitialLoadJob } from '../constructs/initial-load-job';
 import { ReplicationControlTable } from '../constructs/replication-control-table';
 import { controlTableName } from '../../handlers/core/freeze';
+import { stateTableName } from '../../handlers/core/replication-state';
 import { SampledVerify } from '../constructs/sampled-verify';
 import { grantSourceTableDecrypt } from '../constructs/target-table-props';
 import { TableReplication } from '../constructs/table-replication';
@@ -122,6 +123,9 @@ export class ReplicationStack extends Stack {
       // The fixed physical name, not a Ref: local mode reads this variable from the template as it is.
       replicationTarget.addApplyEnvironment(ENV.controlTableName, controlTableName(config.replicationName));
       this.controlTable.grantReadMark(replicationTarget.applyRole, target.name);
+      // The apply records its last applied change in the target's state table (target account, the
+      // target-access stack; handlers/core/replication-state.ts), through the target role. Fixed name, as above.
+      replicationTarget.addApplyEnvironment(ENV.stateTableName, stateTableName(config.replicationName, target.name));
       this.addTargetOutputs(target.name, TARGET_OUTPUTS, replicationTarget);
 
       const initialLoadJob = new InitialLoadJob(this, `InitialLoad${pascalCase(target.name)}`, {
@@ -164,6 +168,8 @@ export class ReplicationStack extends Stack {
         });
         // It reads the source table: with a customer key, it decrypts like every other reader.
         grantSourceTableDecrypt({ sourceTableKey: this.sourceTableKey }, sampledVerify.role);
+        // Each run is recorded in the target's state table, as the apply records its changes.
+        sampledVerify.function.addEnvironment(ENV.stateTableName, stateTableName(config.replicationName, target.name));
         this.replication.dashboard.dashboard.addWidgets(...sampledVerify.dashboardWidgets());
       }
       this.addTargetOutputs(target.name, INITIAL_LOAD_OUTPUTS, initialLoadJob);

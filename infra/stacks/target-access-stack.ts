@@ -1,13 +1,16 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { AccountPrincipal, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { STATE_TABLE_KEY, stateTableName } from '../../handlers/core/replication-state';
 import { roleNames } from '../../schemas/replication-config';
 
 /** Actions the target role may perform on the target table, and nothing else. */
 export const TARGET_TABLE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'] as const;
 /** Reads for verification (the sampled-verify function and the Glue verify job, issue 13): never writes. */
 export const TARGET_TABLE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:Scan'] as const;
+/** The target role's only action on the replication state table: the apply's and the sampled verify's conditional writes. */
+export const STATE_TABLE_ACTIONS = ['dynamodb:UpdateItem'] as const;
 /** What DynamoDB needs of the caller on a table's customer managed key to write and describe it. */
 export const TARGET_TABLE_KEY_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'] as const;
 
@@ -38,6 +41,8 @@ export interface TargetAccessStackProps extends StackProps {
  */
 export class TargetAccessStack extends Stack {
   public readonly targetRole: Role;
+  /** The target's replication state (handlers/core/replication-state.ts): last applied change, last sampled verify. */
+  public readonly stateTable: TableV2;
 
   constructor(scope: Construct, id: string, props: TargetAccessStackProps) {
     super(scope, id, props);
@@ -64,6 +69,20 @@ export class TargetAccessStack extends Stack {
     if (props.targetTableKmsKeyArn !== undefined) {
       this.targetRole.addToPrincipalPolicy(new PolicyStatement({ actions: [...TARGET_TABLE_KEY_ACTIONS], resources: [props.targetTableKmsKeyArn] }));
     }
+
+    // In the target account, so an unplanned failover reads it with the target account's credentials
+    // while the source side is dark (docs/disaster-recovery.md). Retained: it records the last change
+    // the target received, which matters most after everything else is gone.
+    this.stateTable = new TableV2(this, 'StateTable', {
+      tableName: stateTableName(props.replicationName, props.targetName),
+      partitionKey: { name: STATE_TABLE_KEY, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      encryption: TableEncryptionV2.awsManagedKey(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateTable.grant(this.targetRole, ...STATE_TABLE_ACTIONS);
+    new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName, description: 'Last applied change and last sampled verify of this target (read by ddb-replicate failover)' });
 
     new CfnOutput(this, 'TargetRoleArn', { value: this.targetRole.roleArn, description: 'The role the source account assumes (with the ExternalId)' });
   }

@@ -81,18 +81,21 @@ describe('target role', () => {
     join('arn:', partition, ':dynamodb:eu-central-1:222222222222:table/orders-replica'),
   );
   const roleId = (template: Template_) => Object.keys(template.findResources('AWS::IAM::Role'))[0];
+  // The replication state table (handlers/core/replication-state.ts): the apply's and the sampled verify's conditional writes only.
+  const stateStatement = (template: Template_) => allow('dynamodb:UpdateItem', getAtt(Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'))[0]));
 
   test('with targetTableKmsKeyArn: table writes plus Encrypt/Decrypt/GenerateDataKey/DescribeKey on exactly that key', () => {
     const template = synths.securedDrAccess;
     expect(statementsOfRole(template, roleId(template))).toEqual(sortStatements([
       tableStatement,
       allow(['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'], TARGET_TABLE_KEY_ARN),
+      stateStatement(template),
     ]));
   });
 
-  test('without it: table writes only', () => {
+  test('without it: table writes only (and UpdateItem on its state table)', () => {
     const template = Template.fromStack(fastApp().targetAccessStacks.get('dr')!);
-    expect(statementsOfRole(template, roleId(template))).toEqual([tableStatement]);
+    expect(statementsOfRole(template, roleId(template))).toEqual(sortStatements([tableStatement, stateStatement(template)]));
   });
 
   test('the config only accepts a table key of the target Region', () => {

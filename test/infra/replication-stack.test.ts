@@ -144,6 +144,8 @@ describe('apply', () => {
           TARGET_FILTER: JSON.stringify({ eventNames: ['INSERT', 'REMOVE'], replicateTtlDeletes: false, partitionKeyPrefixes: ['EU#', 'FR#'] }),
           // The freeze mark's table (handlers/core/freeze.ts).
           CONTROL_TABLE_NAME: 'ddbrepl-orders-control',
+          // The target's replication state table, in the target account (handlers/core/replication-state.ts).
+          STATE_TABLE_NAME: 'ddbrepl-orders-eu-analytics-state',
         }),
       },
     });

@@ -37,9 +37,10 @@ describe('TargetAccessStack', () => {
     }));
   });
 
-  test('the target role may only Put/Delete/BatchWrite/Describe on the target table, and read it (GetItem/Scan) for verification', () => {
+  test('the target role may only Put/Delete/BatchWrite/Describe on the target table, read it (GetItem/Scan) for verification, and UpdateItem its state table', () => {
     const template = Template.fromStack(targetAccessStacks.get('eu-analytics')!);
     template.resourceCountIs('AWS::IAM::Policy', 1);
+    const stateTableId = Object.keys(template.findResources('AWS::DynamoDB::GlobalTable'))[0];
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: Match.exact({
         Version: '2012-10-17',
@@ -47,6 +48,11 @@ describe('TargetAccessStack', () => {
           Effect: 'Allow',
           Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Scan'],
           Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':dynamodb:eu-west-3:333333333333:table/orders-analytics']] },
+        }, {
+          // The failover reads the state with the operator's own target-account access, not this role.
+          Effect: 'Allow',
+          Action: 'dynamodb:UpdateItem',
+          Resource: { 'Fn::GetAtt': [stateTableId, 'Arn'] },
         }],
       }),
     });
@@ -62,5 +68,37 @@ describe('TargetAccessStack', () => {
     Template.fromStack(replicationStack).hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: ownRole }]) },
     });
+  });
+
+  test('a replication state table in the target account: fixed name, key "kind", on demand, encrypted, PITR, retained; its name an output', () => {
+    const template = Template.fromStack(targetAccessStacks.get('dr')!);
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        TableName: 'ddbrepl-orders-dr-state',
+        KeySchema: [{ AttributeName: 'kind', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'kind', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+        Replicas: [Match.objectLike({ Region: 'eu-central-1', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      }),
+    });
+    template.hasOutput('StateTableName', { Value: { Ref: Match.anyValue() } });
+  });
+
+  test('the apply and the sampled verify of each target get the state table\'s fixed name (STATE_TABLE_NAME), as the template states it', () => {
+    const { replicationStack } = fastApp(testConfig((input) => {
+      (input.targets as Record<string, unknown>[])[0].continuousVerify = {};
+    }));
+    const template = Template.fromStack(replicationStack);
+    const stateEnv = (functionName: string) => {
+      const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { FunctionName: functionName } }))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } } | undefined;
+      return fn?.Properties.Environment.Variables.STATE_TABLE_NAME;
+    };
+    expect(stateEnv('ddbrepl-orders-dr-apply')).toBe('ddbrepl-orders-dr-state');
+    expect(stateEnv('ddbrepl-orders-dr-verify')).toBe('ddbrepl-orders-dr-state');
+    expect(stateEnv('ddbrepl-orders-eu-analytics-apply')).toBe('ddbrepl-orders-eu-analytics-state');
   });
 });

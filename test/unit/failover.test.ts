@@ -1,5 +1,6 @@
 import { canonicalKey } from '../../handlers/core/attribute-value';
 import type { FreezeState } from '../../handlers/core/freeze';
+import type { ReplicationState } from '../../handlers/core/replication-state';
 import { runFailover, runReconcile, type FailoverPorts, type FailoverRecord } from '../../cli/dr/failover';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 
@@ -17,6 +18,12 @@ class Fakes implements FailoverPorts {
   marks = 0;
   mapping = 'Enabled';
   stored: FailoverRecord | undefined;
+  /** The target account's side: the replication state table. */
+  targetDown = false;
+  state: ReplicationState = {
+    lastApplied: { approximateCreationDateTime: '2026-12-01T00:59:58.000Z', sequenceNumber: '4200000000000000000017', eventId: 'e-17', appliedAt: '2026-12-01T00:59:59.120Z' },
+    lastSampledVerify: { at: '2026-12-01T00:50:00.000Z', sampled: 200, mismatches: 1, repaired: 1 },
+  };
   private check(): void {
     if (this.sourceDown) throw new Error('connect ETIMEDOUT');
   }
@@ -38,6 +45,10 @@ class Fakes implements FailoverPorts {
     this.check();
     return { queue: 7, dlq: 1 };
   }
+  async replicationState() {
+    if (this.targetDown) throw new Error('AccessDeniedException: dynamodb:GetItem');
+    return this.state;
+  }
   loadRecord() {
     return this.stored;
   }
@@ -55,6 +66,7 @@ test('source reachable: the mark first, then the mapping, then what is still buf
   expect(record).toEqual({
     v: 1, kind: 'failover', replication: 'orders', target: 'dr', failoverAt: '2026-12-01T01:00:00.000Z', updatedAt: '2026-12-01T01:00:00.000Z',
     mark: 'set', mapping: 'Disabled', buffered: { queue: 7, dlq: 1 },
+    lastApplied: f.state.lastApplied, lastSampledVerify: f.state.lastSampledVerify,
   });
   expect(f.mark).toEqual({ frozen: true, frozenAt: '2026-12-01T01:00:00.000Z', reason: 'failover' });
   expect(f.stored).toEqual(record);
@@ -75,6 +87,37 @@ test('source down: recorded as unreachable, not fatal; run again when it is back
 
   await runFailover(f);
   expect(f.marks).toBe(1); // an existing mark is kept
+});
+
+test('source down: the last applied change and the last sampled verify still come from the target account', async () => {
+  const f = new Fakes();
+  f.sourceDown = true;
+  const record = await runFailover(f);
+  expect(record).toMatchObject({ mark: 'unreachable: connect ETIMEDOUT', lastApplied: f.state.lastApplied, lastSampledVerify: f.state.lastSampledVerify });
+  expect(f.stored).toEqual(record);
+});
+
+test('nothing recorded yet: null for each, not an error', async () => {
+  const f = new Fakes();
+  f.state = {};
+  expect(await runFailover(f)).toMatchObject({ lastApplied: null, lastSampledVerify: null });
+});
+
+test('state table unreachable: recorded with the reason; a re-run that cannot read it keeps what an earlier run read', async () => {
+  const f = new Fakes();
+  f.targetDown = true;
+  expect(await runFailover(f)).toMatchObject({
+    mark: 'set',
+    lastApplied: { unreachable: 'AccessDeniedException: dynamodb:GetItem' },
+    lastSampledVerify: { unreachable: 'AccessDeniedException: dynamodb:GetItem' },
+  });
+  f.targetDown = false;
+  const read = await runFailover(f);
+  expect(read.lastApplied).toEqual(f.state.lastApplied);
+  f.targetDown = true;
+  f.clock += 60_000;
+  const again = await runFailover(f);
+  expect(again).toMatchObject({ lastApplied: f.state.lastApplied, lastSampledVerify: f.state.lastSampledVerify, updatedAt: '2026-12-01T01:01:00.000Z' });
 });
 
 describe('reconcile', () => {

@@ -1,4 +1,4 @@
-import { DescribeTableCommand, DynamoDBClient, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient, DynamoDBServiceException, GetItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { decodeEnvelope } from '../../handlers/core/envelope';
@@ -144,5 +144,43 @@ describe('configuration and metrics', () => {
     expect(record._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Replication', 'Target']]);
     expect(record._aws.CloudWatchMetrics[0].Metrics.map((m) => m.Name).sort()).toEqual(['VerifyMismatches', 'VerifySampled']);
     expect(record).toMatchObject({ Replication: 'orders', Target: 'dr', VerifySampled: 200, VerifyMismatches: 2 });
+  });
+
+  // The module builds its default handler at load, from process.env: load it with a valid environment.
+  const buildHandler = (handlerEnv: NodeJS.ProcessEnv) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env, { METRICS_SINK: 'off', LOG_LEVEL: 'SILENT' });
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the environment is set (see above)
+      return (require('../../handlers/sampled-verify') as typeof import('../../handlers/sampled-verify')).buildHandler(handlerEnv);
+    } finally {
+      process.env = saved;
+    }
+  };
+
+  it('records each run in the target\'s replication state table (STATE_TABLE_NAME), for the failover report', async () => {
+    table('src', [item('a'), item('b')]);
+    table('tgt', [item('a')]);
+    ddb.on(UpdateItemCommand).resolves({});
+    const handler = buildHandler({ ...env, METRICS_SINK: 'off', LOG_LEVEL: 'SILENT', VERIFY_SETTLE_SECONDS: '0', STATE_TABLE_NAME: 'ddbrepl-orders-dr-state' });
+    const before = new Date().toISOString();
+
+    const result = await handler({});
+
+    expect(result).toMatchObject({ mismatches: 1, missing: 1, repaired: 0 });
+    const [update] = ddb.commandCalls(UpdateItemCommand).map((c) => c.args[0].input);
+    expect(update).toMatchObject({ TableName: 'ddbrepl-orders-dr-state', Key: { kind: { S: 'lastSampledVerify' } } });
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':sampled': { N: String(result.sampled) }, ':mismatches': { N: '1' }, ':repaired': { N: '0' } });
+    expect((update.ExpressionAttributeValues?.[':at']?.S ?? '') >= before).toBe(true);
+  });
+
+  it('a failed state write does not fail the run; without STATE_TABLE_NAME nothing is written', async () => {
+    table('src', [item('a')]);
+    table('tgt', [item('a')]);
+    ddb.on(UpdateItemCommand).rejects(new DynamoDBServiceException({ name: 'ResourceNotFoundException', $fault: 'client', $metadata: {}, message: 'Requested resource not found' }));
+    await expect(buildHandler({ ...env, METRICS_SINK: 'off', LOG_LEVEL: 'SILENT', STATE_TABLE_NAME: 'missing' })({})).resolves.toMatchObject({ mismatches: 0 });
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    await buildHandler({ ...env, METRICS_SINK: 'off', LOG_LEVEL: 'SILENT' })({});
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(1);
   });
 });
