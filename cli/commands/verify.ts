@@ -151,8 +151,7 @@ async function verifyWithGlue(opts: VerifyCommandOptions, command: Command, ctx:
   const args: Omit<GlueVerifyArgs, 'runId'> = {
     ...(given('segments') ? { segments: opts.segments } : {}),
     ...(given('buckets') ? { buckets: opts.buckets } : {}),
-    // The job takes whole seconds.
-    ...(opts.settle === undefined ? {} : { settleSeconds: Math.ceil(opts.settle) }),
+    ...(opts.settle === undefined ? {} : { settleSeconds: opts.settle }),
     ...(opts.pageSize === undefined ? {} : { pageSize: opts.pageSize }),
   };
   const target = await resolveTarget(opts, ctx.io);

@@ -20,7 +20,7 @@ export interface GlueVerifyRunOptions {
   readonly onStarted?: (runId: string) => void;
   /** After every poll; progress is undefined until the job has written one. */
   readonly onProgress?: (progress: GlueVerifyProgress | undefined) => void;
-  /** @default 5000 (a Glue job takes minutes; GetJobRun and one small GetObject per poll) */
+  /** @default the runner's, else 5000 (a Glue job takes minutes; GetJobRun and one small GetObject per poll) */
   readonly pollIntervalMs?: number;
   /** @default timers/promises setTimeout (abortable) */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -67,7 +67,7 @@ export async function runGlueVerify(opts: GlueVerifyRunOptions): Promise<GlueVer
         break;
     }
     try {
-      await sleep(opts.pollIntervalMs ?? 5000, signal);
+      await sleep(opts.pollIntervalMs ?? runner.pollIntervalMs ?? 5000, signal);
     } catch (error) {
       if (!aborted()) throw error;
     }

@@ -55,6 +55,8 @@ export function localGlueVerifyRunner(opts: LocalGlueVerifyRunnerOptions): GlueV
 
   return {
     description: `the local verify runner (${shown(python)} ${shown(script)})`,
+    // A local process: its files are on this disk, polling costs nothing.
+    pollIntervalMs: 250,
     start: (args: GlueVerifyArgs) => {
       if (!existsSync(script)) {
         return Promise.reject(new CliError(`${shown(script)} not found: this checkout has no verify Glue job script; verify with --engine scan`, EXIT.failure));

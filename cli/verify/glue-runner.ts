@@ -75,6 +75,8 @@ export interface GlueVerifyDifference {
 export interface GlueVerifyRunner {
   /** For messages: "Glue job ddbrepl-orders-dr-verify", "the local verify runner (python3 infra/glue/verify_job.py)". */
   readonly description: string;
+  /** How often to poll. @default 5000 in the orchestration (a Glue run takes minutes) */
+  readonly pollIntervalMs?: number;
   /** Starts a run; resolves with the run id it was given once the run is accepted. */
   start(args: GlueVerifyArgs): Promise<string>;
   poll(runId: string): Promise<GlueRunStatus>;
