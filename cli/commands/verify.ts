@@ -40,13 +40,13 @@ export function registerVerify(program: Command, ctx: CommandContext): void {
     { targetProfile: true },
   )
     .addOption(new Option('--engine <engine>', 'where the tables are compared: scan (this machine) or glue (the target\'s verify Glue job; report in S3)').choices(['scan', 'glue']).default('scan'))
-    .option('--segments <n>', 'parallel Scan segments per table', parsePositiveInt(1_000_000), 4)
+    .option('--segments <n>', 'parallel Scan segments per table (--engine glue: the job\'s default unless given)', parsePositiveInt(1_000_000), 4)
     .option('--sample <fraction>', 'check only this fraction of the source items (GetItem on the target for each); e.g. 0.01', parseFraction)
     .option('--repair', 'enqueue a RESYNC for each differing key (the apply then writes the source\'s current item, or deletes the key)')
     .option('--show-values', 'print the differing items\' values (default: keys only)')
     .option('--limit <n>', 'how many differences to list', parsePositiveInt(100_000), 10)
     .option('--json', 'print one JSON line with the result on stdout')
-    .option('--buckets <n>', 'digest buckets (memory: 64 bytes each); more buckets narrow pass 2 further', parsePositiveInt(1 << 24), DEFAULT_BUCKETS)
+    .option('--buckets <n>', 'digest buckets (memory: 64 bytes each); more buckets narrow pass 2 further (--engine glue: the job\'s default unless given)', parsePositiveInt(1 << 24), DEFAULT_BUCKETS)
     .option('--page-size <n>', 'items per Scan page (Scan Limit; DynamoDB also stops a page at 1 MB): fewer, less memory, more requests (default 250)', parsePositiveInt(1_000_000))
     .option('--settle <seconds>', 'wait this long before re-reading differing keys (default: twice the measured replication lag + 1 s; 10 s when unknown)', parseSeconds)
     .option('--report <file>', 'write every difference (kind and keys, never values) as JSON lines to this file (default: .ddb-replicate/verify-<target>-<time>.jsonl, only when there are differences)')
@@ -169,7 +169,7 @@ async function verifyWithGlue(opts: VerifyCommandOptions, command: Command, ctx:
       onProgress: (p) => {
         const phase = p?.phase ?? 'starting';
         // Off a terminal, one line per phase: a Glue run lasts long, a line every few seconds would flood a CI log.
-        bar.update(p?.segmentsDone ?? 0, p?.segmentsTotal, describeGlueProgress(p, bar.elapsedSeconds), phase !== shownPhase);
+        bar.update(p?.segmentsDone ?? 0, undefined, describeGlueProgress(p, bar.elapsedSeconds), phase !== shownPhase);
         shownPhase = phase;
       },
     }));
