@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { CommandContext } from '../index';
+import type { CliIo, CommandContext } from '../index';
 import { CliError, EXIT } from '../errors';
 import { DEFAULT_SESSION_FILE, LocalSessionFileError, readSessionFile } from '../../local/control';
 import { resolveDeployedTarget } from '../aws/deployed-target';
@@ -158,68 +158,86 @@ async function verifyWithGlue(opts: VerifyCommandOptions, command: Command, ctx:
   let runner: GlueVerifyRunner | undefined;
   try {
     runner = await glueRunnerFor(target, opts);
-    const glue = runner;
-    const bar = new ProgressBar(ctx.io.stderr, { plainIntervalMs: Number.POSITIVE_INFINITY });
-    let shownPhase: string | undefined;
-    const outcome = await withInterrupt(ctx.io, 'status check, then stop the job run', (signal) => runGlueVerify({
-      runner: glue,
-      args,
-      signal,
-      onStarted: (runId) => ctx.io.stderr.write(`started ${glue.description} run ${runId}; its report: ${glue.reportLocation(runId).replace(/differences\.jsonl$/, '')}\n`),
-      onProgress: (p) => {
-        const phase = p?.phase ?? 'starting';
-        // Off a terminal, one line per phase: a Glue run lasts long, a line every few seconds would flood a CI log.
-        bar.update(p?.segmentsDone ?? 0, undefined, describeGlueProgress(p, bar.elapsedSeconds), phase !== shownPhase);
-        shownPhase = phase;
-      },
-    }));
-    bar.done();
-    const selector = `${target.selector} --engine glue`;
-    if (outcome.kind === 'interrupted') {
-      ctx.io.stderr.write(!outcome.started
-        ? 'interrupted before the job run started\n'
-        : outcome.stopError === undefined
-          ? `stopped ${glue.description} run ${outcome.runId}${target.kind === 'aws' ? ' (glue:BatchStopJobRun)' : ''}: no verdict; run \`ddb-replicate verify ${selector}\` again\n`
-          : `could not stop ${glue.description} run ${outcome.runId}: ${outcome.stopError}; it is still running: stop it in the Glue console\n`);
-      if (opts.json === true) writeJson(ctx.io, { target: target.name, engine: 'glue', runId: outcome.runId, interrupted: true, stopped: outcome.started && outcome.stopError === undefined });
-      ctx.exitCode = EXIT.interrupted;
-      return;
-    }
-    const { summary, runId } = outcome;
-    const differing = summary.missing + summary.extra + summary.different;
-    let repaired = 0;
-    let copy: { fd: number; file: string } | undefined;
-    if (opts.report !== undefined) copy = { fd: openReport(opts.report), file: opts.report };
-    let shown: Awaited<ReturnType<typeof readGlueDifferences>>['shown'] = [];
-    try {
-      if (differing > 0) {
-        const out = copy;
-        ({ shown } = await readGlueDifferences(glue, runId, {
-          limit: opts.limit,
-          ...(opts.repair === true ? {
-            repair: (batch) => sendEnvelopes(target.sqs, target.queueUrl, batch.map((d) => repairEnvelope(target.source.tableName, d.keys, target.keySchema)), (n) => {
-              repaired += n;
-            }),
-          } : {}),
-          ...(out === undefined ? {} : { copy: (d) => writeSync(out.fd, `${JSON.stringify({ kind: d.kind, keys: d.keys })}\n`) }),
-        }));
-      }
-    } finally {
-      if (copy !== undefined) closeSync(copy.fd);
-    }
-    const result = verifyResultOfSummary(summary, shown);
-    const report = copy?.file ?? (differing > 0 ? glue.reportLocation(runId) : undefined);
-    if (opts.json === true) {
-      const { differences: _differences, ...rest } = result;
-      writeJson(ctx.io, { target: target.name, engine: 'glue', runId, ...rest, repaired, ...(report === undefined ? {} : { report }) });
-    } else {
-      ctx.io.stdout.write(describe(result, target.name, selector, repaired, opts, report));
-    }
-    ctx.exitCode = differing > 0 ? EXIT.failure : EXIT.ok;
+    ctx.exitCode = await runGlueVerifyCommand({ io: ctx.io, target, runner, args, opts });
   } finally {
     runner?.close();
     target.close();
   }
+}
+
+export interface GlueVerifyCommandInput {
+  readonly io: CliIo;
+  readonly target: OperatorTarget;
+  readonly runner: GlueVerifyRunner;
+  readonly args: Omit<GlueVerifyArgs, 'runId'>;
+  readonly opts: Pick<VerifyCommandOptions, 'limit' | 'json' | 'repair' | 'report'>;
+  /** @default Ctrl-C / SIGTERM (withInterrupt) */
+  readonly signal?: AbortSignal;
+  /** @default the runner's */
+  readonly pollIntervalMs?: number;
+}
+
+/** One Glue run from start to output: progress on stderr, the scan engine's summary, --repair and --report from the streamed report; the exit code. */
+export async function runGlueVerifyCommand(input: GlueVerifyCommandInput): Promise<number> {
+  const { io, target, runner: glue, args, opts } = input;
+  const bar = new ProgressBar(io.stderr, { plainIntervalMs: Number.POSITIVE_INFINITY });
+  let shownPhase: string | undefined;
+  const run = (signal: AbortSignal) => runGlueVerify({
+    runner: glue,
+    args,
+    signal,
+    ...(input.pollIntervalMs === undefined ? {} : { pollIntervalMs: input.pollIntervalMs }),
+    onStarted: (runId) => io.stderr.write(`started ${glue.description} run ${runId}; its report: ${glue.reportLocation(runId).replace(/differences\.jsonl$/, '')}\n`),
+    onProgress: (p) => {
+      const phase = p?.phase ?? 'starting';
+      // Off a terminal, one line per phase: a Glue run lasts long, a line every few seconds would flood a CI log.
+      bar.update(p?.segmentsDone ?? 0, undefined, describeGlueProgress(p, bar.elapsedSeconds), phase !== shownPhase);
+      shownPhase = phase;
+    },
+  });
+  const outcome = input.signal === undefined ? await withInterrupt(io, 'status check, then stop the job run', run) : await run(input.signal);
+  bar.done();
+  const selector = `${target.selector} --engine glue`;
+  if (outcome.kind === 'interrupted') {
+    io.stderr.write(!outcome.started
+      ? 'interrupted before the job run started\n'
+      : outcome.stopError === undefined
+        ? `stopped ${glue.description} run ${outcome.runId}${target.kind === 'aws' ? ' (glue:BatchStopJobRun)' : ''}: no verdict; run \`ddb-replicate verify ${selector}\` again\n`
+        : `could not stop ${glue.description} run ${outcome.runId}: ${outcome.stopError}; it is still running: stop it in the Glue console\n`);
+    if (opts.json === true) writeJson(io, { target: target.name, engine: 'glue', runId: outcome.runId, interrupted: true, stopped: outcome.started && outcome.stopError === undefined });
+    return EXIT.interrupted;
+  }
+  const { summary, runId } = outcome;
+  const differing = summary.missing + summary.extra + summary.different;
+  let repaired = 0;
+  let copy: { fd: number; file: string } | undefined;
+  if (opts.report !== undefined) copy = { fd: openReport(opts.report), file: opts.report };
+  let shown: Awaited<ReturnType<typeof readGlueDifferences>>['shown'] = [];
+  try {
+    if (differing > 0) {
+      const out = copy;
+      ({ shown } = await readGlueDifferences(glue, runId, {
+        limit: opts.limit,
+        ...(opts.repair === true ? {
+          repair: (batch) => sendEnvelopes(target.sqs, target.queueUrl, batch.map((d) => repairEnvelope(target.source.tableName, d.keys, target.keySchema)), (n) => {
+            repaired += n;
+          }),
+        } : {}),
+        ...(out === undefined ? {} : { copy: (d) => writeSync(out.fd, `${JSON.stringify({ kind: d.kind, keys: d.keys })}\n`) }),
+      }));
+    }
+  } finally {
+    if (copy !== undefined) closeSync(copy.fd);
+  }
+  const result = verifyResultOfSummary(summary, shown);
+  const report = copy?.file ?? (differing > 0 ? glue.reportLocation(runId) : undefined);
+  if (opts.json === true) {
+    const { differences: _differences, ...rest } = result;
+    writeJson(io, { target: target.name, engine: 'glue', runId, ...rest, repaired, ...(report === undefined ? {} : { report }) });
+  } else {
+    io.stdout.write(describe(result, target.name, selector, repaired, opts, report));
+  }
+  return differing > 0 ? EXIT.failure : EXIT.ok;
 }
 
 /** The deployed job (stack output VerifyJobName, S3 report) or, with --local, its script on this machine. */
@@ -262,7 +280,7 @@ function openReport(file: string): number {
   }
 }
 
-function describe(r: VerifyResult, name: string, selector: string, repaired: number, opts: VerifyCommandOptions, report: string | undefined): string {
+function describe(r: VerifyResult, name: string, selector: string, repaired: number, opts: Pick<VerifyCommandOptions, 'showValues' | 'repair'>, report: string | undefined): string {
   const differing = r.missing + r.extra + r.different;
   const scope = r.mode === 'full'
     ? `source ${r.sourceItems} items${r.outOfView > 0 ? ` (${r.outOfView} outside the target's view)` : ''}, target ${r.targetItems} items, ${r.mismatchingBuckets} of ${r.buckets} digest buckets differed`

@@ -1,9 +1,14 @@
 import { Readable } from 'node:stream';
 import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, GlueClient, StartJobRunCommand } from '@aws-sdk/client-glue';
 import { GetObjectCommand, NoSuchKey, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { decodeEnvelope } from '../../handlers/core/envelope';
 import type { TargetStackOutputs } from '../../cli/aws/stack-outputs';
+import { runGlueVerifyCommand } from '../../cli/commands/verify';
 import { CliError, EXIT } from '../../cli/errors';
+import type { CliIo } from '../../cli/index';
+import type { OperatorTarget } from '../../cli/targets/types';
 import { describeGlueProgress, readGlueDifferences, runGlueVerify, verifyResultOfSummary } from '../../cli/verify/glue-engine';
 import { lines, newRunId, type GlueRunStatus, type GlueVerifyArgs, type GlueVerifyDifference, type GlueVerifyProgress, type GlueVerifyRunner, type GlueVerifySummary } from '../../cli/verify/glue-runner';
 import { awsGlueVerifyRunner, glueRunState, verifyJobName } from '../../cli/verify/glue-runner-aws';
@@ -325,5 +330,103 @@ describe('verify --engine glue refuses what the Glue job does not do (exit 2, no
     const out = await runCli('verify', '--local', '/nonexistent/session.json', '--engine', 'emr');
     expect(out.code).toBe(EXIT.badInput);
     expect(out.stderr).toContain('Allowed choices are scan, glue');
+  });
+});
+
+describe('the command over a fake runner: output, exit codes, --repair through the queue', () => {
+  const sqsMock = mockClient(SQSClient);
+  let sqs: SQSClient;
+  beforeEach(() => {
+    sqsMock.reset();
+    sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [] });
+    sqs = new SQSClient({ region: 'eu-west-1' });
+  });
+  afterEach(() => sqs.destroy());
+
+  const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/111111111111/ddbrepl-orders-dr.fifo';
+  const target = (): OperatorTarget => ({
+    name: 'dr', kind: 'aws', selector: '--target dr', keySchema: { partitionKey: { name: 'pk', type: 'S' } },
+    source: { tableName: 'orders' }, sqs, queueUrl: QUEUE,
+  }) as unknown as OperatorTarget;
+  const io = () => {
+    const out = { stdout: '', stderr: '' };
+    const cli: CliIo = { stdout: { write: (t: string) => (out.stdout += t) }, stderr: { write: (t: string) => (out.stderr += t), isTTY: false } };
+    return { out, cli };
+  };
+  const differences = Array.from({ length: 23 }, (_, i) => diff(i === 0 ? 'missing' : i === 1 ? 'extra' : 'different', i));
+  const summary: GlueVerifySummary = { ...SUMMARY, missing: 1, extra: 1, different: 21 };
+
+  test('progress on stderr, one line per phase off a terminal; the scan engine\'s summary; exit 1 with differences', async () => {
+    const runner = new FakeRunner(
+      [{ state: 'RUNNING' }, { state: 'RUNNING' }, { state: 'RUNNING' }, { state: 'RUNNING' }, { state: 'SUCCEEDED' }],
+      [undefined, progress('pass1', 2), progress('pass1', 5), progress('pass2', 8), progress('done', 8)],
+      summary, differences,
+    );
+    const { out, cli } = io();
+    const code = await runGlueVerifyCommand({ io: cli, target: target(), runner, args: {}, opts: { limit: 3 }, signal: new AbortController().signal, pollIntervalMs: 0 });
+    expect(code).toBe(EXIT.failure);
+    const lines = out.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^started Glue job fake-verify run verify-\S+; its report: s3:\/\/reports\/verify\/verify-\S+\/$/);
+    // starting, pass 1 (once, though two polls saw it), pass 2, done.
+    expect(lines.slice(1).map((l) => l.replace(/, \d+ s elapsed$/, ''))).toEqual([
+      'glue: starting (waiting for the job\'s first progress)',
+      'glue pass 1: digesting: segments 2/8, source 200, target 198 items',
+      'glue pass 2: narrowing: segments 8/8, source 800, target 792 items',
+      'glue done: segments 8/8, source 800, target 792 items',
+    ]);
+    expect(out.stdout).toContain('verify target dr: source 1000 items (10 outside the target\'s view), target 999 items, 2 of 64 digest buckets differed');
+    expect(out.stdout).toContain('23 differences: 1 missing in the target, 1 extra in the target, 21 different');
+    expect(out.stdout).toContain('every difference (keys only): s3://reports/verify/');
+    expect(out.stdout).toContain('first 3 differences');
+    expect(out.stdout).toContain('fix them with `ddb-replicate verify --target dr --engine glue --repair`.');
+    // Only what the listing needs was read from the report.
+    expect(runner.pulled).toBe(3);
+    expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
+  test('--repair streams the whole report into RESYNCs on the target\'s queue, keys as written (numbers untouched)', async () => {
+    const runner = new FakeRunner([{ state: 'SUCCEEDED' }], [progress('done', 8)], summary, differences);
+    const { out, cli } = io();
+    const code = await runGlueVerifyCommand({ io: cli, target: target(), runner, args: {}, opts: { limit: 10, repair: true, json: true }, signal: new AbortController().signal });
+    expect(code).toBe(EXIT.failure);
+    const sent = sqsMock.commandCalls(SendMessageBatchCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(sqsMock.commandCalls(SendMessageBatchCommand).every((c) => c.args[0].input.QueueUrl === QUEUE)).toBe(true);
+    const envelopes = sent.map((e) => decodeEnvelope(e.MessageBody ?? ''));
+    expect(envelopes.map((e) => [e.op, e.table, JSON.stringify(e.keys)])).toEqual(differences.map((d) => ['RESYNC', 'orders', JSON.stringify(d.keys)]));
+    const json = JSON.parse(out.stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ target: 'dr', engine: 'glue', missing: 1, extra: 1, different: 21, repaired: 23, report: expect.stringMatching(/^s3:\/\/reports\/verify\/verify-.+\/differences\.jsonl$/) as unknown });
+    expect((json.diffs as unknown[]).length).toBe(10);
+    expect(json).not.toHaveProperty('differences');
+  });
+
+  test('equal: exit 0, no report; Ctrl-C: the run is stopped and the command says so, exit 130', async () => {
+    const equal = io();
+    const clean = new FakeRunner([{ state: 'SUCCEEDED' }], [progress('done', 8)], { ...SUMMARY, missing: 0, different: 0, mismatchingBuckets: 0 });
+    expect(await runGlueVerifyCommand({ io: equal.cli, target: target(), runner: clean, args: {}, opts: { limit: 10 }, signal: new AbortController().signal })).toBe(EXIT.ok);
+    expect(equal.out.stdout).toContain('target equals source ✓');
+    expect(equal.out.stdout).not.toContain('every difference');
+
+    const stopped = io();
+    const running = new FakeRunner([{ state: 'RUNNING' }], [progress('pass1', 1)]);
+    const abort = new AbortController();
+    const originalPoll = running.poll.bind(running);
+    running.poll = () => {
+      abort.abort();
+      return originalPoll();
+    };
+    const code = await runGlueVerifyCommand({ io: stopped.cli, target: target(), runner: running, args: { segments: 16 }, opts: { limit: 10 }, signal: abort.signal, pollIntervalMs: 0 });
+    expect(code).toBe(EXIT.interrupted);
+    expect(running.started.map((a) => a.segments)).toEqual([16]);
+    expect(running.stopped).toHaveLength(1);
+    expect(stopped.out.stderr).toContain(`stopped Glue job fake-verify run ${running.stopped[0]} (glue:BatchStopJobRun): no verdict; run \`ddb-replicate verify --target dr --engine glue\` again`);
+    expect(stopped.out.stdout).toBe('');
+  });
+
+  test('a failed run: the error names Glue\'s message and the logs, nothing is printed as a verdict', async () => {
+    const runner = new FakeRunner([{ state: 'FAILED', error: 'An error occurred while calling o123.scan: AccessDeniedException' }]);
+    const { out, cli } = io();
+    await expect(runGlueVerifyCommand({ io: cli, target: target(), runner, args: {}, opts: { limit: 10 }, signal: new AbortController().signal }))
+      .rejects.toThrow(/failed: An error occurred while calling o123\.scan: AccessDeniedException; logs: CloudWatch log group \/aws-glue\/jobs\/error/);
+    expect(out.stdout).toBe('');
   });
 });
