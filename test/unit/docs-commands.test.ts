@@ -85,8 +85,9 @@ function commandProblem(args: readonly string[]): string | undefined {
   const [command] = parsed;
   if (command === undefined) return 'no subcommand ran';
   // Every documented deployment has its targets in other accounts: the operator's own credentials
-  // need --target-profile to read the target table (docs/operator-cli.md, "The same in AWS").
-  if (command.name === 'verify' && command.opts.target !== undefined && command.opts.local === undefined && command.opts.targetProfile === undefined) {
+  // need --target-profile to read the target table (docs/operator-cli.md, "The same in AWS") —
+  // unless the verify Glue job reads it through the target role (--engine glue refuses the option).
+  if (command.name === 'verify' && command.opts.engine !== 'glue' && command.opts.target !== undefined && command.opts.local === undefined && command.opts.targetProfile === undefined) {
     return 'verify of a deployed target without --target-profile: the target table is in the target account';
   }
   return undefined;
