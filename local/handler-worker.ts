@@ -107,6 +107,8 @@ export async function startHandlerWorker<E, R>(opts: HandlerWorkerOptions): Prom
     invoke,
     stop: async () => {
       worker.removeAllListeners('exit');
+      // Calls still pending, and any made from now on, fail instead of waiting forever.
+      failAll(new Error('handler worker stopped'));
       await worker.terminate();
     },
   };
