@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -12,6 +11,9 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { checkEventSourceBatchSize } from './aws-refusals';
 import type { FaultInjector } from './faults';
+
+// Handler workers live in local/handler-worker.ts; re-exported for the modules that start them with the emulator.
+export { startApplyWorker, startHandlerWorker, WorkerApplyError, type ApplyWorker, type HandlerWorker } from './handler-worker';
 
 /**
  * The Lambda SQS FIFO event source mapping, locally (docs/architecture.md#local-mode): a few pollers receive batches
@@ -355,101 +357,4 @@ export class EventSourceEmulator {
       await sleep(100 * attempt);
     }
   }
-}
-
-/**
- * One apply function with its own environment, in a worker thread — what a separate Lambda function
- * is in AWS. The handlers read their configuration at module load (like Lambda), so two targets'
- * apply functions cannot share one module instance; a worker has its own module registry and its
- * own `process.env`. The worker loads the TypeScript handler through tsx's CommonJS hook.
- */
-export interface ApplyWorker {
-  readonly apply: ApplyFn;
-  stop(): Promise<void>;
-}
-
-/** Any handler in a worker of its own (local mode runs each pipe's enrichment this way when there are several). */
-export interface HandlerWorker<E, R> {
-  readonly invoke: (event: E, context: Context) => Promise<R>;
-  stop(): Promise<void>;
-}
-
-const APPLY_WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-require('tsx/cjs/api').register();
-const { handler } = require(workerData.handlerModule);
-parentPort.on('message', (call) => {
-  const deadline = Date.now() + call.remainingMs;
-  const context = { ...call.context, getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()), done() {}, fail() {}, succeed() {} };
-  Promise.resolve()
-    .then(() => handler(call.event, context))
-    .then((result) => parentPort.postMessage({ id: call.id, result }))
-    .catch((error) => parentPort.postMessage({ id: call.id, error: { name: (error && error.name) || 'Error', message: String((error && error.message) || error) } }));
-});
-parentPort.postMessage({ ready: true });
-`;
-
-/** An error thrown by the handler inside the worker, rebuilt with its name and message. */
-export class WorkerApplyError extends Error {
-  constructor(override readonly name: string, message: string) {
-    super(message);
-  }
-}
-
-export async function startApplyWorker(opts: { handlerModule: string; env: NodeJS.ProcessEnv }): Promise<ApplyWorker> {
-  const worker = await startHandlerWorker<SQSEvent, SQSBatchResponse>(opts);
-  return { apply: worker.invoke, stop: () => worker.stop() };
-}
-
-export async function startHandlerWorker<E, R>(opts: { handlerModule: string; env: NodeJS.ProcessEnv }): Promise<HandlerWorker<E, R>> {
-  const worker = new Worker(APPLY_WORKER_SOURCE, { eval: true, env: opts.env, workerData: { handlerModule: opts.handlerModule } });
-  const pending = new Map<number, { resolve: (r: R) => void; reject: (e: Error) => void }>();
-  let nextId = 0;
-  let exitError: Error | undefined;
-  const failAll = (error: Error): void => {
-    exitError = error;
-    for (const call of pending.values()) call.reject(error);
-    pending.clear();
-  };
-  worker.on('error', (error) => failAll(error));
-  worker.on('exit', (code) => failAll(new Error(`apply worker exited with code ${code}`)));
-  await new Promise<void>((resolve, reject) => {
-    const onMessage = (message: { ready?: boolean }): void => {
-      if (message.ready === true) {
-        worker.off('error', reject);
-        resolve();
-      }
-    };
-    worker.on('message', onMessage);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`apply worker exited with code ${code} before it was ready`)));
-  });
-  worker.on('message', (message: { id?: number; result?: R; error?: { name: string; message: string } }) => {
-    if (message.id === undefined) return;
-    const call = pending.get(message.id);
-    pending.delete(message.id);
-    if (message.error !== undefined) call?.reject(new WorkerApplyError(message.error.name, message.error.message));
-    else call?.resolve(message.result as R);
-  });
-  const invoke = (event: E, context: Context): Promise<R> => {
-    if (exitError !== undefined) return Promise.reject(exitError);
-    const id = nextId++;
-    const { functionName, functionVersion, invokedFunctionArn, memoryLimitInMB, awsRequestId, logGroupName, logStreamName } = context;
-    return new Promise<R>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
-      worker.postMessage({
-        id,
-        event,
-        remainingMs: context.getRemainingTimeInMillis(),
-        context: { callbackWaitsForEmptyEventLoop: true, functionName, functionVersion, invokedFunctionArn, memoryLimitInMB, awsRequestId, logGroupName, logStreamName },
-      });
-    });
-  };
-  return {
-    invoke,
-    stop: async () => {
-      worker.removeAllListeners('exit');
-      await worker.terminate();
-    },
-  };
 }

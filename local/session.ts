@@ -1,45 +1,26 @@
-import { join } from 'node:path';
 import type { z } from 'zod';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  ScanCommand,
-  UpdateTimeToLiveCommand,
-  type AttributeDefinition,
-  type AttributeValue,
-  type KeySchemaElement,
-} from '@aws-sdk/client-dynamodb';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
-import { canonicalKey, toWireAttributeMap } from '../handlers/core/attribute-value';
-import { ENV } from '../handlers/core/env';
-import { CONTROL_TABLE_KEY, controlTableName } from '../handlers/core/freeze';
-import { STATE_TABLE_KEY, stateTableName } from '../handlers/core/replication-state';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQS_LIMITS } from '../handlers/core/aws-limits';
-import { isTtlDelete } from '../handlers/core/filter';
-import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
-import { compileTargetPolicy } from '../handlers/core/target-policy';
+import { sleep } from '../handlers/core/backoff';
+import type { KeySchema } from '../handlers/core/key-schema';
 import type { AttributeMapWire } from '../schemas/attribute-value';
-import {
-  targetConfigSchema, targetFilterSchema, targetPolicyProblems, targetRedactionSchema, type DeliveryMode, type TargetFilter, type TargetRedaction,
-} from '../schemas/replication-config';
-import { itemsEqual } from './compare';
-import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local';
+import type { DeliveryMode, TargetFilter, targetFilterSchema, targetRedactionSchema } from '../schemas/replication-config';
 import { EmulatorError } from './errors';
-import { deployedDefinition, functionEnvironment, LOCAL_DEPLOYMENT, type DeployedDefinition, type LocalDeploymentSpec } from './deployed-definition';
-import { EventSourceEmulator, lambdaContext, startApplyWorker, startHandlerWorker, type ApplyFn } from './event-source-emulator';
-import { startFaultProxy, type FaultProxy, type FaultProxyStats } from './fault-proxy';
+import type { DeployedDefinition, LocalDeploymentSpec } from './deployed-definition';
+import { EventSourceEmulator } from './event-source-emulator';
+import type { FaultProxyStats } from './fault-proxy';
 import { FaultInjector, type FaultRates } from './faults';
 import { PipeEmulator, type EnrichFn } from './pipe-emulator';
-import { createDefinedQueues, startSqsLocal, type SqsLocal } from './sqs-local';
-import { startStsLocal, type StsLocal } from './sts-local';
-import { keepProtoAttributes } from '../handlers/core/proto-attributes';
+import { LOCAL_REGION, SOURCE_TABLE } from './session-constants';
+import { createSessionTables, startEmulators, type SessionEmulators } from './session-emulators';
+import { loadHandlers, type LoadedHandlers } from './session-handlers';
+import { LagTracker } from './session-lag';
+import { QueueSampler } from './session-queues';
+import { createStackQueues, sessionStack, type SessionStack, type TargetQueues } from './session-stack';
+import { diffTarget, resolveTargets, type TableDiff, type TargetSpec } from './session-targets';
 
-/** The local control table is `ddbrepl-local-control`, as the stack names one per replication. */
-export const LOCAL_CONTROL_REPLICATION = 'local' as const;
-
+export { LOCAL_CONTROL_REPLICATION, LOCAL_REGION, LOCAL_REPLICATION_NAME, LOCAL_TARGET } from './session-constants';
+export type { TableDiff } from './session-targets';
 export { parseFaults, type FaultRates } from './faults';
 export { InvalidFaultSpecError } from './errors';
 
@@ -131,13 +112,6 @@ export interface LocalStats {
   faults: FaultProxyStats & { enrichFailures: number; poisonSent: number; duplicateDeliveries: number; applyErrors: number };
 }
 
-export interface TableDiff {
-  missing: number;
-  extra: number;
-  different: number;
-  examples: { keys: AttributeMapWire; kind: 'missing' | 'extra' | 'different' }[];
-}
-
 export interface LocalSessionTarget {
   readonly name: string;
   readonly tableName: string;
@@ -188,491 +162,248 @@ export interface LocalSession {
   stop(): Promise<void>;
 }
 
-export const LOCAL_REGION = LOCAL_DEPLOYMENT.region;
-/** The replication name local mode gives the handlers (the metrics' Replication dimension): the template's. */
-export const LOCAL_REPLICATION_NAME = LOCAL_DEPLOYMENT.replicationName;
-export const LOCAL_TARGET = {
-  name: 'local',
-  roleArn: LOCAL_DEPLOYMENT.roleArn,
-  externalId: LOCAL_DEPLOYMENT.externalId,
-} as const;
-const SOURCE_TABLE = LOCAL_DEPLOYMENT.sourceTableName;
-const TARGET_TABLE = 'target';
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
-const SAMPLE_EVERY_MS = 250;
 
 let activeSession = false;
 
-function tableDefinition(name: string, keySchema: KeySchema): { AttributeDefinitions: AttributeDefinition[]; KeySchema: KeySchemaElement[]; TableName: string } {
-  const keys = [{ ...keySchema.partitionKey, role: 'HASH' as const }, ...(keySchema.sortKey ? [{ ...keySchema.sortKey, role: 'RANGE' as const }] : [])];
-  return {
-    TableName: name,
-    AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
-    KeySchema: keys.map((k) => ({ AttributeName: k.name, KeyType: k.role })),
+/** What stops a session's parts, run last-started first; errors are collected, not fatal to the rest. */
+class Stoppers {
+  private readonly stops: (() => Promise<void>)[] = [];
+
+  readonly add = (stop: () => Promise<void>): void => {
+    this.stops.push(stop);
   };
-}
 
-async function scanAll(client: DynamoDBClient, tableName: string): Promise<AttributeMapWire[]> {
-  const items: AttributeMapWire[] = [];
-  let startKey: Record<string, AttributeValue> | undefined;
-  do {
-    const out = await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
-    for (const item of out.Items ?? []) items.push(toWireAttributeMap(item));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return items;
-}
-
-/** Sets process.env entries and returns the function that puts the previous values back. */
-function setEnv(values: Record<string, string | undefined>): () => void {
-  const previous: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(values)) {
-    previous[name] = process.env[name];
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  return () => setEnv(previous);
-}
-
-/** Drops cached handler modules (outside jest, whose registry is per test file) so they read the new env. */
-function forgetHandlerModules(): void {
-  const handlersDir = join(__dirname, '..', 'handlers');
-  for (const id of Object.keys(require.cache)) if (id.startsWith(handlersDir)) delete require.cache[id];
-}
-
-interface TargetSpec {
-  name: string;
-  tableName: string;
-  filter: TargetFilter;
-  redaction?: TargetRedaction;
-}
-
-/** The session's targets, validated like the config: one implicit "local" target, or `opts.targets`. */
-function resolveTargets(opts: LocalSessionOptions): TargetSpec[] {
-  if (opts.targets === undefined) {
-    return [{ name: LOCAL_TARGET.name, tableName: TARGET_TABLE, filter: opts.filter ?? targetFilterSchema.parse({}) }];
-  }
-  if (opts.filter !== undefined) throw new EmulatorError('set either filter (one target) or targets (each with its own filter), not both');
-  if (opts.targets.length === 0) throw new EmulatorError('targets: at least one target');
-  const problems: string[] = [];
-  const specs = opts.targets.map((t, i): TargetSpec => {
-    const label = `targets.${i}`;
-    const issues = (path: string, result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }): void => {
-      for (const issue of result.error?.issues ?? []) problems.push(`${label}.${[path, ...issue.path.map(String)].join('.')}: ${issue.message}`);
-    };
-    const name = targetConfigSchema.shape.name.safeParse(t.name);
-    const filter = targetFilterSchema.safeParse(t.filter ?? {});
-    const redaction = t.redaction === undefined ? undefined : targetRedactionSchema.safeParse(t.redaction);
-    issues('name', name);
-    issues('filter', filter);
-    if (redaction !== undefined) issues('redaction', redaction);
-    const spec: TargetSpec = { name: t.name, tableName: `${TARGET_TABLE}-${t.name}`, filter: filter.data ?? targetFilterSchema.parse({}) };
-    if (redaction?.data !== undefined) spec.redaction = redaction.data;
-    if (filter.success && (redaction === undefined || redaction.success)) {
-      for (const [path, message] of targetPolicyProblems(opts.keySchema, spec.filter, spec.redaction)) problems.push(`${label}.${path.join('.')}: ${message}`);
-    }
-    return spec;
-  });
-  const names = specs.map((s) => s.name);
-  names.forEach((n, i) => {
-    if (names.indexOf(n) !== i) problems.push(`targets.${i}.name: duplicate target name "${n}"`);
-  });
-  if (problems.length > 0) throw new EmulatorError(`invalid local targets:\n  ${problems.join('\n  ')}`);
-  return specs;
-}
-
-/**
- * What a target table should hold: the source items its filter keeps — plus, for deletes it does
- * not replicate (TTL deletes it skips, or every REMOVE), the deleted item as last seen — with its
- * redaction applied. Targets that drop INSERT or MODIFY keep stale versions this cannot know.
- */
-function expectedView(
-  spec: TargetSpec,
-  keySchema: KeySchema,
-  sourceItems: AttributeMapWire[],
-  tombstones: ReadonlyMap<string, { image: AttributeMapWire; ttl: boolean }>,
-  keysOf: (item: AttributeMapWire) => AttributeMapWire,
-): AttributeMapWire[] {
-  const names = new Set<string>(spec.filter.eventNames);
-  if (!names.has('INSERT') || !names.has('MODIFY') || (!names.has('REMOVE') && (spec.filter.attributeEquals ?? []).length > 0)) {
-    throw new EmulatorError(`diffTables: target "${spec.name}" drops ${!names.has('INSERT') ? 'INSERT' : !names.has('MODIFY') ? 'MODIFY' : 'REMOVE with attribute conditions'}, so it keeps stale items whose expected state is not known`);
-  }
-  const { view } = compileTargetPolicy(spec, keySchema);
-  const present = new Set(sourceItems.map((item) => canonicalKey(keysOf(item))));
-  const kept = [...tombstones.entries()]
-    .filter(([key, tomb]) => !present.has(key) && (!names.has('REMOVE') || (tomb.ttl && !spec.filter.replicateTtlDeletes)))
-    .map(([, tomb]) => tomb.image);
-  return [...sourceItems, ...kept].flatMap((item) => { const seen = view(item); return seen === undefined ? [] : [seen]; });
-}
-
-export async function startLocalSession(opts: LocalSessionOptions): Promise<LocalSession> {
-  if (activeSession) throw new EmulatorError('a local session is already running in this process; stop it first (the handlers read their configuration once, at load)');
-  activeSession = true;
-  const log = opts.onLog ?? (() => undefined);
-  const faults = new FaultInjector(opts.faults ?? {}, opts.seed ?? 1);
-  const stoppers: (() => Promise<void>)[] = [];
-  const stopAll = async (): Promise<void> => {
+  async stopAll(): Promise<void> {
     const errors: unknown[] = [];
-    for (const stopOne of stoppers.splice(0).reverse()) {
+    for (const stopOne of this.stops.splice(0).reverse()) {
       try {
         await stopOne();
       } catch (error) {
         errors.push(error);
       }
     }
-    activeSession = false;
     if (errors.length > 0) throw new EmulatorError(`stopping the local session failed: ${errors.map(String).join('; ')}`, { cause: errors[0] });
+  }
+}
+
+/** Everything a running session is made of; the LocalSession methods work on it. */
+interface SessionParts {
+  opts: LocalSessionOptions;
+  log: (line: string) => void;
+  faults: FaultInjector;
+  emulators: SessionEmulators;
+  specs: TargetSpec[];
+  stack: SessionStack;
+  queuesByTarget: TargetQueues[];
+  pipes: PipeEmulator[];
+  /** The pipe feeding the first target (lag pairing and tombstones follow it). */
+  pipe: PipeEmulator;
+  eventSources: EventSourceEmulator[];
+  lag: LagTracker;
+  sampler: QueueSampler;
+  replicationStarted: boolean;
+}
+
+/**
+ * One pipe emulator per pipe of the template, filtering with its FilterCriteria, and one event
+ * source per target. Lag pairing and tombstones follow the pipe that feeds the first target (every
+ * pipe reads every record); lag closes on the first target's apply.
+ */
+function emulateReplication(
+  opts: LocalSessionOptions,
+  deps: { emulators: SessionEmulators; stack: SessionStack; streamArn: string; localQueue: (logicalId: string) => { queueUrl: string }; queuesByTarget: TargetQueues[]; handlers: LoadedHandlers; faults: FaultInjector; lag: LagTracker; log: (line: string) => void },
+): { pipes: PipeEmulator[]; pipe: PipeEmulator; eventSources: EventSourceEmulator[] } {
+  const { definition, visibilityOverride } = deps.stack;
+  const { streams, sqs } = deps.emulators;
+  const firstPipeId = definition.targets[0]?.pipeLogicalId;
+  const pipes = definition.pipes.map((pipeDef) => {
+    const targetQueue = definition.queues.get(pipeDef.targetQueueLogicalId);
+    return new PipeEmulator({
+      streams, sqs, streamArn: deps.streamArn,
+      pipe: pipeDef,
+      target: { queueUrl: deps.localQueue(pipeDef.targetQueueLogicalId).queueUrl, fifo: targetQueue?.fifo ?? true, maximumMessageBytes: targetQueue?.maximumMessageBytes ?? SQS_LIMITS.maxMessageBytes },
+      ...(pipeDef.deadLetterQueueLogicalId === undefined ? {} : { deadLetterQueueUrl: deps.localQueue(pipeDef.deadLetterQueueLogicalId).queueUrl }),
+      enrich: deps.handlers.enrichers.get(pipeDef.logicalId) as EnrichFn,
+      faults: deps.faults,
+      pollIntervalMs: opts.pollIntervalMs ?? 50,
+      partitionKeyName: opts.keySchema.partitionKey.name,
+      ...(opts.pipeBatchLatencyMs === undefined ? {} : { batchLatencyMs: opts.pipeBatchLatencyMs }),
+      ...(pipeDef.logicalId === firstPipeId ? { onDelivered: deps.lag.onDelivered } : {}),
+      onLog: deps.log,
+    });
+  });
+  const pipe = pipes.find((_, i) => definition.pipes[i]?.logicalId === firstPipeId) as PipeEmulator;
+  const eventSources = definition.targets.map((target, i) => new EventSourceEmulator({
+    sqs, queueUrl: deps.queuesByTarget[i].queueUrl, queueArn: deps.queuesByTarget[i].queueArn, region: LOCAL_REGION,
+    apply: deps.handlers.applies[i],
+    faults: deps.faults,
+    batchSize: target.eventSourceMapping.batchSize,
+    reportBatchItemFailures: target.eventSourceMapping.reportBatchItemFailures,
+    fifo: target.queue.fifo,
+    visibilityTimeoutSeconds: visibilityOverride ?? target.queue.visibilityTimeoutSeconds,
+    functionTimeoutSeconds: target.applyFunction.timeoutSeconds,
+    ...(target.eventSourceMapping.maximumConcurrency === undefined ? {} : { maximumConcurrency: target.eventSourceMapping.maximumConcurrency }),
+    ...(opts.targets !== undefined ? { functionName: `ddbrepl-${target.name}-apply` } : {}),
+    ...(i === 0 ? { onApplied: deps.lag.onApplied } : {}),
+    onLog: deps.log,
+  }));
+  return { pipes, pipe, eventSources };
+}
+
+/** Starts the emulators, creates the tables and queues the template defines, loads the handlers and wires the pipes and event sources. */
+async function buildSession(opts: LocalSessionOptions, stoppers: Stoppers, log: (line: string) => void): Promise<SessionParts> {
+  const faults = new FaultInjector(opts.faults ?? {}, opts.seed ?? 1);
+  const emulators = await startEmulators(faults, log, stoppers.add);
+  const specs = resolveTargets(opts);
+  const streamArn = await createSessionTables(emulators.dynamodb, opts.keySchema, specs, opts.ttlAttribute);
+  const stack = sessionStack(opts, specs, log);
+  const { localQueue, queuesByTarget } = await createStackQueues(emulators.sqs, stack);
+  const handlers = await loadHandlers({
+    definition: stack.definition,
+    localQueue,
+    endpoints: { dynamodb: emulators.proxy.endpoint, sqs: emulators.sqsLocal.endpoint, sts: emulators.sts.endpoint },
+    workers: opts.targets !== undefined,
+    handlerLogLevel: opts.handlerLogLevel ?? 'SILENT',
+    visibilityOverride: stack.visibilityOverride,
+  }, stoppers.add);
+  const lag = new LagTracker();
+  const { pipes, pipe, eventSources } = emulateReplication(opts, { emulators, stack, streamArn, localQueue, queuesByTarget, handlers, faults, lag, log });
+  stoppers.add(async () => {
+    await Promise.all(eventSources.map((e) => e.stop()));
+    await Promise.all(pipes.map((p) => p.stop()));
+  });
+  const inFlight = (): number => eventSources.reduce((sum, e) => sum + e.stats().inFlight, 0);
+  const sampler = new QueueSampler(emulators.sqs, queuesByTarget, inFlight, log);
+  sampler.start();
+  stoppers.add(() => sampler.stop());
+  return { opts, log, faults, emulators, specs, stack, queuesByTarget, pipes, pipe, eventSources, lag, sampler, replicationStarted: false };
+}
+
+function inFlightOf(parts: SessionParts): number {
+  return parts.eventSources.reduce((sum, e) => sum + e.stats().inFlight, 0);
+}
+
+function sessionStats(parts: SessionParts): LocalStats {
+  const p = parts.pipe.stats();
+  const allPipes = parts.pipes.map((one) => one.stats());
+  const pipeSum = (field: 'envelopesSent' | 'enrichFailures' | 'poisonSent') => allPipes.reduce((total, one) => total + one[field], 0);
+  const e = parts.eventSources.map((source) => source.stats());
+  const sum = (field: 'messagesApplied' | 'applyInvocations' | 'applyFailures' | 'applyErrors' | 'duplicateDeliveries') => e.reduce((total, s) => total + s[field], 0);
+  const queueCounts = parts.sampler.latest;
+  return {
+    recordsRead: p.recordsRead,
+    envelopesSent: pipeSum('envelopesSent'),
+    messagesApplied: sum('messagesApplied'),
+    applyInvocations: sum('applyInvocations'),
+    applyFailures: sum('applyFailures'),
+    queueDepth: queueCounts.waiting,
+    inFlight: inFlightOf(parts),
+    deadLettered: queueCounts.deadLettered,
+    lagMs: parts.lag.lagMs(),
+    largestEnrichBatch: Math.max(0, ...allPipes.map((one) => one.largestBatch)),
+    assumeRoleCalls: parts.emulators.sts.stats().assumeRoleCalls,
+    faults: { ...parts.emulators.proxy.stats(), enrichFailures: pipeSum('enrichFailures'), poisonSent: pipeSum('poisonSent'), duplicateDeliveries: sum('duplicateDeliveries'), applyErrors: sum('applyErrors') },
   };
+}
 
+/** Starts every pipe (at the template's StartingPosition unless `from` says otherwise) and event source. */
+async function startReplication(parts: SessionParts, from: 'trim-horizon' | 'now' | undefined): Promise<void> {
+  for (const [i, one] of parts.pipes.entries()) {
+    const pipeDef = parts.stack.definition.pipes[i];
+    // 'now': as a pipe deployed with LATEST — what the stream already holds is never delivered.
+    if ((from ?? (pipeDef.startingPosition === 'LATEST' ? 'now' : 'trim-horizon')) === 'now') {
+      parts.log(`[session] pipe ${pipeDef.name} starts at the end of the stream (${await one.skipToEnd()} records skipped)`);
+    }
+  }
+  parts.replicationStarted = true;
+  for (const one of parts.pipes) one.start();
+  for (const e of parts.eventSources) e.start();
+}
+
+/** Waits until every record written before the call is in the queues and the queues are empty. */
+async function waitForDrain(parts: SessionParts, { timeoutMs = 120_000, onProgress }: { timeoutMs?: number; onProgress?: (s: LocalStats) => void }): Promise<void> {
+  if (!parts.replicationStarted) throw new EmulatorError('waitForDrain: replication has not been started (call startReplication first)');
+  if (parts.eventSources.some((e) => e.isPaused)) throw new EmulatorError('waitForDrain: the apply is paused and the queue would never drain (call resumeApply first)');
+  const since = Date.now();
+  const deadline = since + timeoutMs;
+  for (;;) {
+    if (parts.pipes.every((one) => one.caughtUpSince(since)) && inFlightOf(parts) === 0) {
+      const { total } = await parts.sampler.sample();
+      // Every record written before `since` is in the queues, and the queues are empty: drained.
+      if (total === 0 && inFlightOf(parts) === 0) {
+        onProgress?.(sessionStats(parts));
+        return;
+      }
+    }
+    if (Date.now() > deadline) {
+      const s = sessionStats(parts);
+      const pipeFailure = parts.pipes.map((one) => one.currentFailure()).find((f) => f !== undefined);
+      throw new EmulatorError(`replication did not drain within ${timeoutMs} ms (read ${s.recordsRead}, sent ${s.envelopesSent}, applied ${s.messagesApplied}, queue ${s.queueDepth}, in flight ${s.inFlight}, DLQ ${s.deadLettered})${pipeFailure === undefined ? '' : `; the pipe is retrying: ${pipeFailure}`}`);
+    }
+    onProgress?.(sessionStats(parts));
+    await sleep(100);
+  }
+}
+
+/** The LocalSession API over a built session. */
+function sessionApi(parts: SessionParts, stop: () => Promise<void>): LocalSession {
+  const { emulators, specs, queuesByTarget, stack, opts } = parts;
+  const [owner] = specs;
+  const [queues] = queuesByTarget;
+  return {
+    endpoints: { dynamodb: emulators.ddb.endpoint, sqs: emulators.sqsLocal.endpoint, sts: emulators.sts.endpoint },
+    sourceTableName: SOURCE_TABLE,
+    targetTableName: owner.tableName,
+    queueUrl: queues.queueUrl,
+    deadLetterQueueUrl: queues.deadLetterQueueUrl,
+    targets: specs.map((spec, i) => ({ name: spec.name, tableName: spec.tableName, queueUrl: queuesByTarget[i].queueUrl, deadLetterQueueUrl: queuesByTarget[i].deadLetterQueueUrl })),
+    definition: stack.definition,
+    localOverrides: stack.localOverrides,
+    sourceClient: emulators.dynamodb,
+    targetClient: emulators.dynamodb,
+    applyDynamoDbEndpoint: emulators.proxy.endpoint,
+    processIds: { dynamodbLocalGroup: emulators.ddb.pid, sqs: emulators.sqsLocal.pid },
+    setFaults: (rates) => parts.faults.setRates(rates),
+    startReplication: ({ from } = {}) => startReplication(parts, from),
+    pauseApply: async () => {
+      await Promise.all(parts.eventSources.map((e) => e.pause()));
+    },
+    resumeApply: () => {
+      for (const e of parts.eventSources) e.resume();
+      return Promise.resolve();
+    },
+    stats: () => sessionStats(parts),
+    noteWrite: (keys, atMs) => parts.lag.noteWrite(keys, atMs),
+    waitForDrain: (waitOpts = {}) => waitForDrain(parts, waitOpts),
+    diffTables: async ({ limit = 10, target } = {}) => {
+      const spec = target === undefined ? owner : specs.find((t) => t.name === target);
+      if (spec === undefined) throw new EmulatorError(`diffTables: no target "${target}" in this session (targets: ${specs.map((t) => t.name).join(', ')})`);
+      return diffTarget(emulators.dynamodb, spec, opts.keySchema, parts.lag.tombstones, limit);
+    },
+    stop,
+  };
+}
+
+export async function startLocalSession(opts: LocalSessionOptions): Promise<LocalSession> {
+  if (activeSession) throw new EmulatorError('a local session is already running in this process; stop it first (the handlers read their configuration once, at load)');
+  activeSession = true;
+  const log = opts.onLog ?? (() => undefined);
+  const stoppers = new Stoppers();
+  const stopAll = async (): Promise<void> => {
+    try {
+      await stoppers.stopAll();
+    } finally {
+      activeSession = false;
+    }
+  };
   try {
-    const [ddb, sqsLocal] = await Promise.all([
-      startDynamoDbLocal({ onLog: log }).then((d: DynamoDbLocal) => (stoppers.push(() => d.stop()), d)),
-      startSqsLocal({ onLog: log }).then((s: SqsLocal) => (stoppers.push(() => s.stop()), s)),
-    ]);
-    const sts: StsLocal = await startStsLocal({ roleArn: LOCAL_TARGET.roleArn, externalId: LOCAL_TARGET.externalId, onLog: log });
-    stoppers.push(() => sts.stop());
-    const proxy: FaultProxy = await startFaultProxy({ upstream: ddb.endpoint, faults, onLog: log });
-    stoppers.push(() => proxy.stop());
-
-    const clientConfig = { region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS };
-    const dynamodb = keepProtoAttributes(new DynamoDBClient({ ...clientConfig, endpoint: ddb.endpoint }));
-    const streams = keepProtoAttributes(new DynamoDBStreamsClient({ ...clientConfig, endpoint: ddb.endpoint }));
-    const sqs = new SQSClient({ ...clientConfig, endpoint: sqsLocal.endpoint });
-    stoppers.push(() => { for (const c of [dynamodb, streams, sqs]) c.destroy(); return Promise.resolve(); });
-
-    const source = await dynamodb.send(new CreateTableCommand({
-      ...tableDefinition(SOURCE_TABLE, opts.keySchema),
-      BillingMode: 'PAY_PER_REQUEST',
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-    }));
-    const streamArn = source.TableDescription?.LatestStreamArn;
-    if (streamArn === undefined) throw new EmulatorError('DynamoDB Local created the source table without a stream');
-    const specs = resolveTargets(opts);
-    const multi = opts.targets !== undefined;
-    for (const spec of specs) {
-      await dynamodb.send(new CreateTableCommand({ ...tableDefinition(spec.tableName, opts.keySchema), BillingMode: 'PAY_PER_REQUEST' }));
-    }
-    // The freeze mark's table, as the replication stack has one (handlers/core/freeze.ts; `cutover --local`).
-    await dynamodb.send(new CreateTableCommand({ TableName: controlTableName(LOCAL_CONTROL_REPLICATION), AttributeDefinitions: [{ AttributeName: CONTROL_TABLE_KEY, AttributeType: 'S' }], KeySchema: [{ AttributeName: CONTROL_TABLE_KEY, KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
-    // Each target's replication state table, as its target-access stack has one (handlers/core/replication-state.ts; `failover --local`).
-    for (const spec of specs) {
-      await dynamodb.send(new CreateTableCommand({ TableName: stateTableName(LOCAL_CONTROL_REPLICATION, spec.name), AttributeDefinitions: [{ AttributeName: STATE_TABLE_KEY, AttributeType: 'S' }], KeySchema: [{ AttributeName: STATE_TABLE_KEY, KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }));
-    }
-    if (opts.ttlAttribute !== undefined) {
-      await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: SOURCE_TABLE, TimeToLiveSpecification: { Enabled: true, AttributeName: opts.ttlAttribute } }));
-    }
-    // One definition: the stack `cdk deploy` creates, synthesized from the local config; the emulators run what it says.
-    const definition = deployedDefinition({
-      keySchema: opts.keySchema,
-      targets: specs.map((spec) => ({
-        name: spec.name,
-        tableName: spec.tableName,
-        filter: spec.filter,
-        ...(spec.redaction === undefined ? {} : { redaction: spec.redaction }),
-        options: {
-          maxReceiveCount: opts.maxReceiveCount ?? 3,
-          applyTimeoutSeconds: opts.applyTimeoutSeconds ?? 10,
-          maximumConcurrency: opts.maximumConcurrency ?? 3,
-          pipeBatchSize: opts.pipeBatchSize ?? 10,
-          ...(opts.pipeParallelizationFactor === undefined ? {} : { pipeParallelizationFactor: opts.pipeParallelizationFactor }),
-          ...(opts.resyncThresholdBytes === undefined ? {} : { resyncThresholdBytes: opts.resyncThresholdBytes }),
-          ...(opts.delivery === undefined ? {} : { delivery: opts.delivery }),
-          ...(opts.startingPosition === undefined ? {} : { startingPosition: opts.startingPosition }),
-        },
-      })),
-      ...(opts.amendStack === undefined ? {} : { amendStack: opts.amendStack }),
-    });
-    const visibilityOverride = opts.visibilityTimeoutSeconds === 'template' ? undefined : opts.visibilityTimeoutSeconds ?? 2;
-    const localOverrides = visibilityOverride === undefined ? [] : definition.targets.map((t) =>
-      `queue ${t.queue.queueName}: VisibilityTimeout ${visibilityOverride} s instead of the template's ${t.queue.visibilityTimeoutSeconds} s (faster retries; the event source extends visibility while a batch is handled)`);
-    for (const line of localOverrides) log(`[session] local override: ${line}`);
-    for (const pipe of definition.pipes) {
-      log(`[session] template pipe ${pipe.name}: batch ${pipe.batchSize}, ${pipe.startingPosition}, retries ${pipe.maximumRetryAttempts}${pipe.bisectOnFailure ? ', bisect' : ''}, ${pipe.filterPatterns?.length ?? 0} filter pattern(s)`);
-    }
-
-    const mainQueueIds = new Set(definition.targets.map((t) => t.queue.logicalId));
-    const localQueue = await createDefinedQueues(sqs, definition.queues.values(), {
-      visibilityTimeoutFor: (queue) => (mainQueueIds.has(queue.logicalId) ? visibilityOverride : undefined),
-    });
-    const queuesByTarget = definition.targets.map((t) => ({
-      queueUrl: localQueue(t.queue.logicalId).queueUrl,
-      queueArn: localQueue(t.queue.logicalId).queueArn,
-      deadLetterQueueUrl: localQueue(t.deadLetterQueue.logicalId).queueUrl,
-    }));
-    const queues = queuesByTarget[0];
-    const owner = specs[0];
-
-    // Each function's environment is the template's, its queue references resolved to the local
-    // queues; local mode adds only endpoints, credentials and log/metrics switches.
-    const localEnv: Record<string, string | undefined> = {
-      AWS_REGION: LOCAL_REGION,
-      AWS_DEFAULT_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: undefined,
-      AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsLocal.endpoint,
-      AWS_ENDPOINT_URL_STS: sts.endpoint,
-      [ENV.logLevel]: opts.handlerLogLevel ?? 'SILENT',
-      [ENV.metricsSink]: 'off',
-      // A shorter local visibility timeout caps apply's visibility backoff too (handlers/core/visibility-backoff.ts).
-      ...(visibilityOverride === undefined ? {} : { [ENV.visibilityBackoffMaxSeconds]: String(visibilityOverride) }),
-    };
-    const functionEnv = (logicalId: string): Record<string, string> => functionEnvironment(definition, logicalId, localQueue);
-    const workerEnv = (logicalId: string): NodeJS.ProcessEnv => {
-      const env: NodeJS.ProcessEnv = { ...process.env, ...functionEnv(logicalId), ...localEnv };
-      for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
-      return env;
-    };
-
-    // One target (one pipe): both handlers in-process, with their template environments (which agree
-    // on every shared variable). Several: each function in a worker thread with its own environment —
-    // what a separate Lambda function is in AWS — because the handlers read their configuration at load.
-    const applies: ApplyFn[] = [];
-    const enrichers = new Map<string, EnrichFn>();
-    if (!multi) {
-      const [target] = definition.targets;
-      const [pipeDef] = definition.pipes;
-      const restoreEnv = setEnv({ ...functionEnv(pipeDef.enrichmentFunctionLogicalId), ...functionEnv(target.applyFunction.logicalId), ...localEnv });
-      stoppers.push(() => { restoreEnv(); return Promise.resolve(); });
-      forgetHandlerModules();
-      // require, not import(): under tsx a dynamic import() is cached outside require.cache, so a second
-      // session in one process (the bench's PF runs) would get the first session's handlers and clients.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: require so each session gets fresh handler modules
-      const enrichModule = require('../handlers/enrich') as typeof import('../handlers/enrich');
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
-      const applyModule = require('../handlers/apply') as typeof import('../handlers/apply');
-      enrichers.set(pipeDef.logicalId, (records) => enrichModule.handler(records));
-      applies.push((event, context) => applyModule.handler(event, context));
-    } else {
-      for (const pipeDef of definition.pipes) {
-        const worker = await startHandlerWorker<DynamoDBRecord[], unknown[]>({ handlerModule: join(__dirname, '..', 'handlers', 'enrich.ts'), env: workerEnv(pipeDef.enrichmentFunctionLogicalId) });
-        stoppers.push(() => worker.stop());
-        const fn = definition.functions.get(pipeDef.enrichmentFunctionLogicalId);
-        enrichers.set(pipeDef.logicalId, (records) => worker.invoke(records, lambdaContext(`${pipeDef.name}-enrich`, LOCAL_REGION, (fn?.timeoutSeconds ?? 60) * 1000)));
-      }
-      for (const target of definition.targets) {
-        const worker = await startApplyWorker({ handlerModule: join(__dirname, '..', 'handlers', 'apply.ts'), env: workerEnv(target.applyFunction.logicalId) });
-        stoppers.push(() => worker.stop());
-        applies.push(worker.apply);
-      }
-    }
-
-    // Lag: the driver notes its write times per key; the pipe pairs each stream record with the
-    // oldest unpaired write of its key; the first target's apply success closes the pair (docs/architecture.md#emulator-facts:
-    // the stream's ApproximateCreationDateTime is truncated to the minute, so it cannot be used).
-    const writesByKey = new Map<string, number[]>();
-    const writeTimeByEvent = new Map<string, number>();
-    const lagMs: number[] = [];
-    // The last delete of each key the pipe saw (diffTables: a target that skips a delete keeps the item).
-    const tombstones = new Map<string, { image: AttributeMapWire; ttl: boolean }>();
-    const onDelivered = (record: DynamoDBRecord, kept: boolean): void => {
-      const keys = record.dynamodb?.Keys as AttributeMapWire | undefined;
-      if (keys === undefined || record.eventID === undefined) return;
-      const key = canonicalKey(keys);
-      if (record.eventName === 'REMOVE') tombstones.set(key, { image: (record.dynamodb?.OldImage ?? keys) as AttributeMapWire, ttl: isTtlDelete(record) });
-      else tombstones.delete(key);
-      const times = writesByKey.get(key);
-      const at = times?.shift();
-      if (times !== undefined && times.length === 0) writesByKey.delete(key);
-      if (at !== undefined && kept) writeTimeByEvent.set(record.eventID, at); // filtered out: never applied
-    };
-    const onApplied = (record: SQSRecord): void => {
-      const eventId = record.attributes.MessageDeduplicationId;
-      if (eventId === undefined) return;
-      const at = writeTimeByEvent.get(eventId);
-      if (at === undefined) return;
-      writeTimeByEvent.delete(eventId);
-      lagMs.push(Date.now() - at);
-    };
-
-    // One pipe emulator per pipe of the template, filtering with its FilterCriteria. Lag pairing and
-    // tombstones follow the pipe that feeds the first target (every pipe reads every record).
-    const firstPipeId = definition.targets[0]?.pipeLogicalId;
-    const pipes = definition.pipes.map((pipeDef) => {
-      const targetQueue = definition.queues.get(pipeDef.targetQueueLogicalId);
-      return new PipeEmulator({
-        streams, sqs, streamArn,
-        pipe: pipeDef,
-        target: { queueUrl: localQueue(pipeDef.targetQueueLogicalId).queueUrl, fifo: targetQueue?.fifo ?? true, maximumMessageBytes: targetQueue?.maximumMessageBytes ?? SQS_LIMITS.maxMessageBytes },
-        ...(pipeDef.deadLetterQueueLogicalId === undefined ? {} : { deadLetterQueueUrl: localQueue(pipeDef.deadLetterQueueLogicalId).queueUrl }),
-        enrich: enrichers.get(pipeDef.logicalId) as EnrichFn,
-        faults,
-        pollIntervalMs: opts.pollIntervalMs ?? 50,
-        partitionKeyName: opts.keySchema.partitionKey.name,
-        ...(opts.pipeBatchLatencyMs === undefined ? {} : { batchLatencyMs: opts.pipeBatchLatencyMs }),
-        ...(pipeDef.logicalId === firstPipeId ? { onDelivered } : {}),
-        onLog: log,
-      });
-    });
-    const pipe = pipes.find((_, i) => definition.pipes[i]?.logicalId === firstPipeId) as PipeEmulator;
-    const eventSources = definition.targets.map((target, i) => new EventSourceEmulator({
-      sqs, queueUrl: queuesByTarget[i].queueUrl, queueArn: queuesByTarget[i].queueArn, region: LOCAL_REGION,
-      apply: applies[i],
-      faults,
-      batchSize: target.eventSourceMapping.batchSize,
-      reportBatchItemFailures: target.eventSourceMapping.reportBatchItemFailures,
-      fifo: target.queue.fifo,
-      visibilityTimeoutSeconds: visibilityOverride ?? target.queue.visibilityTimeoutSeconds,
-      functionTimeoutSeconds: target.applyFunction.timeoutSeconds,
-      ...(target.eventSourceMapping.maximumConcurrency === undefined ? {} : { maximumConcurrency: target.eventSourceMapping.maximumConcurrency }),
-      ...(multi ? { functionName: `ddbrepl-${target.name}-apply` } : {}),
-      ...(i === 0 ? { onApplied } : {}),
-      onLog: log,
-    }));
-    let replicationStarted = false;
-    stoppers.push(async () => {
-      await Promise.all(eventSources.map((e) => e.stop()));
-      await Promise.all(pipes.map((p) => p.stop()));
-    });
-
-    // stats() is synchronous: queue depths are sampled in the background.
-    let queueCounts = { waiting: 0, deadLettered: 0 };
-    const queueAttributes = async (queueUrl: string): Promise<{ visible: number; notVisible: number; delayed: number }> => {
-      const out = await sqs.send(new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-      }));
-      const n = (name: string) => Number(out.Attributes?.[name as keyof typeof out.Attributes] ?? '0');
-      return { visible: n('ApproximateNumberOfMessages'), notVisible: n('ApproximateNumberOfMessagesNotVisible'), delayed: n('ApproximateNumberOfMessagesDelayed') };
-    };
-    const inFlight = (): number => eventSources.reduce((sum, e) => sum + e.stats().inFlight, 0);
-    const sample = async (): Promise<{ total: number }> => {
-      const counts = await Promise.all(queuesByTarget.map(async (q) => {
-        const [main, dlq] = await Promise.all([queueAttributes(q.queueUrl), queueAttributes(q.deadLetterQueueUrl)]);
-        return { total: main.visible + main.notVisible + main.delayed, deadLettered: dlq.visible + dlq.notVisible + dlq.delayed };
-      }));
-      const total = counts.reduce((sum, c) => sum + c.total, 0);
-      queueCounts = { waiting: Math.max(0, total - inFlight()), deadLettered: counts.reduce((sum, c) => sum + c.deadLettered, 0) };
-      return { total };
-    };
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        await sample().catch((error: unknown) => log(`[session] queue sampling failed: ${String(error)}`));
-        await sleep(SAMPLE_EVERY_MS);
-      }
-    })();
-    stoppers.push(async () => {
-      sampling = false;
-      await sampler;
-    });
-
-    const stats = (): LocalStats => {
-      const p = pipe.stats();
-      const allPipes = pipes.map((one) => one.stats());
-      const pipeSum = (field: 'envelopesSent' | 'enrichFailures' | 'poisonSent') => allPipes.reduce((total, one) => total + one[field], 0);
-      const e = eventSources.map((source) => source.stats());
-      const sum = (field: 'messagesApplied' | 'applyInvocations' | 'applyFailures' | 'applyErrors' | 'duplicateDeliveries') => e.reduce((total, s) => total + s[field], 0);
-      return {
-        recordsRead: p.recordsRead,
-        envelopesSent: pipeSum('envelopesSent'),
-        messagesApplied: sum('messagesApplied'),
-        applyInvocations: sum('applyInvocations'),
-        applyFailures: sum('applyFailures'),
-        queueDepth: queueCounts.waiting,
-        inFlight: inFlight(),
-        deadLettered: queueCounts.deadLettered,
-        lagMs: [...lagMs],
-        largestEnrichBatch: Math.max(0, ...allPipes.map((one) => one.largestBatch)),
-        assumeRoleCalls: sts.stats().assumeRoleCalls,
-        faults: { ...proxy.stats(), enrichFailures: pipeSum('enrichFailures'), poisonSent: pipeSum('poisonSent'), duplicateDeliveries: sum('duplicateDeliveries'), applyErrors: sum('applyErrors') },
-      };
-    };
-
+    const parts = await buildSession(opts, stoppers, log);
     let stopping: Promise<void> | undefined;
-    const session: LocalSession = {
-      endpoints: { dynamodb: ddb.endpoint, sqs: sqsLocal.endpoint, sts: sts.endpoint },
-      sourceTableName: SOURCE_TABLE,
-      targetTableName: owner.tableName,
-      queueUrl: queues.queueUrl,
-      deadLetterQueueUrl: queues.deadLetterQueueUrl,
-      targets: specs.map((spec, i) => ({ name: spec.name, tableName: spec.tableName, queueUrl: queuesByTarget[i].queueUrl, deadLetterQueueUrl: queuesByTarget[i].deadLetterQueueUrl })),
-      definition,
-      localOverrides,
-      sourceClient: dynamodb,
-      targetClient: dynamodb,
-      applyDynamoDbEndpoint: proxy.endpoint,
-      processIds: { dynamodbLocalGroup: ddb.pid, sqs: sqsLocal.pid },
-      setFaults: (rates) => faults.setRates(rates),
-      startReplication: async ({ from } = {}) => {
-        for (const [i, one] of pipes.entries()) {
-          const pipeDef = definition.pipes[i];
-          // 'now': as a pipe deployed with LATEST — what the stream already holds is never delivered.
-          if ((from ?? (pipeDef.startingPosition === 'LATEST' ? 'now' : 'trim-horizon')) === 'now') {
-            log(`[session] pipe ${pipeDef.name} starts at the end of the stream (${await one.skipToEnd()} records skipped)`);
-          }
-        }
-        replicationStarted = true;
-        for (const one of pipes) one.start();
-        for (const e of eventSources) e.start();
-      },
-      pauseApply: async () => {
-        await Promise.all(eventSources.map((e) => e.pause()));
-      },
-      resumeApply: () => {
-        for (const e of eventSources) e.resume();
-        return Promise.resolve();
-      },
-      stats,
-      noteWrite: (keys, atMs) => {
-        const key = canonicalKey(keys);
-        const times = writesByKey.get(key);
-        if (times === undefined) writesByKey.set(key, [atMs]);
-        else times.push(atMs);
-      },
-      waitForDrain: async ({ timeoutMs = 120_000, onProgress } = {}) => {
-        if (!replicationStarted) throw new EmulatorError('waitForDrain: replication has not been started (call startReplication first)');
-        if (eventSources.some((e) => e.isPaused)) throw new EmulatorError('waitForDrain: the apply is paused and the queue would never drain (call resumeApply first)');
-        const since = Date.now();
-        const deadline = since + timeoutMs;
-        for (;;) {
-          if (pipes.every((one) => one.caughtUpSince(since)) && inFlight() === 0) {
-            const { total } = await sample();
-            // Every record written before `since` is in the queues, and the queues are empty: drained.
-            if (total === 0 && inFlight() === 0) {
-              onProgress?.(stats());
-              return;
-            }
-          }
-          if (Date.now() > deadline) {
-            const s = stats();
-            const pipeFailure = pipes.map((one) => one.currentFailure()).find((f) => f !== undefined);
-            throw new EmulatorError(`replication did not drain within ${timeoutMs} ms (read ${s.recordsRead}, sent ${s.envelopesSent}, applied ${s.messagesApplied}, queue ${s.queueDepth}, in flight ${s.inFlight}, DLQ ${s.deadLettered})${pipeFailure === undefined ? '' : `; the pipe is retrying: ${pipeFailure}`}`);
-          }
-          onProgress?.(stats());
-          await sleep(100);
-        }
-      },
-      diffTables: async ({ limit = 10, target } = {}) => {
-        const spec = target === undefined ? owner : specs.find((t) => t.name === target);
-        if (spec === undefined) throw new EmulatorError(`diffTables: no target "${target}" in this session (targets: ${specs.map((t) => t.name).join(', ')})`);
-        const [sourceItems, targetItems] = await Promise.all([scanAll(dynamodb, SOURCE_TABLE), scanAll(dynamodb, spec.tableName)]);
-        const keyNames = keyAttributeNames(opts.keySchema);
-        const keysOf = (item: AttributeMapWire): AttributeMapWire => Object.fromEntries(keyNames.map((n) => [n, item[n]]));
-        const expectedItems = expectedView(spec, opts.keySchema, sourceItems, tombstones, keysOf);
-        const targetByKey = new Map(targetItems.map((item) => [canonicalKey(keysOf(item)), item]));
-        const diff: TableDiff = { missing: 0, extra: 0, different: 0, examples: [] };
-        const note = (kind: 'missing' | 'extra' | 'different', item: AttributeMapWire): void => {
-          diff[kind] += 1;
-          if (diff.examples.length < limit) diff.examples.push({ keys: keysOf(item), kind });
-        };
-        for (const item of expectedItems) {
-          const key = canonicalKey(keysOf(item));
-          const other = targetByKey.get(key);
-          targetByKey.delete(key);
-          if (other === undefined) note('missing', item);
-          else if (!itemsEqual(item, other)) note('different', item);
-        }
-        for (const item of targetByKey.values()) note('extra', item);
-        return diff;
-      },
-      stop: () => {
-        stopping ??= stopAll();
-        return stopping;
-      },
-    };
+    const session = sessionApi(parts, () => {
+      stopping ??= stopAll();
+      return stopping;
+    });
+    const { ddb, sqsLocal, sts, proxy } = parts.emulators;
     log(`[session] ready: dynamodb ${ddb.endpoint}, sqs ${sqsLocal.endpoint}, sts ${sts.endpoint}, apply via ${proxy.endpoint}`);
     return session;
   } catch (error) {

@@ -1,11 +1,11 @@
 import { BatchWriteItemCommand, DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalKey, setOwn, toSdkAttributeMap, toSdkAttributeValue } from '../handlers/core/attribute-value';
 import { ReplicationError } from '../handlers/core/errors';
 import { keyAttributeNames, type KeySchema } from '../handlers/core/key-schema';
 import type { AttributeMapWire } from '../schemas/attribute-value';
 import { mulberry32 } from './faults';
 import { opKey, type WorkloadOp } from './input';
+import { backoffDelay, sleep } from '../handlers/core/backoff';
 
 /**
  * The workload driver of local mode: writes seed items and ops to the *source* table with the
@@ -190,12 +190,15 @@ export function updateExpression(set: AttributeMapWire, remove: string[]): Pick<
   };
 }
 
+/** Retry n of a seed batch waits up to min(1 s, 50 ms · 2^(n−1)), full jitter. */
+const SEED_BACKOFF = { baseMs: 50, maxMs: 1000 } as const;
+
 async function batchWrite(sink: WorkloadSink, requests: WriteRequest[]): Promise<void> {
   let pending = requests;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) {
       if (attempt > 8) throw new WorkloadWriteError(`${pending.length} seed item(s) stayed unprocessed after ${attempt} attempts`);
-      await sleep(Math.random() * Math.min(1000, 25 * 2 ** attempt)); // full jitter
+      await sleep(backoffDelay(attempt, SEED_BACKOFF));
     }
     let unprocessed: WriteRequest[] | undefined;
     try {

@@ -1,4 +1,5 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { sleep as defaultSleep } from '../../handlers/core/backoff';
 import { writeItems, type WriteItemsOptions } from '../../handlers/core/batch-writer';
 import { ConfigurationError, messageOfThrown, WriteFailedError } from '../../handlers/core/errors';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
@@ -84,8 +85,6 @@ export interface DirectCopyResult extends DirectCopyProgress {
   readonly excludedAttributes: number;
   readonly elapsedMs: number;
 }
-
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Token bucket shared by all segments: average `rate` items/s, bursts of at most one second's worth.

@@ -1,3 +1,4 @@
+import { sleep as abortableSleep } from '../../handlers/core/backoff';
 import { messageOfThrown, ReplicationError } from '../../handlers/core/errors';
 import type { BootstrapPorts, CopyHandle, CopyProgress } from './ports';
 
@@ -86,18 +87,6 @@ export class BootstrapError extends ReplicationError {
 export class BootstrapAbortedError extends BootstrapError {
   override readonly name: string = 'BootstrapAbortedError';
 }
-
-const abortableSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 /** Runs (or with dryRun, plans) the bootstrap. Throws BootstrapError/BootstrapAbortedError with the state when it stops early. */
 export async function runBootstrap(opts: BootstrapOptions): Promise<BootstrapSummary> {

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
 import * as z from 'zod';
@@ -12,6 +11,7 @@ import { AttachedDeliveryError } from './errors';
 import type { KeySchema } from './key-schema';
 import { redactRecord } from './redaction';
 import { compileTargetPolicy, type TargetPolicy } from './target-policy';
+import { backoffDelay, sleep } from './backoff';
 
 /**
  * Fan-out (docs/architecture.md#fan-out, docs/fan-out.md): a pipe's enrichment also delivers the envelopes of the
@@ -77,8 +77,10 @@ export function parseAttachedTargets(json: string, keySchema: KeySchema, variabl
 export interface DeliveryOptions {
   /** Sends of one batch, the first included, before giving up on the entries still refused. @default 5 */
   maxAttempts?: number;
-  /** Backoff base: attempt n waits a random time up to base × 2^(n-1) (full jitter). @default 100 */
+  /** Backoff base: attempt n waits a random time up to base × 2^(n-1) (full jitter, handlers/core/backoff.ts). @default 100 */
   baseDelayMs?: number;
+  /** Backoff cap. @default 5000 */
+  maxDelayMs?: number;
   /** Seams for tests. @default timers/promises setTimeout, Math.random */
   sleep?: (ms: number) => Promise<unknown>;
   random?: () => number;
@@ -129,9 +131,8 @@ function planMessages(envelopes: readonly ChangeEnvelopeV1[]): PlannedMessage[][
 /** Sends one queue's envelopes in order; retries refused entries with backoff; throws if SQS still refuses. */
 export async function sendToQueue(sqs: SQSClient, queueUrl: string, targetName: string, envelopes: readonly ChangeEnvelopeV1[], opts: DeliveryOptions = {}): Promise<void> {
   const maxAttempts = opts.maxAttempts ?? 5;
-  const baseDelayMs = opts.baseDelayMs ?? 100;
+  const backoff = { baseMs: opts.baseDelayMs ?? 100, maxMs: opts.maxDelayMs ?? 5000, random: opts.random ?? Math.random };
   const wait = opts.sleep ?? sleep;
-  const random = opts.random ?? Math.random;
   for (const batch of planMessages(envelopes)) {
     let entries: SendMessageBatchRequestEntry[] = batch.map((m, i) => ({
       Id: String(i),
@@ -158,7 +159,7 @@ export async function sendToQueue(sqs: SQSClient, queueUrl: string, targetName: 
       }
       const failedIds = new Set(failed.map((f) => f.Id));
       entries = entries.filter((e) => failedIds.has(e.Id));
-      await wait(random() * baseDelayMs * 2 ** (attempt - 1));
+      await wait(backoffDelay(attempt, backoff));
     }
   }
 }

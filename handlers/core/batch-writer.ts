@@ -1,4 +1,5 @@
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { backoffDelay, sleep as defaultSleep } from './backoff';
 import { canonicalKey, ownValue, setOwn, toWireAttributeMap } from './attribute-value';
 import { ReplicationError } from './errors';
 import { keyAttributeNames, type KeySchema } from './key-schema';
@@ -76,8 +77,6 @@ function requestKey(request: WriteRequest, names: readonly string[]): string {
   return canonicalKey(toWireAttributeMap(key));
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Writes puts and deletes with BatchWriteItem in chunks of 25, retrying UnprocessedItems and
  * throttling/5xx errors with exponential backoff and full jitter ("Exponential Backoff And
@@ -102,7 +101,7 @@ export async function writeItems(client: DynamoDBClient, tableName: string, requ
     let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 0) {
-        const delay = Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
+        const delay = backoffDelay(attempt, { baseMs: baseDelayMs, maxMs: maxDelayMs, random });
         if (attempt >= maxAttempts || now() + delay >= opts.deadline) break;
         await sleep(delay);
       } else if (now() >= opts.deadline) {

@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import { exponentialBackoff } from './backoff';
 import { errorRef, type StructuredLogger } from './logger';
 
 /**
@@ -23,10 +24,8 @@ export const DEFAULT_VISIBILITY_BACKOFF: VisibilityBackoff = { baseSeconds: 2, m
 
 /** base · 2^(receiveCount − 1), capped: 2 s, 4 s, 8 s, 16 s, 32 s, 60 s, 60 s … with the defaults. */
 export function visibilityBackoffSeconds(receiveCount: number, backoff: VisibilityBackoff = DEFAULT_VISIBILITY_BACKOFF): number {
-  const attempt = Number.isSafeInteger(receiveCount) && receiveCount > 1 ? receiveCount : 1;
-  // Compare exponents before computing, so a huge receive count cannot overflow to Infinity.
-  if (attempt - 1 >= Math.log2(backoff.maxSeconds / backoff.baseSeconds)) return backoff.maxSeconds;
-  return Math.min(backoff.maxSeconds, Math.round(backoff.baseSeconds * 2 ** (attempt - 1)));
+  // No jitter: SQS applies the visibility per message, and the receive count already spreads them.
+  return Math.round(exponentialBackoff(receiveCount, { base: backoff.baseSeconds, max: backoff.maxSeconds }));
 }
 
 /**
