@@ -163,12 +163,12 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
           sourceCount += 1;
           const inView = sourceView(raw);
           if (inView === undefined) outOfView += 1;
-          else sourceDigests.add(digester.digest(inView));
+          else digester.addTo(sourceDigests, inView);
           progress();
         }),
         scanParallel(opts.target, scan, (raw) => {
           targetCount += 1;
-          targetDigests.add(digester.digest(raw));
+          digester.addTo(targetDigests, raw);
           progress();
         }),
       ]);
