@@ -264,6 +264,14 @@ const sha256: (data: Uint8Array) => Buffer =
   typeof cryptoHash === 'function'
     ? (data) => cryptoHash('sha256', data, 'buffer')
     : (data) => createHash('sha256').update(data).digest();
+/**
+ * The same as a latin1 ('binary') string (one char per byte): a small heap string, where a Buffer per hash
+ * would be a backing store outside the heap (it showed in verify's peak RSS: docs/performance.md).
+ */
+const sha256Latin1: (data: Uint8Array) => string =
+  typeof cryptoHash === 'function'
+    ? (data) => cryptoHash('sha256', data, 'binary')
+    : (data) => createHash('sha256').update(data).digest('binary');
 
 /**
  * Digests items of one key schema. One writer reused across items (not re-entrant: one per
@@ -306,7 +314,9 @@ export class ItemDigester {
   addTo(digests: BucketDigests, item: AttributeMapWire | AnyAttributeMap): void {
     const keyLength = this.write(item);
     const all = this.writer.bytes();
-    digests.addHash(sha256(all.subarray(0, keyLength)).readUInt32BE(0), sha256(all));
+    const keyHash = sha256Latin1(all.subarray(0, keyLength));
+    const bucketOf = ((keyHash.charCodeAt(0) << 24) | (keyHash.charCodeAt(1) << 16) | (keyHash.charCodeAt(2) << 8) | keyHash.charCodeAt(3)) >>> 0;
+    digests.addHash(bucketOf, sha256Latin1(all));
   }
 }
 
@@ -332,14 +342,15 @@ export class BucketDigests {
     this.addHash(digest.keyHash, digest.itemHash);
   }
 
-  /** Adds a 32-byte item hash (big-endian) into the bucket of `keyHash`. */
-  addHash(keyHash: number, itemHash: Uint8Array): void {
+  /** Adds a 32-byte item hash (big-endian; bytes, or a latin1 string of them) into the bucket of `keyHash`. */
+  addHash(keyHash: number, itemHash: Uint8Array | string): void {
     const base = this.bucketOf(keyHash) * 8;
     const words = this.words;
+    const at = typeof itemHash === 'string' ? (i: number) => itemHash.charCodeAt(i) : (i: number) => itemHash[i];
     let carry = 0;
     for (let i = 7; i >= 0; i--) {
       const o = i * 4;
-      const word = ((itemHash[o] << 24) | (itemHash[o + 1] << 16) | (itemHash[o + 2] << 8) | itemHash[o + 3]) >>> 0;
+      const word = ((at(o) << 24) | (at(o + 1) << 16) | (at(o + 2) << 8) | at(o + 3)) >>> 0;
       const sum = words[base + i] + word + carry;
       words[base + i] = sum >>> 0;
       carry = sum > 0xffffffff ? 1 : 0;
