@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as cryptoHash } from 'node:crypto';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { canonicalNumber } from './attribute-value';
 import { ReplicationError } from './errors';
@@ -52,9 +52,15 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-/** Appends to one growing buffer: one hash update per item instead of one per attribute. */
+/**
+ * Appends to one growing buffer, reused from item to item: no Buffer per attribute, one hash call
+ * over the whole item. Hot in `verify` (every item of both tables), so the common cases take fast
+ * paths that write the same bytes: ASCII strings copied unit by unit (a native utf8 write costs
+ * more than the copy for the short strings of most items), plain decimal numbers canonicalised
+ * straight into the buffer (no regex, no intermediate strings).
+ */
 class CanonicalWriter {
-  private buf = Buffer.allocUnsafe(4096);
+  buf = Buffer.allocUnsafe(4096);
   length = 0;
 
   reset(): void {
@@ -79,8 +85,13 @@ class CanonicalWriter {
 
   u32(n: number): void {
     this.reserve(4);
-    this.buf.writeUInt32BE(n, this.length);
-    this.length += 4;
+    const buf = this.buf;
+    const at = this.length;
+    buf[at] = n >>> 24;
+    buf[at + 1] = (n >>> 16) & 0xff;
+    buf[at + 2] = (n >>> 8) & 0xff;
+    buf[at + 3] = n & 0xff;
+    this.length = at + 4;
   }
 
   chunk(bytes: Uint8Array): void {
@@ -91,11 +102,87 @@ class CanonicalWriter {
   }
 
   string(s: string): void {
+    const n = s.length;
     // Room for the worst case (3 bytes per UTF-16 unit), then write and patch the length in.
-    this.reserve(4 + 3 * s.length);
-    const n = this.buf.write(s, this.length + 4, 'utf8');
-    this.buf.writeUInt32BE(n, this.length);
-    this.length += 4 + n;
+    this.reserve(4 + 3 * n);
+    const buf = this.buf;
+    const start = this.length + 4;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[start + i] = c;
+    }
+    // Not ASCII: the rest through the UTF-8 encoder.
+    const bytes = i === n ? n : i + buf.write(s.slice(i), start + i, 'utf8');
+    const at = this.length;
+    buf[at] = bytes >>> 24;
+    buf[at + 1] = (bytes >>> 16) & 0xff;
+    buf[at + 2] = (bytes >>> 8) & 0xff;
+    buf[at + 3] = bytes & 0xff;
+    this.length = start + bytes;
+  }
+
+  /**
+   * canonicalNumber(s) as a string value (u32 length, ASCII), written in place for the common
+   * spelling — optional sign, digits, at most one point, no exponent; anything else (exponents,
+   * malformed numbers, which canonicalNumber rejects) goes through canonicalNumber itself.
+   */
+  number(s: string): void {
+    const n = s.length;
+    let i = 0;
+    const first = n > 0 ? s.charCodeAt(0) : 0;
+    const negative = first === 0x2d;
+    if (negative || first === 0x2b) i = 1;
+    let point = -1;
+    let firstNonZero = -1;
+    let lastNonZero = -1;
+    let digits = 0;
+    for (let j = i; j < n; j++) {
+      const c = s.charCodeAt(j);
+      if (c === 0x2e && point === -1) {
+        point = j;
+        continue;
+      }
+      if (c < 0x30 || c > 0x39) {
+        this.string(canonicalNumber(s));
+        return;
+      }
+      digits++;
+      if (c !== 0x30) {
+        if (firstNonZero === -1) firstNonZero = j;
+        lastNonZero = j;
+      }
+    }
+    if (digits === 0) {
+      this.string(canonicalNumber(s)); // throws: not a DynamoDB number
+      return;
+    }
+    if (firstNonZero === -1) {
+      this.string('0');
+      return;
+    }
+    const fractionDigits = point === -1 ? 0 : n - point - 1;
+    // Zeros after the last non-zero digit (the point is not a digit) move into the exponent.
+    const trailingZeros = n - 1 - lastNonZero - (point > lastNonZero ? 1 : 0);
+    const exponent = String(trailingZeros - fractionDigits);
+    this.reserve(4 + 1 + (lastNonZero - firstNonZero + 1) + 1 + exponent.length);
+    const buf = this.buf;
+    const start = this.length + 4;
+    let at = start;
+    if (negative) buf[at++] = 0x2d;
+    for (let j = firstNonZero; j <= lastNonZero; j++) {
+      if (j !== point) buf[at++] = s.charCodeAt(j);
+    }
+    buf[at++] = 0x45; // 'E'
+    for (let j = 0; j < exponent.length; j++) buf[at++] = exponent.charCodeAt(j);
+    const bytes = at - start;
+    const lengthAt = this.length;
+    buf[lengthAt] = bytes >>> 24;
+    buf[lengthAt + 1] = (bytes >>> 16) & 0xff;
+    buf[lengthAt + 2] = (bytes >>> 8) & 0xff;
+    buf[lengthAt + 3] = bytes & 0xff;
+    this.length = at;
   }
 
   strings(tag: number, values: readonly string[]): void {
@@ -106,7 +193,7 @@ class CanonicalWriter {
 
   value(value: AnyAttributeValue): void {
     if (value.S !== undefined) { this.byte(TAG.S); this.string(value.S); return; }
-    if (value.N !== undefined) { this.byte(TAG.N); this.string(canonicalNumber(value.N)); return; }
+    if (value.N !== undefined) { this.byte(TAG.N); this.number(value.N); return; }
     if (value.B !== undefined) { this.byte(TAG.B); this.chunk(bytesOf(value.B)); return; }
     if (value.BOOL !== undefined) { this.byte(TAG.BOOL); this.byte(value.BOOL ? 1 : 0); return; }
     if (value.NULL !== undefined) { this.byte(TAG.NULL); return; }
@@ -130,7 +217,20 @@ class CanonicalWriter {
   }
 
   /** Own enumerable names only (Object.keys): a "__proto__" attribute is data like any other. */
-  map(map: AnyAttributeMap, names: readonly string[] = Object.keys(map)): void {
+  map(map: AnyAttributeMap): void {
+    // Object.keys returns a fresh array: sorted in place, and every name in it is an own property.
+    const names = Object.keys(map);
+    if (names.length > 1) names.sort(compareCodePoints);
+    this.byte(TAG.M);
+    this.u32(names.length);
+    for (const name of names) {
+      this.string(name);
+      this.value(map[name]);
+    }
+  }
+
+  /** The map of `names` only (the key attributes), each of which the item must have. */
+  mapOf(map: AnyAttributeMap, names: readonly string[]): void {
     const sorted = names.length > 1 ? [...names].sort(compareCodePoints) : names;
     this.byte(TAG.M);
     this.u32(sorted.length);
@@ -159,9 +259,25 @@ export interface ItemDigest {
   readonly itemHash: Buffer;
 }
 
+/** One-shot SHA-256 (crypto.hash, Node ≥ 20.12: no Hash object per call), else createHash. */
+const sha256: (data: Uint8Array) => Buffer =
+  typeof cryptoHash === 'function'
+    ? (data) => cryptoHash('sha256', data, 'buffer')
+    : (data) => createHash('sha256').update(data).digest();
+/**
+ * The same as a latin1 ('binary') string (one char per byte): a small heap string, where a Buffer per hash
+ * would be a backing store outside the heap (it showed in verify's peak RSS: docs/performance.md).
+ */
+const sha256Latin1: (data: Uint8Array) => string =
+  typeof cryptoHash === 'function'
+    ? (data) => cryptoHash('sha256', data, 'binary')
+    : (data) => createHash('sha256').update(data).digest('binary');
+
 /**
  * Digests items of one key schema. One writer reused across items (not re-entrant: one per
- * concurrent user is not needed — every call completes synchronously).
+ * concurrent user is not needed — every call completes synchronously). The key's canonical bytes
+ * and the item's are written back to back, so SHA-256(keyBytes ‖ canonical item) is one call over
+ * one buffer.
  */
 export class ItemDigester {
   private readonly writer = new CanonicalWriter();
@@ -173,17 +289,34 @@ export class ItemDigester {
 
   keyBytes(item: AttributeMapWire | AnyAttributeMap): Buffer {
     this.writer.reset();
-    this.writer.map(item, this.keyNames);
+    this.writer.mapOf(item, this.keyNames);
     return Buffer.from(this.writer.bytes());
   }
 
+  /** Writes keyBytes ‖ canonical item into the writer; returns the length of keyBytes. */
+  private write(item: AttributeMapWire | AnyAttributeMap): number {
+    const w = this.writer;
+    w.reset();
+    w.mapOf(item, this.keyNames);
+    const keyLength = w.length;
+    w.map(item);
+    return keyLength;
+  }
+
   digest(item: AttributeMapWire | AnyAttributeMap): ItemDigest {
-    const keyBytes = this.keyBytes(item);
-    const keyHash = createHash('sha256').update(keyBytes).digest().readUInt32BE(0);
-    this.writer.reset();
-    this.writer.map(item);
-    const itemHash = createHash('sha256').update(keyBytes).update(this.writer.bytes()).digest();
-    return { keyBytes, keyHash, itemHash };
+    const keyLength = this.write(item);
+    const all = this.writer.bytes();
+    const keyBytes = Buffer.from(all.subarray(0, keyLength));
+    return { keyBytes, keyHash: sha256(keyBytes).readUInt32BE(0), itemHash: sha256(all) };
+  }
+
+  /** Adds the item's digest to its bucket in `digests`: digest() without the objects it returns. */
+  addTo(digests: BucketDigests, item: AttributeMapWire | AnyAttributeMap): void {
+    const keyLength = this.write(item);
+    const all = this.writer.bytes();
+    const keyHash = sha256Latin1(all.subarray(0, keyLength));
+    const bucketOf = ((keyHash.charCodeAt(0) << 24) | (keyHash.charCodeAt(1) << 16) | (keyHash.charCodeAt(2) << 8) | keyHash.charCodeAt(3)) >>> 0;
+    digests.addHash(bucketOf, sha256Latin1(all));
   }
 }
 
@@ -206,11 +339,20 @@ export class BucketDigests {
   }
 
   add(digest: ItemDigest): void {
-    const base = this.bucketOf(digest.keyHash) * 8;
+    this.addHash(digest.keyHash, digest.itemHash);
+  }
+
+  /** Adds a 32-byte item hash (big-endian; bytes, or a latin1 string of them) into the bucket of `keyHash`. */
+  addHash(keyHash: number, itemHash: Uint8Array | string): void {
+    const base = this.bucketOf(keyHash) * 8;
+    const words = this.words;
+    const at = typeof itemHash === 'string' ? (i: number) => itemHash.charCodeAt(i) : (i: number) => itemHash[i];
     let carry = 0;
     for (let i = 7; i >= 0; i--) {
-      const sum = this.words[base + i] + digest.itemHash.readUInt32BE(i * 4) + carry;
-      this.words[base + i] = sum >>> 0;
+      const o = i * 4;
+      const word = ((at(o) << 24) | (at(o + 1) << 16) | (at(o + 2) << 8) | at(o + 3)) >>> 0;
+      const sum = words[base + i] + word + carry;
+      words[base + i] = sum >>> 0;
       carry = sum > 0xffffffff ? 1 : 0;
     }
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { toSdkAttributeMap } from '../../handlers/core/attribute-value';
+import { canonicalNumber, toSdkAttributeMap } from '../../handlers/core/attribute-value';
 import { BucketDigests, canonicalItemBytes, compareCodePoints, ItemDigester } from '../../handlers/core/item-digest';
 import { itemsEqual } from '../../common/item-compare';
 import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
@@ -101,6 +101,38 @@ describe('canonical item bytes', () => {
     expect(new Set(hex).size).toBe(distinct.length);
   });
 
+  /** The bytes of a one-attribute item as the format in item-digest.ts spells them, built by hand. */
+  const oneAttribute = (tag: string, text: string): Buffer => {
+    const u32 = (n: number): Buffer => Buffer.from([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+    const value = Buffer.from(text, 'utf8');
+    return Buffer.concat([Buffer.from('M'), u32(1), u32(1), Buffer.from('a'), Buffer.from(tag), u32(value.length), value]);
+  };
+
+  it('spell a string as its UTF-8 bytes, ASCII or not, wherever the first non-ASCII character is', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme-ascii', maxLength: 12 }), text(6), fc.string({ unit: 'grapheme-ascii', maxLength: 4 }), (head, middle, tail) => {
+      const s = `${head}${middle}${tail}`;
+      expect(canonicalItemBytes({ a: { S: s } }).equals(oneAttribute('S', s))).toBe(true);
+    }), { numRuns: 300 });
+  });
+
+  it('spell a number as canonicalNumber does, and reject what it rejects', () => {
+    const spellings = fc.oneof(
+      numberString,
+      fc.tuple(fc.constantFrom('', '+', '-'), fc.string({ unit: fc.constantFrom(...'0000123456789..'), maxLength: 12 })).map(([sign, body]) => `${sign}${body}`),
+      fc.constantFrom('+.5', '-.0', '1.', '.', '-', '+', '', '1.2.3', 'abc', '1e', '1e+', '00012.3400', '-000', '0.0001000', '1 ', ' 1', '١'),
+    );
+    fc.assert(fc.property(spellings, (n) => {
+      let expected: string | undefined;
+      try {
+        expected = canonicalNumber(n);
+      } catch {
+        expected = undefined;
+      }
+      if (expected === undefined) expect(() => canonicalItemBytes({ a: { N: n } })).toThrow('not a DynamoDB number');
+      else expect(canonicalItemBytes({ a: { N: n } }).equals(oneAttribute('N', expected))).toBe(true);
+    }), { numRuns: 1000 });
+  });
+
   it('keeps a "__proto__" attribute as data', () => {
     const withProto = JSON.parse('{"pk":{"S":"a"},"__proto__":{"S":"x"}}') as AttributeMapWire;
     const other = JSON.parse('{"pk":{"S":"a"},"__proto__":{"S":"y"}}') as AttributeMapWire;
@@ -137,6 +169,26 @@ describe('item digests and bucket digests', () => {
     twice.add(digester.digest(row('a', 'x')));
     twice.add(digester.digest(row('a', 'x')));
     expect(twice.mismatching(once)).toEqual([0]);
+  });
+
+  it('addTo adds to each bucket SHA-256(key bytes ‖ item bytes), the bucket taken from SHA-256(key bytes), as add(digest) does', () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }), { maxLength: 30 }), item, (pks, rest) => {
+      const viaAddTo = new BucketDigests(4);
+      const viaAdd = new BucketDigests(4);
+      const sums = [0n, 0n, 0n, 0n];
+      for (const pk of pks) {
+        const it = { ...rest, pk: { S: pk }, sk: { N: '1' } };
+        digester.addTo(viaAddTo, it);
+        viaAdd.add(digester.digest(it));
+        const keyBytes = canonicalItemBytes({ pk: { S: pk }, sk: { N: '1' } });
+        const bucket = createHash('sha256').update(keyBytes).digest().readUInt32BE(0) % 4;
+        sums[bucket] = (sums[bucket] + BigInt(`0x${createHash('sha256').update(keyBytes).update(canonicalItemBytes(it)).digest('hex')}`)) % 2n ** 256n;
+      }
+      for (let b = 0; b < 4; b++) {
+        expect(viaAddTo.hex(b)).toBe(sums[b].toString(16).padStart(64, '0'));
+        expect(viaAdd.hex(b)).toBe(viaAddTo.hex(b));
+      }
+    }), { numRuns: 100 });
   });
 
   it('add modulo 2^256 with carries across words', () => {
