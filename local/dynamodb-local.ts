@@ -27,7 +27,10 @@ export interface DynamoDbLocal {
 export interface DynamoDbLocalOptions {
   port?: number;
   onLog?: (line: string) => void;
-  /** @default 30000 */
+  /**
+   * A fail-safe, not a speed claim: a JVM start on a loaded 2-core machine has taken over 40 s, and
+   * a process that dies is noticed at once (`alive`). @default 90000
+   */
   startTimeoutMs?: number;
 }
 
@@ -116,7 +119,7 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     await waitUntilAnswering(endpoint, {
-      timeoutMs: opts.startTimeoutMs ?? 30_000,
+      timeoutMs: opts.startTimeoutMs ?? 90_000,
       what: 'DynamoDB Local',
       alive: exitReason,
     });

@@ -78,7 +78,7 @@ export class VerifyJob extends Construct {
     this.reportBucket = transientJobBucket(this, 'ReportBucket', reportExpiryDays, 'verify run reports (keys of differing items, never values), written by this job\'s role alone');
 
     // Encryption ---------------------------------------------------------------------------------
-    const { key, securityConfiguration } = glueJobEncryption(this, `${baseName}-verify`,
+    const { key, securityConfiguration } = glueJobEncryption(this, `${baseName}-verify-job`,
       `Glue logs and job bookmarks of the verify job of replication ${props.replicationName} to target ${props.targetName}`);
     this.securityConfiguration = securityConfiguration;
 
@@ -99,7 +99,7 @@ export class VerifyJob extends Construct {
 
     // Job ----------------------------------------------------------------------------------------
     this.job = new PySparkEtlJob(this, 'Job', {
-      jobName: `${baseName}-verify`,
+      jobName: `${baseName}-verify-job`,
       description: `Verifies ${props.targetTableName} (${props.targetRegion}) against ${props.sourceTable.tableName} for target ${props.targetName}`,
       role: this.role,
       script: Code.fromAsset(VERIFY_JOB_SCRIPT),

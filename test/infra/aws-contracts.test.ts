@@ -227,7 +227,7 @@ describe.each(synths)('$name', ({ replication, targetAccess, config }) => {
   test('contract "source table key": with source.kmsKeyArn the pipe, apply and load roles get kms:Decrypt on exactly it; without, no one', () => {
     const decrypts = ofType(replication, 'AWS::IAM::Policy').flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }).Statement)
       .filter((s) => config.source.kmsKeyArn !== undefined && s.Resource === config.source.kmsKeyArn);
-    const readers = pipes.length + config.targets.length * 2; // pipe roles + apply roles + initial-load roles
+    const readers = pipes.length + config.targets.length * 3; // pipe roles + apply, initial-load and verify-job roles
     expect(decrypts).toHaveLength(config.source.kmsKeyArn === undefined ? 0 : readers);
     for (const statement of decrypts) expect(statement.Action).toBe('kms:Decrypt');
   });

@@ -43,7 +43,6 @@ describe('logical ids of replication.config.example.json stay stable', () => {
     ['InitialLoadDrRole7355DDAF', 'AWS::IAM::Role'],
     ['InitialLoadDrRoleDefaultPolicy03559C55', 'AWS::IAM::Policy'],
     ['InitialLoadDrSecurityConfigurationCA72E649', 'AWS::Glue::SecurityConfiguration'],
-    ['ReplicationDashboardD242C91B', 'AWS::CloudWatch::Dashboard'],
     ['ReplicationanalyticsAlarmsApplyErrorsE1D9D140', 'AWS::CloudWatch::Alarm'],
     ['ReplicationanalyticsAlarmsApplyThrottles5AB4EC83', 'AWS::CloudWatch::Alarm'],
     ['ReplicationanalyticsAlarmsDeadLetterQueue00461F97', 'AWS::CloudWatch::Alarm'],
@@ -72,6 +71,7 @@ describe('logical ids of replication.config.example.json stay stable', () => {
     ['ReplicationanalyticsPipeRoleDefaultPolicyBCC4BBEB', 'AWS::IAM::Policy'],
     ['ReplicationanalyticsQueue3074AFD9', 'AWS::SQS::Queue'],
     ['ReplicationanalyticsQueuePolicy1BF75677', 'AWS::SQS::QueuePolicy'],
+    ['ReplicationDashboardD242C91B', 'AWS::CloudWatch::Dashboard'],
     ['ReplicationdrAlarmsApplyErrorsFB708363', 'AWS::CloudWatch::Alarm'],
     ['ReplicationdrAlarmsApplyThrottles4A193887', 'AWS::CloudWatch::Alarm'],
     ['ReplicationdrAlarmsDeadLetterQueueC7D575E8', 'AWS::CloudWatch::Alarm'],
@@ -100,15 +100,31 @@ describe('logical ids of replication.config.example.json stay stable', () => {
     ['ReplicationdrPipeRoleF1812A1B', 'AWS::IAM::Role'],
     ['ReplicationdrQueue313530A7', 'AWS::SQS::Queue'],
     ['ReplicationdrQueuePolicy7A3ADE40', 'AWS::SQS::QueuePolicy'],
+    ['VerifyJobAnalyticsJob48055EF4', 'AWS::Glue::Job'],
+    ['VerifyJobAnalyticsKeyFEFD9DCA', 'AWS::KMS::Key'],
+    ['VerifyJobAnalyticsReportBucket5735B2A1', 'AWS::S3::Bucket'],
+    ['VerifyJobAnalyticsReportBucketPolicy89B247E4', 'AWS::S3::BucketPolicy'],
+    ['VerifyJobAnalyticsRoleDefaultPolicy7820B6CB', 'AWS::IAM::Policy'],
+    ['VerifyJobAnalyticsRoleE01CCA8F', 'AWS::IAM::Role'],
+    ['VerifyJobAnalyticsSecurityConfiguration7E0090AA', 'AWS::Glue::SecurityConfiguration'],
+    ['VerifyJobDrJob22E67049', 'AWS::Glue::Job'],
+    ['VerifyJobDrKey6E47D20C', 'AWS::KMS::Key'],
+    ['VerifyJobDrReportBucket30613375', 'AWS::S3::Bucket'],
+    ['VerifyJobDrReportBucketPolicy4F5A06B1', 'AWS::S3::BucketPolicy'],
+    ['VerifyJobDrRoleDefaultPolicyFB0CCD05', 'AWS::IAM::Policy'],
+    ['VerifyJobDrRoleF16499A6', 'AWS::IAM::Role'],
+    ['VerifyJobDrSecurityConfiguration14ABBEC9', 'AWS::Glue::SecurityConfiguration'],
     ]));
   });
 
   test('the target-access stacks', () => {
     expect(resources(targetAccessStacks.get('dr')!)).toEqual(sorted([
+    ['StateTable9728C7E5', 'AWS::DynamoDB::GlobalTable'],
     ['TargetRole7662179D', 'AWS::IAM::Role'],
     ['TargetRoleDefaultPolicyBE957C86', 'AWS::IAM::Policy'],
     ]));
     expect(resources(targetAccessStacks.get('analytics')!)).toEqual(sorted([
+    ['StateTable9728C7E5', 'AWS::DynamoDB::GlobalTable'],
     ['TargetRole7662179D', 'AWS::IAM::Role'],
     ['TargetRoleDefaultPolicyBE957C86', 'AWS::IAM::Policy'],
     ]));

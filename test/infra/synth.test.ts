@@ -20,11 +20,14 @@ test('the example config synthesizes with real bundling and the built-in CloudFo
     const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { violations?: unknown[] }[] };
     expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
 
-    // Two handlers × two targets, bundled into two distinct assets that export the handler; plus the Glue script.
+    // Two handlers × two targets, bundled into two distinct assets that export the handler; plus the Glue
+    // scripts and the modules they import (--extra-py-files), each shipped once, byte for byte.
     const all = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
     const assets = all.filter((name) => !name.endsWith('.py'));
     expect(assets).toHaveLength(2);
-    expect(all.filter((name) => name.endsWith('.py'))).toHaveLength(1);
+    const glue = join(__dirname, '..', '..', 'infra', 'glue');
+    const shipped = all.filter((name) => name.endsWith('.py')).map((name) => readFileSync(join(outdir, name), 'utf8')).sort();
+    expect(shipped).toEqual(['initial_load.py', 'item_digest.py', 'replication_common.py', 'verify_job.py'].map((file) => readFileSync(join(glue, file), 'utf8')).sort());
     for (const asset of assets) {
       const bundle = join(outdir, asset, 'index.js');
       expect(existsSync(bundle)).toBe(true);

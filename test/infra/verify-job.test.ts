@@ -24,7 +24,7 @@ describe('Glue job', () => {
   test('is a Glue 5.0 Python 3 Spark ETL job running verify_job.py, never retried, one run at a time, G.1X × 2', () => {
     const job = jobOf('VerifyJobDr');
     expect(job.Command).toEqual({ Name: 'glueetl', PythonVersion: '3', ScriptLocation: expect.stringMatching(ASSET) });
-    expect(job).toMatchObject({ GlueVersion: '5.0', Name: 'ddbrepl-orders-dr-verify', MaxRetries: 0, ExecutionProperty: { MaxConcurrentRuns: 1 }, WorkerType: 'G.1X', NumberOfWorkers: 2 });
+    expect(job).toMatchObject({ GlueVersion: '5.0', Name: 'ddbrepl-orders-dr-verify-job', MaxRetries: 0, ExecutionProperty: { MaxConcurrentRuns: 1 }, WorkerType: 'G.1X', NumberOfWorkers: 2 });
     expect(job.SecurityConfiguration).toEqual({ Ref: id('AWS::Glue::SecurityConfiguration', 'VerifyJobDrSecurityConfiguration') });
   });
 
@@ -94,7 +94,7 @@ describe('role', () => {
   });
 
   test('its own security configuration and rotating key, which CloudWatch Logs may use for Glue log groups only', () => {
-    expectGlueJobSecurity(template, id('AWS::KMS::Key', 'VerifyJobDrKey'), 'ddbrepl-orders-dr-verify');
+    expectGlueJobSecurity(template, id('AWS::KMS::Key', 'VerifyJobDrKey'), 'ddbrepl-orders-dr-verify-job');
   });
 });
 

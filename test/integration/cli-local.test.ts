@@ -62,7 +62,9 @@ describe('ddb-replicate local (child process)', () => {
     expect(result).toMatchObject({ seeded: 30, ops: 5, diffs: 0 });
     expect(result.dlq).toBeGreaterThanOrEqual(1);
     // 30 seeds + 4 ops: deleting a key that never existed writes no stream record, so nothing to apply.
-    expect(result.applied).toBe(34);
+    // At least once, not exactly: SQS delivers a batch again when it outlives the queue's visibility
+    // timeout (2 s locally), which a loaded machine can make happen; diffs 0 is the exactness claim.
+    expect(result.applied).toBeGreaterThanOrEqual(34);
     expect(typeof result.lagP50Ms).toBe('number');
     expect(result.lagP99Ms as number).toBeGreaterThanOrEqual(result.lagP50Ms as number);
     expect(result.seconds).toBeGreaterThan(0);
@@ -77,7 +79,11 @@ describe('ddb-replicate local (child process)', () => {
     ]);
     const run = await cli(['local', '--key-schema', 'pk:S,sk:N', '--seed-items', items, '--ops', ops, '--bootstrap', '--json']);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ seeded: 40, ops: 3, applied: 3, dlq: 0, diffs: 0 });
+    const result = JSON.parse(run.stdout) as { applied: number };
+    expect(result).toMatchObject({ seeded: 40, ops: 3, dlq: 0, diffs: 0 });
+    // At least once (a batch outliving the 2 s visibility timeout comes again); diffs 0 is the exactness claim.
+    expect(result.applied).toBeGreaterThanOrEqual(3);
+    expect(result.applied).toBeLessThan(40); // the 40 seed items were copied, not streamed
   });
 
   it('with --targets 3, fans out to three target tables under faults and checks each', async () => {
@@ -89,8 +95,12 @@ describe('ddb-replicate local (child process)', () => {
     ]);
     const run = await cli(['local', '--key-schema', 'pk:S,sk:N', '--seed-items', items, '--ops', ops, '--targets', '3', '--faults', 'apply-throttle=0.2,apply-crash=0.1', '--seed', '5', '--json']);
     expect(run.code).toBe(0);
-    // Each of the 23 changes is applied once per target (stats add the three targets up).
-    expect(JSON.parse(run.stdout)).toMatchObject({ seeded: 20, ops: 3, applied: 69, dlq: 0, diffs: 0 });
+    const result = JSON.parse(run.stdout) as { applied: number };
+    expect(result).toMatchObject({ seeded: 20, ops: 3, dlq: 0, diffs: 0 });
+    // Each of the 23 changes is applied at least once per target (stats add the three targets up): a
+    // batch that outlives the 2 s local visibility timeout on a loaded machine is delivered again, as
+    // SQS does. diffs 0 is the exactness claim.
+    expect(result.applied).toBeGreaterThanOrEqual(69);
   });
 
   it('refuses --targets with --bootstrap (exit 2, nothing started)', async () => {

@@ -228,7 +228,7 @@ describe('the AWS runner', () => {
     s3Mock.reset();
     glue = new GlueClient({ region: 'eu-west-1' });
     s3 = new S3Client({ region: 'eu-west-1' });
-    glueMock.on(GetJobCommand, { JobName: 'ddbrepl-orders-dr-verify' }).resolves({
+    glueMock.on(GetJobCommand, { JobName: 'ddbrepl-orders-dr-verify-job' }).resolves({
       Job: { DefaultArguments: { '--report_bucket': 'ddbrepl-reports', '--report_prefix': 'verify/', '--segments': '64' } },
     });
   });
@@ -239,24 +239,24 @@ describe('the AWS runner', () => {
 
   test('StartJobRun gets the run id and only the overrides given; GetJob\'s default arguments place the report', async () => {
     glueMock.on(StartJobRunCommand).resolves({ JobRunId: 'jr_1' });
-    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify', region: 'eu-west-1' });
+    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify-job', region: 'eu-west-1' });
     expect(await runner.start({ runId: 'verify-1', segments: 128, buckets: 1 << 20, settleSeconds: 30, pageSize: 100 })).toBe('verify-1');
     await runner.start({ runId: 'verify-2' });
     expect(glueMock.commandCalls(StartJobRunCommand).map((c) => c.args[0].input)).toEqual([
-      { JobName: 'ddbrepl-orders-dr-verify', Arguments: { '--run_id': 'verify-1', '--segments': '128', '--buckets': '1048576', '--settle_seconds': '30', '--page_size': '100' } },
-      { JobName: 'ddbrepl-orders-dr-verify', Arguments: { '--run_id': 'verify-2' } },
+      { JobName: 'ddbrepl-orders-dr-verify-job', Arguments: { '--run_id': 'verify-1', '--segments': '128', '--buckets': '1048576', '--settle_seconds': '30', '--page_size': '100' } },
+      { JobName: 'ddbrepl-orders-dr-verify-job', Arguments: { '--run_id': 'verify-2' } },
     ]);
     expect(runner.reportLocation('verify-1')).toBe('s3://ddbrepl-reports/verify/verify-1/differences.jsonl');
-    expect(runner.description).toBe('Glue job ddbrepl-orders-dr-verify');
+    expect(runner.description).toBe('Glue job ddbrepl-orders-dr-verify-job');
   });
 
   test('poll maps Glue states by the JobRunId; a failed run brings its ErrorMessage and log group', async () => {
     glueMock.on(StartJobRunCommand).resolves({ JobRunId: 'jr_9' });
-    glueMock.on(GetJobRunCommand, { JobName: 'ddbrepl-orders-dr-verify', RunId: 'jr_9' })
+    glueMock.on(GetJobRunCommand, { JobName: 'ddbrepl-orders-dr-verify-job', RunId: 'jr_9' })
       .resolvesOnce({ JobRun: { JobRunState: 'STARTING' } })
       .resolvesOnce({ JobRun: { JobRunState: 'RUNNING', LogGroupName: '/aws-glue/jobs' } })
       .resolves({ JobRun: { JobRunState: 'ERROR', ErrorMessage: 'Command failed with exit code 1', LogGroupName: '/aws-glue/jobs' } });
-    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify', region: 'eu-west-1' });
+    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify-job', region: 'eu-west-1' });
     await runner.start({ runId: 'verify-9' });
     expect(await runner.poll('verify-9')).toEqual({ state: 'RUNNING', rawState: 'STARTING' });
     expect(await runner.poll('verify-9')).toEqual({ state: 'RUNNING' });
@@ -273,7 +273,7 @@ describe('the AWS runner', () => {
       Body: body('{"kind":"missing","keys":{"pk":{"S":"a"},"n":{"N":"10.0"}}}\n{"kind":"extra","keys":{"pk":{"B":"AAE="}}}\n'),
     });
     s3Mock.on(GetObjectCommand, { Bucket: 'ddbrepl-reports', Key: 'verify/verify-3/differences.jsonl' }).rejects(noSuchKey());
-    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify', region: 'eu-west-1' });
+    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify-job', region: 'eu-west-1' });
     await runner.start({ runId: 'verify-2' });
     s3Mock.on(GetObjectCommand, { Bucket: 'ddbrepl-reports', Key: 'verify/verify-2/progress.json' }).resolves({ Body: body(JSON.stringify(progress('recheck', 8))) });
     expect(await runner.readProgress('verify-2')).toEqual(progress('recheck', 8));
@@ -289,7 +289,7 @@ describe('the AWS runner', () => {
   test('a progress.json not there yet is undefined; S3 access denied says which permission on which object', async () => {
     s3Mock.on(GetObjectCommand, { Key: 'verify/verify-4/progress.json' }).rejects(noSuchKey());
     s3Mock.on(GetObjectCommand, { Key: 'verify/verify-4/summary.json' }).rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }));
-    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify', region: 'eu-west-1' });
+    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify-job', region: 'eu-west-1' });
     expect(await runner.readProgress('verify-4')).toBeUndefined();
     await expect(runner.readSummary('verify-4')).rejects.toThrow('missing permission s3:GetObject on s3://ddbrepl-reports/verify/verify-4/summary.json');
   });
@@ -298,10 +298,10 @@ describe('the AWS runner', () => {
     glueMock.on(StartJobRunCommand).resolves({ JobRunId: 'jr_5' });
     glueMock.on(BatchStopJobRunCommand).resolvesOnce({ SuccessfulSubmissions: [{ JobRunId: 'jr_5' }] })
       .resolves({ Errors: [{ JobRunId: 'jr_5', ErrorDetail: { ErrorCode: 'InvalidInputException', ErrorMessage: 'already stopped' } }] });
-    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify', region: 'eu-west-1' });
+    const runner = await awsGlueVerifyRunner({ glue, s3, jobName: 'ddbrepl-orders-dr-verify-job', region: 'eu-west-1' });
     await runner.start({ runId: 'verify-5' });
     await runner.stop('verify-5');
-    expect(glueMock.commandCalls(BatchStopJobRunCommand)[0].args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-verify', JobRunIds: ['jr_5'] });
+    expect(glueMock.commandCalls(BatchStopJobRunCommand)[0].args[0].input).toEqual({ JobName: 'ddbrepl-orders-dr-verify-job', JobRunIds: ['jr_5'] });
     await expect(runner.stop('verify-5')).rejects.toThrow('InvalidInputException already stopped');
   });
 
@@ -309,7 +309,7 @@ describe('the AWS runner', () => {
     glueMock.on(GetJobCommand, { JobName: 'other' }).resolves({ Job: { DefaultArguments: {} } });
     await expect(awsGlueVerifyRunner({ glue, s3, jobName: 'other', region: 'eu-west-1' })).rejects.toThrow('Glue job other has no default argument --report_bucket');
     const outputs = (values: Record<string, string>): TargetStackOutputs => ({ stackName: 'Ddbrepl-orders', targetName: 'dr', optional: (name) => values[name], require: (name) => values[name] });
-    expect(verifyJobName(outputs({ VerifyJobName: 'ddbrepl-orders-dr-verify' }))).toBe('ddbrepl-orders-dr-verify');
+    expect(verifyJobName(outputs({ VerifyJobName: 'ddbrepl-orders-dr-verify-job' }))).toBe('ddbrepl-orders-dr-verify-job');
     expect(() => verifyJobName(outputs({}))).toThrow('stack Ddbrepl-orders has no output TargetDrVerifyJobName: it was deployed before the verify Glue job existed');
     expect(glueMock.commandCalls(StartJobRunCommand)).toHaveLength(0);
   });
