@@ -104,23 +104,28 @@ it('dead-letters a poison message after maxReceiveCount while other groups are a
   // The poison may not reach the DLQ before the other groups are in, however slow the machine:
   // maxReceiveCount is raised until they are, then put back to the session's 3.
   await setMaxReceiveCount(sqs, session.queueUrl, 1000);
-  session.setFaults({ poisonMessage: 1 });
-  await put({ ...key('poison-trigger', 1), v: { N: '1' } });
-  await waitFor('the poison message to be sent', () => session.stats().faults.poisonSent > 0);
-  session.setFaults({});
-  expect(session.stats().faults.poisonSent).toBe(1);
-  await waitFor('the poison message to fail an apply', () => session.stats().applyFailures > 0);
+  try {
+    session.setFaults({ poisonMessage: 1 });
+    await put({ ...key('poison-trigger', 1), v: { N: '1' } });
+    await waitFor('the poison message to be sent', () => session.stats().faults.poisonSent > 0);
+    session.setFaults({});
+    expect(session.stats().faults.poisonSent).toBe(1);
+    await waitFor('the poison message to fail an apply', () => session.stats().applyFailures > 0);
 
-  await mixedWorkload('after-poison', 20);
-  // Other groups converge while the poison message is still being retried.
-  await waitFor('the other groups to converge', async () => {
-    const diff = await session.diffTables();
-    return diff.missing + diff.extra + diff.different === 0;
-  }, { timeoutMs: 45_000, intervalMs: 100 });
-  expect(totalDepth(await queueDepth(sqs, session.deadLetterQueueUrl))).toBe(0);
-  expect(totalDepth(await queueDepth(sqs, session.queueUrl))).toBe(1);
-
-  await setMaxReceiveCount(sqs, session.queueUrl, 3);
+    await mixedWorkload('after-poison', 20);
+    // Other groups converge while the poison message is still being retried.
+    await waitFor('the other groups to converge', async () => {
+      const diff = await session.diffTables();
+      return diff.missing + diff.extra + diff.different === 0;
+    }, { timeoutMs: 45_000, intervalMs: 100 });
+    // A message whose write has landed is deleted only after its handler returns: wait for the
+    // deletes, so that only the poison message is left, and it is not in the DLQ.
+    await waitFor('only the poison message to be left in the queue', async () => totalDepth(await queueDepth(sqs, session.queueUrl)) === 1, { intervalMs: 100 });
+    expect(totalDepth(await queueDepth(sqs, session.deadLetterQueueUrl))).toBe(0);
+  } finally {
+    // Even when a step above fails, the poison must be let go, or every later test waits on it.
+    await setMaxReceiveCount(sqs, session.queueUrl, 3);
+  }
   await expectConverged(); // drained = the poison has left the queue
   await waitFor('the session to count the dead-lettered message', () => session.stats().deadLettered === 1);
   expect(session.stats().applyFailures).toBeGreaterThanOrEqual(3);
