@@ -15,7 +15,15 @@ export default tseslint.config(
       // The codebase's (and tsc's noUnusedLocals') convention: a leading underscore marks a binding kept on
       // purpose — a positional parameter, or a property split off with a rest pattern.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      // bin/ddb-replicate.js registers only tsx's CommonJS hook: a dynamic import() of a .ts module
+      // would fail there (ERR_UNKNOWN_FILE_EXTENSION) while passing under ts-jest.
+      'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'Load our modules with require (see bin/ddb-replicate.js: the CLI registers only tsx\'s CommonJS hook).' }],
     },
+  },
+  {
+    // The bench and the code generators run under the `tsx` command, which registers both hooks.
+    files: ['bench/**/*.ts', 'schemas/**/*.ts', 'test/**/*.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
   {
     files: ['test/**/*.ts'],

@@ -67,7 +67,7 @@ function plan(quick: boolean) {
         load: { items: 4000, segments: 4, reps: 5 },
         e2e: { rates: [100, 250, 500, 1000], pfRates: [200, 300, 400, 600, 800, 1200, 1600], durationSeconds: 8, warmupSeconds: 3 },
         // 200,000 items: the table size of issue 13's memory goal; small items keep seeding short.
-        verify: { items: 200_000, itemBytes: 256, segments: 4, pageSize: 250, reps: 2 },
+        verify: { items: 200_000, itemBytes: 256, segments: 4, pageSize: 250, reps: 4 },
       };
 }
 

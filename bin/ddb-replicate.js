@@ -1,15 +1,13 @@
 #!/usr/bin/env node
 // The CLI is TypeScript run through tsx, so `npx ddb-replicate` works straight after `npm ci`, no build step.
-// Both tsx hooks, as the `tsx` command registers them: `require` (CJS) and `import()` (ESM loader). The
-// ESM API is imported, not required: its CJS build resolves its loader against the wrong directory.
+// Only tsx's `require` (CommonJS) hook: the code base is CommonJS and loads its own modules with
+// require. tsx's `import()` (ESM) hook would run in a loader thread of its own, about 25 MB more in
+// every command (measured, docs/performance.md#verify); eslint refuses import() of our modules.
 require('tsx/cjs');
 // Interrupted (SIGINT) or terminated (SIGTERM, parent gone).
 const STOPPED = new Set([130, 143]);
-import('tsx/esm/api')
-  .then((tsx) => {
-    tsx.register();
-    return require('../cli/index.ts').main(process.argv);
-  })
+Promise.resolve()
+  .then(() => require('../cli/index.ts').main(process.argv))
   .then(
     (code) => {
       process.exitCode = code;

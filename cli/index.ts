@@ -1,15 +1,4 @@
 import { Command, CommanderError } from 'commander';
-import { registerBootstrap } from './commands/bootstrap';
-import { registerCutover } from './commands/cutover';
-import { registerFailover } from './commands/failover';
-import { registerLocal } from './local/command';
-import { registerPause } from './commands/pause';
-import { registerPlan } from './commands/plan';
-import { registerReplay } from './commands/replay';
-import { registerResume } from './commands/resume';
-import { registerReverse } from './commands/reverse';
-import { registerStatus } from './commands/status';
-import { registerVerify } from './commands/verify';
 import { EXIT, exitCodeFor } from './errors';
 
 /**
@@ -40,26 +29,39 @@ export interface CommandContext {
 /** Registers one command on the program. */
 export type CommandRegistration = (program: Command, ctx: CommandContext) => void;
 
-/** Every command, one line each. */
-const COMMANDS: readonly CommandRegistration[] = [
-  registerLocal,
-  registerBootstrap,
-  registerReplay,
-  registerVerify,
-  registerStatus,
-  registerPause,
-  registerResume,
-  registerCutover,
-  registerReverse,
-  registerFailover,
-  registerPlan,
+/**
+ * Every command: its name and its registration, loaded on demand. A command's module brings what it
+ * needs (local mode brings aws-cdk-lib and the emulators; bootstrap the Glue and CloudWatch clients):
+ * loading all of them cost every command ~35 MB and ~0.5 s, which `verify`'s memory bound cannot
+ * spare (docs/decisions.md). `ddb-replicate <command>` loads that command's module only; the full
+ * help and an unknown command load all. test/unit/cli-commands.test.ts holds each name to the
+ * command its module registers.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on demand, see above */
+export const COMMANDS: readonly { readonly name: string; readonly load: () => CommandRegistration }[] = [
+  { name: 'local', load: () => (require('./local/command') as typeof import('./local/command')).registerLocal },
+  { name: 'bootstrap', load: () => (require('./commands/bootstrap') as typeof import('./commands/bootstrap')).registerBootstrap },
+  { name: 'replay', load: () => (require('./commands/replay') as typeof import('./commands/replay')).registerReplay },
+  { name: 'verify', load: () => (require('./commands/verify') as typeof import('./commands/verify')).registerVerify },
+  { name: 'status', load: () => (require('./commands/status') as typeof import('./commands/status')).registerStatus },
+  { name: 'pause', load: () => (require('./commands/pause') as typeof import('./commands/pause')).registerPause },
+  { name: 'resume', load: () => (require('./commands/resume') as typeof import('./commands/resume')).registerResume },
+  { name: 'cutover', load: () => (require('./commands/cutover') as typeof import('./commands/cutover')).registerCutover },
+  { name: 'reverse', load: () => (require('./commands/reverse') as typeof import('./commands/reverse')).registerReverse },
+  { name: 'failover', load: () => (require('./commands/failover') as typeof import('./commands/failover')).registerFailover },
+  { name: 'plan', load: () => (require('./commands/plan') as typeof import('./commands/plan')).registerPlan },
 ];
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 // The version lives in package.json, once.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- read at run time from the package root; an import would pull package.json into the TypeScript program
 const { version } = require('../package.json') as { version: string };
 
-export function buildProgram(ctx: CommandContext): Command {
+/**
+ * The commander program. With `command` (a name from COMMANDS) only that command is registered;
+ * otherwise (the full help, an unknown command) every command.
+ */
+export function buildProgram(ctx: CommandContext, command?: string): Command {
   const program = new Command('ddb-replicate')
     .description('Operate DynamoDB cross-account replication: run it locally, bootstrap, replay, verify.')
     .version(version, '-V, --version', 'print the version')
@@ -72,7 +74,8 @@ export function buildProgram(ctx: CommandContext): Command {
     })
     // Throw instead of process.exit; set before the commands so they inherit it.
     .exitOverride();
-  for (const register of COMMANDS) register(program, ctx);
+  const only = COMMANDS.filter((c) => c.name === command);
+  for (const { load } of only.length === 1 ? only : COMMANDS) load()(program, ctx);
   return program;
 }
 
@@ -86,7 +89,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const debug = argv.includes('--debug') || isTruthy(process.env.DEBUG);
   const ctx: CommandContext = { io, exitCode: EXIT.ok, debug };
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, commandName(argv));
   try {
     await program.parseAsync(argv, { from: 'node' });
     return ctx.exitCode;
@@ -114,6 +117,11 @@ function describeWithCauses(error: Error): string {
     cause = cause.cause;
   }
   return parts.join('\n');
+}
+
+/** The command word of `argv`: the first argument after the script that is not an option (the program's own options take no value). */
+function commandName(argv: readonly string[]): string | undefined {
+  return argv.slice(2).find((arg) => !arg.startsWith('-'));
 }
 
 function isTruthy(value: string | undefined): boolean {

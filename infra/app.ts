@@ -2,7 +2,8 @@ import { App, Validations, type AppProps } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { InvalidReplicationConfigError, type ReplicationConfig } from '../schemas/replication-config';
 import { CONFIG_CONTEXT_KEY, loadReplicationConfigs } from './config';
-import { ReplicationStack, replicationStackName } from './stacks/replication-stack';
+import { ReplicationStack } from './stacks/replication-stack';
+import { replicationStackName } from './stacks/stack-output-ids';
 import { TargetAccessStack, targetAccessStackName } from './stacks/target-access-stack';
 
 export interface BuildAppOptions {

@@ -9,7 +9,8 @@ import { EmulatorError, InvalidFaultSpecError } from './errors';
 import { parseFaults } from './faults';
 import { lagPercentiles } from '../common/format';
 import { DEFAULT_SESSION_FILE } from '../common/session-file';
-import { LOCAL_REGION, LOCAL_TARGET, type LocalSession, type LocalStats } from './session';
+import { LOCAL_REGION, LOCAL_TARGET } from './session-constants';
+import type { LocalSession, LocalStats } from './session';
 
 /**
  * The control channel of a kept local session (`ddb-replicate local --keep`): a session file that

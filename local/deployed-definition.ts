@@ -9,6 +9,7 @@ import {
   parseReplicationConfig, type ReplicationConfig, type targetFilterSchema, type targetOptionsSchema, type targetRedactionSchema,
 } from '../schemas/replication-config';
 import { EmulatorError } from './errors';
+import { LOCAL_DEPLOYMENT } from './session-constants';
 import type { EventPattern } from './event-pattern';
 
 /**
@@ -24,18 +25,6 @@ import type { EventPattern } from './event-pattern';
  * validation, and runs without cdk-nag: ~2 s. The handlers run from source, not from bundles.
  */
 
-/** The account, Region and names of the local deployment; the local STS accepts exactly this role and ExternalId. */
-export const LOCAL_DEPLOYMENT = {
-  replicationName: 'local',
-  region: 'us-east-1',
-  sourceAccount: '111111111111',
-  targetAccount: '222222222222',
-  sourceTableName: 'source',
-  /** The template's stream ARN; the emulators use DynamoDB Local's real one in its place. */
-  streamArn: 'arn:aws:dynamodb:us-east-1:111111111111:table/source/stream/local',
-  roleArn: 'arn:aws:iam::222222222222:role/ddbrepl-local-target',
-  externalId: 'ddbrepl-local-external-id',
-} as const;
 
 export interface LocalTargetSpec {
   name: string;

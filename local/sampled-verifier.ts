@@ -36,7 +36,7 @@ export interface SampledVerifier {
   stop(): Promise<void>;
 }
 
-export async function startSampledVerifier(session: Pick<LocalSession, 'queueUrl'>, opts: SampledVerifierOptions): Promise<SampledVerifier> {
+export function startSampledVerifier(session: Pick<LocalSession, 'queueUrl'>, opts: SampledVerifierOptions): SampledVerifier {
   const overrides: Record<string, string> = {
     [REPLICATION_NAME_ENV]: 'local',
     [ENV.verifySampleSize]: String(opts.sampleSize),
@@ -48,7 +48,9 @@ export async function startSampledVerifier(session: Pick<LocalSession, 'queueUrl
   Object.assign(process.env, overrides);
   // The module builds its handler from the environment when first loaded (set above, so it loads);
   // a session builds its own, with its endpoints, since the module may have been loaded before.
-  const handler = (await import('../handlers/sampled-verify')).buildHandler(process.env);
+  // require, not import(): the CLI loads TypeScript through tsx's CommonJS hook only (bin/ddb-replicate.js).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded late, once the environment above is set
+  const handler = (require('../handlers/sampled-verify') as typeof import('../handlers/sampled-verify')).buildHandler(process.env);
   const totals: SampledVerifierTotals = { runs: 0, sampled: 0, mismatches: 0, repaired: 0 };
   // One run at a time, as the deployed function's reserved concurrency of 1 ensures.
   let running: Promise<RunResult> = Promise.resolve() as unknown as Promise<RunResult>;

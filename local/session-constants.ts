@@ -1,4 +1,20 @@
-import { LOCAL_DEPLOYMENT } from './deployed-definition';
+/**
+ * The local deployment's names, without aws-cdk-lib: the operator commands' `--local` reads them
+ * without synthesizing (deployed-definition.ts synthesizes the stack from them).
+ */
+
+/** The account, Region and names of the local deployment; the local STS accepts exactly this role and ExternalId. */
+export const LOCAL_DEPLOYMENT = {
+  replicationName: 'local',
+  region: 'us-east-1',
+  sourceAccount: '111111111111',
+  targetAccount: '222222222222',
+  sourceTableName: 'source',
+  /** The template's stream ARN; the emulators use DynamoDB Local's real one in its place. */
+  streamArn: 'arn:aws:dynamodb:us-east-1:111111111111:table/source/stream/local',
+  roleArn: 'arn:aws:iam::222222222222:role/ddbrepl-local-target',
+  externalId: 'ddbrepl-local-external-id',
+} as const;
 
 /** The local control table is `ddbrepl-local-control`, as the stack names one per replication. */
 export const LOCAL_CONTROL_REPLICATION = 'local' as const;

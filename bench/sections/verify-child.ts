@@ -1,12 +1,15 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { COMMANDS } from '../../cli/index';
 import { runVerify } from '../../cli/operator/verify';
 import { BENCH_KEY_SCHEMA } from '../lib/data';
 import { plainClient } from '../lib/ddb';
 
 /**
  * One measurement of bench/sections/verify.ts in a process of its own, so that its peak RSS is the
- * verify's (or the bare scan's), not the bench's: `node --import tsx verify-child.ts
+ * verify's (or the bare scan's), not the bench's: `node --require tsx/cjs verify-child.ts
  * verify|scan ENDPOINT SOURCE TARGET SEGMENTS [PAGE_SIZE]` prints one JSON line { items, seconds, maxRssMB, … }.
+ * Loaded as bin/ddb-replicate.js loads the CLI (tsx's CommonJS hook only, and the verify command's
+ * modules), so the RSS is what an operator's verify takes; the bare Scan loads only the SDK's DynamoDB client.
  */
 async function bareScan(client: DynamoDBClient, table: string, segments: number, pageSize: number | undefined): Promise<number> {
   const counts = await Promise.all(Array.from({ length: segments }, async (_, segment) => {
@@ -36,6 +39,9 @@ async function main(): Promise<void> {
     items = a + b;
   } else {
     const table = (tableName: string) => ({ client, tableName, description: tableName });
+    // What `ddb-replicate verify` has loaded when it starts scanning: the verify command's module
+    // graph (bin/ddb-replicate.js loads only the command it runs), so the RSS is the command's.
+    COMMANDS.find((c) => c.name === 'verify')?.load();
     const r = await runVerify({ source: table(source), target: table(target), keySchema: BENCH_KEY_SCHEMA, segments, ...(pageSize === undefined ? {} : { pageSize }) });
     items = r.sourceItems + r.targetItems;
     extra = { mismatchingBuckets: r.mismatchingBuckets, missing: r.missing, extra: r.extra, different: r.different };

@@ -41,7 +41,7 @@ const MAX_RSS_MB = 200;
 
 function child(args: string[]): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', CHILD, ...args], { env: { ...process.env }, maxBuffer: 2 ** 20 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--require', 'tsx/cjs', CHILD, ...args], { env: { ...process.env }, maxBuffer: 2 ** 20 }, (error, stdout, stderr) => {
       if (error !== null) reject(new BenchError(`verify-child ${args[0]} failed: ${stderr.slice(-1000)}`));
       else resolve(JSON.parse(stdout) as ChildResult);
     });

@@ -1,6 +1,6 @@
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GlueClient } from '@aws-sdk/client-glue';
+import type { GlueClient } from '@aws-sdk/client-glue';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { PipesClient } from '@aws-sdk/client-pipes';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -26,7 +26,9 @@ export class AwsClients {
   }
 
   get glue(): GlueClient {
-    return this.client('glue', () => new GlueClient({ region: this.region }));
+    // Its module is loaded on first use: ~15 MB resident, needed only by the commands that run a Glue job.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+    return this.client('glue', () => new (require('@aws-sdk/client-glue') as typeof import('@aws-sdk/client-glue')).GlueClient({ region: this.region }));
   }
 
   get lambda(): LambdaClient {

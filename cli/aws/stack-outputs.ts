@@ -1,5 +1,5 @@
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { replicationStackName, targetOutputId, type TargetOutputName } from '../../infra/stacks/replication-stack';
+import { replicationStackName, targetOutputId, type TargetOutputName } from '../../infra/stacks/stack-output-ids';
 import { CliError, EXIT } from '../errors';
 import { awsCallError } from './errors';
 

@@ -14,7 +14,6 @@ import { addTargetOptions, resolveTarget, type TargetSelection } from '../target
 import type { OperatorTarget } from '../targets/types';
 import { describeGlueProgress, readGlueDifferences, runGlueVerify, verifyResultOfSummary } from '../verify/glue-engine';
 import type { GlueVerifyArgs, GlueVerifyRunner } from '../verify/glue-runner';
-import { awsGlueVerifyRunner, verifyJobName } from '../verify/glue-runner-aws';
 import { localGlueVerifyRunnerForSession } from '../local/glue-verify-runner';
 
 /** `ddb-replicate verify` — compare target with source (cli/operator/verify.ts), optionally repair. */
@@ -249,6 +248,9 @@ async function glueRunnerFor(target: OperatorTarget, opts: VerifyCommandOptions)
   const config = loadConfig({ ...(opts.config === undefined ? {} : { config: opts.config }), ...(target.replication === undefined ? {} : { replication: target.replication }) });
   const deployed = await resolveDeployedTarget(config, target.name, opts);
   try {
+    // Loaded here, not at the top: the Glue client is ~15 MB resident, which the scan engine's memory bound cannot spare.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+    const { awsGlueVerifyRunner, verifyJobName } = require('../verify/glue-runner-aws') as typeof import('../verify/glue-runner-aws');
     const runner = await awsGlueVerifyRunner({ glue: deployed.clients.glue, jobName: verifyJobName(deployed.outputs), region: deployed.region });
     return {
       ...runner,

@@ -3,7 +3,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { FREEZE_CACHE_TTL_MS } from '../../handlers/core/freeze';
 import { readSessionFile } from '../../local/control';
-import { LOCAL_CONTROL_REPLICATION } from '../../local/session';
+import { LOCAL_CONTROL_REPLICATION } from '../../local/session-constants';
 import { CliError, EXIT } from '../errors';
 import type { OperatorTarget } from '../targets/types';
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { initialLoadTargetPolicy, type InitialLoadTargetPolicy } from '../../infra/constructs/initial-load-job';
+import { initialLoadTargetPolicy, type InitialLoadTargetPolicy } from '../../infra/constructs/glue-target-policy';
 import { LocalSessionFileError, readSessionFile, type LocalSessionFile } from '../../local/control';
 import { targetFilterSchema } from '../../schemas/replication-config';
 import { CliError, EXIT } from '../errors';

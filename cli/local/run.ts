@@ -195,7 +195,7 @@ export async function runLocal(opts: LocalRunOptions, io: CliIo): Promise<number
       setPhase('starting replication', 'starting pipe');
       await session.startReplication();
       if (opts.sampledVerify === true) {
-        verifier = await startSampledVerifier(session, { everyMs: (opts.verifyEvery ?? 2) * 1000, sampleSize: LOCAL_SAMPLE_SIZE, settleSeconds: LOCAL_SETTLE_SECONDS, autoRepair: opts.autoRepair === true });
+        verifier = startSampledVerifier(session, { everyMs: (opts.verifyEvery ?? 2) * 1000, sampleSize: LOCAL_SAMPLE_SIZE, settleSeconds: LOCAL_SETTLE_SECONDS, autoRepair: opts.autoRepair === true });
       }
       if (seeded > 0) {
         // Seed items replicate first (the pipe reads from TRIM_HORIZON); the ops start once they have,

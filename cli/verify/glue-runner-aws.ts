@@ -1,7 +1,7 @@
 import { BatchStopJobRunCommand, GetJobCommand, GetJobRunCommand, StartJobRunCommand, type GlueClient } from '@aws-sdk/client-glue';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReplicationError } from '../../handlers/core/errors';
-import { targetOutputId, type TargetOutputName } from '../../infra/stacks/replication-stack';
+import { targetOutputId, type TargetOutputName } from '../../infra/stacks/stack-output-ids';
 import { awsCall, awsCallError } from '../aws/errors';
 import type { TargetStackOutputs } from '../aws/stack-outputs';
 import { CliError, EXIT } from '../errors';

@@ -12,6 +12,7 @@ import {
 } from './glue-job-support';
 import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 import type { InitialLoadOptionsProps, TargetFilterProps, TargetRedactionProps } from './target-options';
+import { initialLoadTargetPolicy } from './glue-target-policy';
 
 export { nagString } from './glue-job-support';
 import {
@@ -170,27 +171,6 @@ export interface InitialLoadArgumentsInput {
   keySchema: KeySchema;
   filter: TargetFilter;
   redaction?: TargetRedaction;
-}
-
-/**
- * `--target_policy`: what the script needs to compute an item's view for this target exactly as
- * handlers/core/target-policy.ts does — the filter's item conditions (partition-key prefixes,
- * attribute equalities) and the redaction. Event names and TTL settings are about changes, not items.
- */
-export interface InitialLoadTargetPolicy {
-  partitionKeyName: string;
-  partitionKeyPrefixes: string[];
-  attributeEquals: NonNullable<TargetFilter['attributeEquals']>;
-  redaction: TargetRedaction | null;
-}
-
-export function initialLoadTargetPolicy(keySchema: KeySchema, filter: TargetFilter, redaction: TargetRedaction | undefined): InitialLoadTargetPolicy {
-  return {
-    partitionKeyName: keySchema.partitionKey.name,
-    partitionKeyPrefixes: filter.partitionKeyPrefixes,
-    attributeEquals: filter.attributeEquals ?? [],
-    redaction: redaction ?? null,
-  };
 }
 
 /**

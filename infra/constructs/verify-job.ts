@@ -10,7 +10,7 @@ import {
   GLUE_COMMON_MODULES, GLUE_SCRIPT_DIR, GLUE_WORKER_TYPES, acknowledgeGlueJobRuntime, glueJobEncryption, gluePythonModules,
   grantGlueJobRuntime, iam5, nagString, transientJobBucket,
 } from './glue-job-support';
-import { initialLoadTargetPolicy } from './initial-load-job';
+import { initialLoadTargetPolicy } from './glue-target-policy';
 import { grantSourceTableDecrypt, type TargetTableProps } from './target-table-props';
 
 /** The Glue script, shipped as an asset next to the CDK code. */

@@ -14,44 +14,33 @@ import { grantSourceTableDecrypt } from '../constructs/target-table-props';
 import { TableReplication } from '../constructs/table-replication';
 import { VerifyJob } from '../constructs/verify-job';
 import type { ReplicationTarget } from '../constructs/replication-target';
+import { pascalCase, targetOutputId, type InitialLoadOutputName, type TargetOutputName, type TargetPipelineOutputName, type VerifyJobOutputName } from './stack-output-ids';
 
 /**
- * The stack outputs the CLI reads, per target. Output ids are `Target<PascalName><Suffix>`, e.g. for
- * target `dr`: `TargetDrQueueUrl`, `TargetDrEventSourceMappingUuid`. They are a contract with
- * `ddb-replicate` — never rename one; add new ones instead.
+ * The value of each stack output the CLI reads, per target; the ids and the contract are in
+ * stack-output-ids.ts (which the CLI loads without aws-cdk-lib).
  */
-export const TARGET_OUTPUTS = {
-  QueueUrl: (t: ReplicationTarget) => t.queue.queueUrl,
-  QueueArn: (t: ReplicationTarget) => t.queue.queueArn,
-  DeadLetterQueueUrl: (t: ReplicationTarget) => t.deadLetterQueue.queueUrl,
-  DeadLetterQueueArn: (t: ReplicationTarget) => t.deadLetterQueue.queueArn,
-  PipeDeadLetterQueueUrl: (t: ReplicationTarget) => t.pipeDeadLetterQueue.queueUrl,
-  PipeDeadLetterQueueArn: (t: ReplicationTarget) => t.pipeDeadLetterQueue.queueArn,
-  ApplyFunctionName: (t: ReplicationTarget) => t.applyFunction.functionName,
-  EventSourceMappingUuid: (t: ReplicationTarget) => t.eventSourceMapping.eventSourceMappingId,
-  PipeName: (t: ReplicationTarget) => t.pipe.pipeName,
-} as const;
-/** Outputs of the target's initial-load job (same id scheme and contract as TARGET_OUTPUTS). */
-export const INITIAL_LOAD_OUTPUTS = {
-  InitialLoadJobName: (j: InitialLoadJob) => j.jobName,
-  InitialLoadExportBucketName: (j: InitialLoadJob) => j.exportBucket.bucketName,
-} as const;
-/** Outputs of the target's verify job (same id scheme and contract as TARGET_OUTPUTS). */
-export const VERIFY_JOB_OUTPUTS = {
-  VerifyJobName: (j: VerifyJob) => j.jobName,
-  VerifyReportBucketName: (j: VerifyJob) => j.reportBucket.bucketName,
-} as const;
-export type TargetOutputName = keyof typeof TARGET_OUTPUTS | keyof typeof INITIAL_LOAD_OUTPUTS | keyof typeof VERIFY_JOB_OUTPUTS;
-
-/** The output id (= CloudFormation output key) of one value of one target. */
-export function targetOutputId(targetName: string, output: TargetOutputName): string {
-  return `Target${pascalCase(targetName)}${output}`;
-}
-
-/** The name `buildApp` gives the source-account stack. */
-export function replicationStackName(replicationName: string): string {
-  return `Ddbrepl-${replicationName}`;
-}
+export const TARGET_OUTPUTS: Readonly<Record<TargetPipelineOutputName, (t: ReplicationTarget) => string>> = {
+  QueueUrl: (t) => t.queue.queueUrl,
+  QueueArn: (t) => t.queue.queueArn,
+  DeadLetterQueueUrl: (t) => t.deadLetterQueue.queueUrl,
+  DeadLetterQueueArn: (t) => t.deadLetterQueue.queueArn,
+  PipeDeadLetterQueueUrl: (t) => t.pipeDeadLetterQueue.queueUrl,
+  PipeDeadLetterQueueArn: (t) => t.pipeDeadLetterQueue.queueArn,
+  ApplyFunctionName: (t) => t.applyFunction.functionName,
+  EventSourceMappingUuid: (t) => t.eventSourceMapping.eventSourceMappingId,
+  PipeName: (t) => t.pipe.pipeName,
+};
+/** Outputs of the target's initial-load job. */
+export const INITIAL_LOAD_OUTPUTS: Readonly<Record<InitialLoadOutputName, (j: InitialLoadJob) => string>> = {
+  InitialLoadJobName: (j) => j.jobName,
+  InitialLoadExportBucketName: (j) => j.exportBucket.bucketName,
+};
+/** Outputs of the target's verify job. */
+export const VERIFY_JOB_OUTPUTS: Readonly<Record<VerifyJobOutputName, (j: VerifyJob) => string>> = {
+  VerifyJobName: (j) => j.jobName,
+  VerifyReportBucketName: (j) => j.reportBucket.bucketName,
+};
 
 export interface ReplicationStackProps extends StackProps {
   /** The validated app config (`parseReplicationConfig`). */
@@ -185,9 +174,3 @@ export class ReplicationStack extends Stack {
   }
 }
 
-function pascalCase(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
-}

@@ -6,7 +6,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { replicationStackName, targetOutputId } from '../../infra/stacks/replication-stack';
+import { replicationStackName, targetOutputId } from '../../infra/stacks/stack-output-ids';
 import { deployedConfigJson, INTEG, itemKey, KEYS, replayArgs } from './replication-integ-app';
 
 /**

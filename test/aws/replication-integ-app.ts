@@ -3,7 +3,8 @@ import { Duration, RemovalPolicies, RemovalPolicy, Stack, type App } from 'aws-c
 import { AttributeType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { ExpectedResult, IntegTest, Match, type IApiCall } from '@aws-cdk/integ-tests-alpha';
-import { ReplicationStack, replicationStackName } from '../../infra/stacks/replication-stack';
+import { ReplicationStack } from '../../infra/stacks/replication-stack';
+import { replicationStackName } from '../../infra/stacks/stack-output-ids';
 import { TargetAccessStack, targetAccessStackName } from '../../infra/stacks/target-access-stack';
 import { parseReplicationConfig, type ReplicationConfig } from '../../schemas/replication-config';
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { replicationStackName } from '../../infra/stacks/replication-stack';
+import { replicationStackName } from '../../infra/stacks/stack-output-ids';
 import { targetAccessStackName } from '../../infra/stacks/target-access-stack';
 import { assertionFailures } from './assertion-results';
 import { INTEG } from './replication-integ-app';

@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { INITIAL_LOAD_SCRIPT, InitialLoadJob, type InitialLoadJobProps } from '../../infra/constructs/initial-load-job';
-import { targetOutputId } from '../../infra/stacks/replication-stack';
+import { targetOutputId } from '../../infra/stacks/stack-output-ids';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { InvalidReplicationConfigError } from '../../schemas/replication-config';
 import { expectGlueJobRole, expectGlueJobSecurity, expectTransientJobBucket, glueRuntimeStatements } from './glue-job-expectations';

@@ -1,5 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { TARGET_OUTPUTS, targetOutputId, type TargetOutputName } from '../../infra/stacks/replication-stack';
+import { TARGET_OUTPUTS } from '../../infra/stacks/replication-stack';
+import { targetOutputId, type TargetOutputName } from '../../infra/stacks/stack-output-ids';
 import { fastApp, logicalIdOf, SOURCE_STREAM_ARN, testConfig } from './support';
 
 const { replicationStack } = fastApp();

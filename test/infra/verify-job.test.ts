@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { VERIFY_JOB_SCRIPT, VerifyJob, type VerifyJobProps } from '../../infra/constructs/verify-job';
-import { targetOutputId } from '../../infra/stacks/replication-stack';
+import { targetOutputId } from '../../infra/stacks/stack-output-ids';
 import { ConfigurationError } from '../../handlers/core/errors';
 import { expectGlueJobRole, expectGlueJobSecurity, expectTransientJobBucket, glueRuntimeStatements } from './glue-job-expectations';
 import { FAST_APP_PROPS, fastApp, logicalIdOf, testConfig } from './support';

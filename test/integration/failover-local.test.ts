@@ -83,7 +83,7 @@ test('replication dies mid-stream: failover freezes and reports the buffered cha
   sqs.destroy();
   // One sampled verification during the outage (the scheduled function's handler, as `local --sampled-verify` runs it):
   // small tables are sampled whole, so it finds exactly the four changes the target lacks.
-  const verifier = await startSampledVerifier(session, { everyMs: 3_600_000, sampleSize: 100, settleSeconds: 0, autoRepair: false });
+  const verifier = startSampledVerifier(session, { everyMs: 3_600_000, sampleSize: 100, settleSeconds: 0, autoRepair: false });
   const verifiedFrom = new Date().toISOString();
   await verifier.runOnce();
   const verifiedTo = new Date().toISOString();

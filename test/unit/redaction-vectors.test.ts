@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initialLoadTargetPolicy } from '../../infra/constructs/initial-load-job';
+import { initialLoadTargetPolicy } from '../../infra/constructs/glue-target-policy';
 import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
 import { targetFilterSchema, targetRedactionSchema } from '../../schemas/replication-config';
 import { redactedValue } from '../../handlers/core/redaction';
