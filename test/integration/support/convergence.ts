@@ -61,10 +61,13 @@ export function describeConvergence(delivery: DeliveryMode): void {
       expect(await session.diffTables({ limit: 5 })).toEqual({ missing: 0, extra: 0, different: 0, examples: [] });
       const { faults } = session.stats();
       process.stderr.write(`faults injected (${delivery}): ${JSON.stringify(faults)}\n`);
-      // The faults did fire (hundreds of batches at rates ≥ 1 %). Poison messages are rarer by design
-      // (each costs a redrive); scenarios.test.ts covers them deterministically.
+      // The property ran under faults: together they fire dozens of times. Not each kind: how many
+      // calls draw one depends on how the batches are cut (timing), so a kind at 1–10 % can go
+      // unfired by chance (enrichment failures, 0 in one of five runs beside a CPU hog). That each
+      // kind fires is asserted deterministically in local-runtime.test.ts (fixed seed) and
+      // scenarios.test.ts; poison messages are rarer by design (each costs a redrive).
       if (RUNS_PER_MODE >= 50) {
-        for (const count of [faults.throttled + faults.partial, faults.crashed, faults.duplicateDeliveries, faults.enrichFailures]) expect(count).toBeGreaterThan(0);
+        expect(faults.throttled + faults.partial + faults.crashed + faults.duplicateDeliveries + faults.enrichFailures).toBeGreaterThan(0);
       }
     },
     60_000 + RUNS_PER_MODE * 5_000,
