@@ -1,5 +1,6 @@
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { COMMANDS } from '../../cli/index';
+import { limitOldGenerationGrowth } from '../../cli/operator/heap';
 import { runVerify } from '../../cli/operator/verify';
 import { BENCH_KEY_SCHEMA } from '../lib/data';
 import { plainClient } from '../lib/ddb';
@@ -42,6 +43,8 @@ async function main(): Promise<void> {
     // What `ddb-replicate verify` has loaded when it starts scanning: the verify command's module
     // graph (bin/ddb-replicate.js loads only the command it runs), so the RSS is the command's.
     COMMANDS.find((c) => c.name === 'verify')?.load();
+    // As the verify command does before it scans.
+    limitOldGenerationGrowth();
     const r = await runVerify({ source: table(source), target: table(target), keySchema: BENCH_KEY_SCHEMA, segments, ...(pageSize === undefined ? {} : { pageSize }) });
     items = r.sourceItems + r.targetItems;
     extra = { mismatchingBuckets: r.mismatchingBuckets, missing: r.missing, extra: r.extra, different: r.different };

@@ -6,6 +6,7 @@ import { CliError, EXIT } from '../errors';
 import { DEFAULT_SESSION_FILE } from '../../common/session-file';
 import { resolveDeployedTarget } from '../aws/deployed-target';
 import { parseFraction, parsePositiveInt, withInterrupt, writeJson } from '../operator/args';
+import { limitOldGenerationGrowth } from '../operator/heap';
 import { ProgressBar } from '../operator/progress';
 import { repairEnvelope, sendEnvelopes } from '../operator/queues';
 import { DEFAULT_BUCKETS, runVerify, type VerifyResult } from '../operator/verify';
@@ -94,6 +95,7 @@ Examples:
         return;
       }
       const target = await resolveTarget(opts, ctx.io);
+      limitOldGenerationGrowth();
       try {
         const bar = new ProgressBar(ctx.io.stderr);
         const result = await withInterrupt(ctx.io, 'page', (signal) => runVerify({

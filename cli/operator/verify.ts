@@ -1,11 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { toSdkAttributeMap, toWireAttributeMap } from '../../handlers/core/attribute-value';
 import { ReplicationError } from '../../handlers/core/errors';
-import { BucketDigests, ItemDigester, type AnyAttributeMap } from '../../handlers/core/item-digest';
+import { BucketDigests, ItemDigester } from '../../handlers/core/item-digest';
 import { keyAttributeNames, type KeySchema } from '../../handlers/core/key-schema';
 import type { AttributeMapWire } from '../../schemas/attribute-value';
 import { awsCall } from '../aws/errors';
+import { scanWirePage } from '../aws/wire-scan';
 import type { TableRef } from '../targets/types';
 
 /**
@@ -21,7 +22,8 @@ import type { TableRef } from '../targets/types';
  *     the mismatching buckets only, then diffs them key by key;
  *  3. after `settleMs` (time for the pipeline to apply what was in flight), each differing key is
  *     read again from both sides (consistent GetItem): only keys that still differ are reported.
- * Memory: 32 bytes per bucket plus the keys of mismatching buckets.
+ * Memory: 32 bytes per bucket plus the keys of mismatching buckets. Items are digested as DynamoDB
+ * sent them (cli/aws/wire-scan.ts), without the SDK's copy of each.
  *
  * Sample mode reads each source item with probability `sample` and GetItems it from the target;
  * extra items in the target are not checked.
@@ -46,8 +48,9 @@ export interface VerifyOptions {
   readonly segments?: number;
   /**
    * Items per Scan page (Scan Limit; DynamoDB also stops a page at 1 MB). Each segment of each table
-   * has a page in flight, and a parsed page of small items takes several times its 1 MB: 250 keeps
-   * the peak RSS of a verify near 200 MB at 200,000 items (bench, docs/performance.md) and made Scans faster on DynamoDB Local.
+   * has a page in flight, and a parsed page of small items takes several times its wire size: with
+   * 250 a verify of 200,000 items peaks at 146–160 MB (bench, docs/performance.md), and Scans on
+   * DynamoDB Local were faster than with 1 MB pages.
    * @default 250
    */
   readonly pageSize?: number;
@@ -127,18 +130,12 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   const view = opts.view ?? ((item: AttributeMapWire) => item);
   const digester = new ItemDigester(opts.keySchema);
   const keyNames = keyAttributeNames(opts.keySchema);
-  // Key attributes (S, N or B) in wire form, from an item in either form.
-  const keysOf = (item: AnyAttributeMap): AttributeMapWire => {
+  // The key attributes (S, N or B) of an item.
+  const keysOf = (item: AttributeMapWire): AttributeMapWire => {
     const keys: AttributeMapWire = Object.create(null) as AttributeMapWire;
-    for (const name of keyNames) {
-      const v = item[name];
-      const value = v?.B instanceof Uint8Array ? { B: Buffer.from(v.B).toString('base64') } : v;
-      Object.defineProperty(keys, name, { value, enumerable: true, writable: true, configurable: true });
-    }
+    for (const name of keyNames) Object.defineProperty(keys, name, { value: item[name], enumerable: true, writable: true, configurable: true });
     return keys;
   };
-  // No view: digest the SDK items as scanned (B as bytes), without converting each to wire form.
-  const sourceView = (raw: SdkItem): AnyAttributeMap | undefined => (opts.view === undefined ? raw : opts.view(toWireAttributeMap(raw)));
   const hashOf = (item: AttributeMapWire | undefined): string | undefined => (item === undefined ? undefined : digester.digest(item).itemHash.toString('hex'));
   let sourceCount = 0;
   let targetCount = 0;
@@ -159,16 +156,16 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
       const sourceDigests = new BucketDigests(buckets);
       const targetDigests = new BucketDigests(buckets);
       await Promise.all([
-        scanParallel(opts.source, scan, (raw) => {
+        scanParallel(opts.source, scan, (item) => {
           sourceCount += 1;
-          const inView = sourceView(raw);
+          const inView = view(item);
           if (inView === undefined) outOfView += 1;
           else digester.addTo(sourceDigests, inView);
           progress();
         }),
-        scanParallel(opts.target, scan, (raw) => {
+        scanParallel(opts.target, scan, (item) => {
           targetCount += 1;
-          digester.addTo(targetDigests, raw);
+          digester.addTo(targetDigests, item);
           progress();
         }),
       ]);
@@ -181,16 +178,16 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
         // Key bytes (latin1, one char per byte: a valid Map key) → keys and item hash, mismatching buckets only.
         const sourceSide = new Map<string, { keys: AttributeMapWire; hash: string }>();
         const targetSide = new Map<string, { keys: AttributeMapWire; hash: string }>();
-        const collect = (side: typeof sourceSide, item: AnyAttributeMap): void => {
+        const collect = (side: typeof sourceSide, item: AttributeMapWire): void => {
           const d = digester.digest(item);
           if (wanted[sourceDigests.bucketOf(d.keyHash)] === 1) side.set(d.keyBytes.toString('latin1'), { keys: keysOf(item), hash: d.itemHash.toString('hex') });
         };
         await Promise.all([
-          scanParallel(opts.source, scan, (raw) => {
-            const inView = sourceView(raw);
+          scanParallel(opts.source, scan, (item) => {
+            const inView = view(item);
             if (inView !== undefined) collect(sourceSide, inView);
           }),
-          scanParallel(opts.target, scan, (raw) => collect(targetSide, raw)),
+          scanParallel(opts.target, scan, (item) => collect(targetSide, item)),
         ]);
         for (const [key, s] of sourceSide) {
           const t = targetSide.get(key);
@@ -202,10 +199,9 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
     } else {
       const fraction = opts.sample;
       const random = opts.random ?? Math.random;
-      await scanParallel(opts.source, scan, async (raw) => {
+      await scanParallel(opts.source, scan, async (item) => {
         sourceCount += 1;
         if (random() >= fraction) return;
-        const item = toWireAttributeMap(raw);
         const inView = view(item);
         if (inView === undefined) {
           outOfView += 1;
@@ -220,7 +216,8 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
       });
     }
   } catch (error) {
-    if (!(error instanceof VerifyInterruptedError)) throw error;
+    // After Ctrl-C, a page in flight fails with the SDK's AbortError: part of the interruption.
+    if (!(error instanceof VerifyInterruptedError) && opts.signal?.aborted !== true) throw error;
     interrupted = true;
   }
 
@@ -284,28 +281,26 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   };
 }
 
-type SdkItem = Record<string, AttributeValue>;
-
-/** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item as the SDK returns it. */
 interface ScanSettings {
   segments: number;
   pageSize: number;
   signal?: AbortSignal;
 }
 
-async function scanParallel(table: TableRef, { segments, pageSize, signal }: ScanSettings, onItem: (item: SdkItem) => void | Promise<void>): Promise<void> {
+/** Scans `table` in `segments` parallel segments (consistent reads), calling `onItem` for each item in wire form (cli/aws/wire-scan.ts). */
+async function scanParallel(table: TableRef, { segments, pageSize, signal }: ScanSettings, onItem: (item: AttributeMapWire) => void | Promise<void>): Promise<void> {
   await Promise.all(Array.from({ length: segments }, async (_, segment) => {
-    let startKey: Record<string, AttributeValue> | undefined;
+    let startKey: AttributeMapWire | undefined;
     do {
       if (signal?.aborted === true) throw new VerifyInterruptedError('interrupted');
-      const page = await awsCall('dynamodb:Scan', table.description, () => table.client.send(new ScanCommand({
+      const page = await awsCall('dynamodb:Scan', table.description, () => scanWirePage(table.client, {
         TableName: table.tableName, Segment: segment, TotalSegments: segments, ConsistentRead: true, ExclusiveStartKey: startKey, Limit: pageSize,
-      })));
-      for (const item of page.Items ?? []) {
+      }, signal));
+      for (const item of page.items) {
         const pending = onItem(item);
         if (pending !== undefined) await pending;
       }
-      startKey = page.LastEvaluatedKey;
+      startKey = page.lastEvaluatedKey;
     } while (startKey !== undefined);
   }));
 }

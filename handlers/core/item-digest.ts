@@ -1,5 +1,5 @@
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import type { AttributeMapWire } from '../../schemas/attribute-value';
+import type { AttributeMapWire, AttributeValueWire } from '../../schemas/attribute-value';
 import { canonicalNumber } from './attribute-value';
 import { ReplicationError } from './errors';
 import { keyAttributeNames, type KeySchema } from './key-schema';
@@ -22,17 +22,13 @@ import { keyAttributeNames, type KeySchema } from './key-schema';
 
 const TAG = { M: 0x4d, S: 0x53, N: 0x4e, B: 0x42, BOOL: 0x62, NULL: 0x30, SS: 0x73, NS: 0x6e, BS: 0x78, L: 0x4c } as const;
 
-/**
- * An AttributeValue in either form: wire (B as base64) or SDK v3 (B as bytes, straight from a
- * Scan: verify digests SDK items without converting them when there is no view to apply).
- */
-export interface AnyAttributeValue {
-  S?: string; N?: string; B?: string | Uint8Array; SS?: string[]; NS?: string[]; BS?: (string | Uint8Array)[];
-  M?: Record<string, AnyAttributeValue>; L?: AnyAttributeValue[]; NULL?: boolean; BOOL?: boolean;
+/** A wire AttributeValue read member by member (the union type allows only one member per variant). */
+interface AttributeValueMembers {
+  S?: string; N?: string; B?: string; SS?: string[]; NS?: string[]; BS?: string[];
+  M?: AttributeMapWire; L?: AttributeValueWire[]; NULL?: boolean; BOOL?: boolean;
 }
-export type AnyAttributeMap = Record<string, AnyAttributeValue>;
 
-const bytesOf = (b: string | Uint8Array): Uint8Array => (typeof b === 'string' ? Buffer.from(b, 'base64') : b);
+const bytesOf = (b: string): Uint8Array => Buffer.from(b, 'base64');
 
 /**
  * Code-point order (= UTF-8 byte order) of well-formed strings, without encoding them. UTF-16 code
@@ -191,7 +187,8 @@ class CanonicalWriter {
     for (const v of [...values].sort(compareCodePoints)) this.string(v);
   }
 
-  value(value: AnyAttributeValue): void {
+  value(wire: AttributeValueWire): void {
+    const value = wire as AttributeValueMembers;
     if (value.S !== undefined) { this.byte(TAG.S); this.string(value.S); return; }
     if (value.N !== undefined) { this.byte(TAG.N); this.number(value.N); return; }
     if (value.B !== undefined) { this.byte(TAG.B); this.chunk(bytesOf(value.B)); return; }
@@ -217,7 +214,7 @@ class CanonicalWriter {
   }
 
   /** Own enumerable names only (Object.keys): a "__proto__" attribute is data like any other. */
-  map(map: AnyAttributeMap): void {
+  map(map: AttributeMapWire): void {
     // Object.keys returns a fresh array: sorted in place, and every name in it is an own property.
     const names = Object.keys(map);
     if (names.length > 1) names.sort(compareCodePoints);
@@ -230,7 +227,7 @@ class CanonicalWriter {
   }
 
   /** The map of `names` only (the key attributes), each of which the item must have. */
-  mapOf(map: AnyAttributeMap, names: readonly string[]): void {
+  mapOf(map: AttributeMapWire, names: readonly string[]): void {
     const sorted = names.length > 1 ? [...names].sort(compareCodePoints) : names;
     this.byte(TAG.M);
     this.u32(sorted.length);
@@ -244,7 +241,7 @@ class CanonicalWriter {
 }
 
 /** Canonical bytes of an item (a fresh copy). */
-export function canonicalItemBytes(item: AttributeMapWire | AnyAttributeMap): Buffer {
+export function canonicalItemBytes(item: AttributeMapWire): Buffer {
   const w = new CanonicalWriter();
   w.map(item);
   return Buffer.from(w.bytes());
@@ -287,14 +284,14 @@ export class ItemDigester {
     this.keyNames = keyAttributeNames(keySchema);
   }
 
-  keyBytes(item: AttributeMapWire | AnyAttributeMap): Buffer {
+  keyBytes(item: AttributeMapWire): Buffer {
     this.writer.reset();
     this.writer.mapOf(item, this.keyNames);
     return Buffer.from(this.writer.bytes());
   }
 
   /** Writes keyBytes ‖ canonical item into the writer; returns the length of keyBytes. */
-  private write(item: AttributeMapWire | AnyAttributeMap): number {
+  private write(item: AttributeMapWire): number {
     const w = this.writer;
     w.reset();
     w.mapOf(item, this.keyNames);
@@ -303,7 +300,7 @@ export class ItemDigester {
     return keyLength;
   }
 
-  digest(item: AttributeMapWire | AnyAttributeMap): ItemDigest {
+  digest(item: AttributeMapWire): ItemDigest {
     const keyLength = this.write(item);
     const all = this.writer.bytes();
     const keyBytes = Buffer.from(all.subarray(0, keyLength));
@@ -311,7 +308,7 @@ export class ItemDigester {
   }
 
   /** Adds the item's digest to its bucket in `digests`: digest() without the objects it returns. */
-  addTo(digests: BucketDigests, item: AttributeMapWire | AnyAttributeMap): void {
+  addTo(digests: BucketDigests, item: AttributeMapWire): void {
     const keyLength = this.write(item);
     const all = this.writer.bytes();
     const keyHash = sha256Latin1(all.subarray(0, keyLength));

@@ -43,7 +43,8 @@ export function keepProtoAttributes<C extends DynamoDBClient | DynamoDBStreamsCl
   return client;
 }
 
-async function readBody(body: unknown): Promise<Buffer> {
+/** The bytes of an HTTP response body as a deserialize-step middleware sees it (a stream, or bytes a middleware put back). */
+export async function readBody(body: unknown): Promise<Buffer> {
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const chunks: Buffer[] = [];
   for await (const chunk of body as AsyncIterable<Uint8Array | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk));

@@ -8,6 +8,7 @@ import { GetEventSourceMappingCommand, LambdaClient, UpdateEventSourceMappingCom
 import { DescribePipeCommand, PipesClient } from '@aws-sdk/client-pipes';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
+import * as heap from '../../cli/operator/heap';
 import { runCli as run } from '../support/run-cli';
 
 /**
@@ -290,14 +291,20 @@ describe('replay in AWS', () => {
 describe('verify in AWS', () => {
   it('interrupted before anything was compared: does not claim the target equals the source', async () => {
     deployed();
-    // Ctrl-C during the first page of the source scan; the scan stops before the target is read.
+    // Ctrl-C during the first page of the source scan: the SDK abandons the page in flight (its
+    // abortSignal), and the scan stops before anything is compared.
     ddb.on(ScanCommand).callsFake(() => {
       process.emit('SIGINT');
-      return { Items: [{ pk: { S: 'k' }, sk: { S: '1' } }], LastEvaluatedKey: { pk: { S: 'k' }, sk: { S: '1' } } };
+      throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
     });
+    // The scan engine holds the old generation down before it scans (cli/operator/heap.ts); not set in this jest worker.
+    const heapGrowth = jest.spyOn(heap, 'limitOldGenerationGrowth').mockImplementation(() => undefined);
     const result = await run('verify', '--config', CONFIG, '--target', 'dr', '--segments', '1');
+    expect(heapGrowth).toHaveBeenCalledTimes(1);
+    heapGrowth.mockRestore();
     expect(result.code).toBe(130);
     expect(result.stdout).toContain('(interrupted: incomplete)');
     expect(result.stdout).not.toContain('target equals source');
+    expect((ddb.commandCalls(ScanCommand)[0].args as unknown[])[1]).toMatchObject({ abortSignal: expect.objectContaining({ aborted: true }) });
   });
 });

@@ -2,8 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, GetItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { decodeEnvelope } from '../../handlers/core/envelope';
 import { groupIdFor } from '../../handlers/core/group-id';
 import { parseFraction, parsePositiveInt } from '../../cli/operator/args';
@@ -14,6 +13,7 @@ import { measuredSettleMs } from '../../cli/commands/verify';
 import { readSessionFile } from '../../local/control';
 import { CliError, EXIT } from '../../cli/errors';
 import { localTarget } from '../../cli/local/target';
+import type { AttributeMapWire } from '../../schemas/attribute-value';
 
 /** The pure parts of the operator commands: envelopes, warnings, argument parsing, the verify core over a mocked DynamoDB. */
 
@@ -124,86 +124,125 @@ describe('session file', () => {
   });
 });
 
-describe('verify core (DynamoDB mocked)', () => {
-  const ddb = mockClient(DynamoDBClient);
-  const client = new DynamoDBClient({ region: 'eu-west-1' });
-  const source = { client, tableName: 'src', description: 'table src' };
-  const target = { client, tableName: 'tgt', description: 'table tgt' };
-  const item = (pk: string, extra: Record<string, AttributeValue> = {}): Record<string, AttributeValue> => ({ pk: { S: pk }, sk: { N: '1' }, ...extra });
-  beforeEach(() => ddb.reset());
+/** One DynamoDB request as the fake below received it: the operation and its JSON input (wire form). */
+interface DynamoDbCall { readonly operation: string; readonly input: { TableName?: string; Segment?: number; TotalSegments?: number; ConsistentRead?: boolean; Key?: AttributeMapWire } }
+
+/**
+ * A DynamoDB client whose requests are answered here, at the HTTP layer: the SDK's middleware
+ * (serialisation, verify's wire Scan, deserialisation) runs as it does against DynamoDB.
+ */
+function fakeDynamoDb(answer: (call: DynamoDbCall) => object | undefined): { client: DynamoDBClient; calls: DynamoDbCall[] } {
+  const calls: DynamoDbCall[] = [];
+  const client = new DynamoDBClient({
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: {
+      handle: async (request: { headers: Record<string, string>; body: string }) => {
+        const call = { operation: request.headers['x-amz-target'].split('.')[1], input: JSON.parse(request.body) as DynamoDbCall['input'] };
+        calls.push(call);
+        return { response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: new TextEncoder().encode(JSON.stringify(answer(call) ?? {})) } };
+      },
+    },
+  });
+  return { client, calls };
+}
+
+describe('verify core (DynamoDB answered over a fake HTTP handler)', () => {
+  const item = (pk: string, extra: AttributeMapWire = {}): AttributeMapWire => ({ pk: { S: pk }, sk: { N: '1' }, ...extra });
+  const tables = (client: DynamoDBClient) => ({ source: { client, tableName: 'src', description: 'table src' }, target: { client, tableName: 'tgt', description: 'table tgt' } });
+  const keyOf = (call: DynamoDbCall): string | undefined => (call.input.Key?.pk as { S?: string } | undefined)?.S;
 
   it('compares by exact value across segments; a difference that is gone when read again is not reported', async () => {
-    ddb.on(ScanCommand, { TableName: 'src', Segment: 0 }).resolves({ Items: [item('a', { n: { N: '1.5' } }), item('b', { s: { SS: ['x', 'y'] } })] });
-    ddb.on(ScanCommand, { TableName: 'src', Segment: 1 }).resolves({ Items: [item('c'), item('d', { v: { S: 'new' } })] });
-    ddb.on(ScanCommand, { TableName: 'tgt', Segment: 0 }).resolves({ Items: [item('a', { n: { N: '1.50' } }), item('d', { v: { S: 'old' } })] });
-    ddb.on(ScanCommand, { TableName: 'tgt', Segment: 1 }).resolves({ Items: [item('b', { s: { SS: ['y', 'x'] } }), item('e')] });
+    const scans: Record<string, AttributeMapWire[]> = {
+      'src/0': [item('a', { n: { N: '1.5' } }), item('b', { s: { SS: ['x', 'y'] } })],
+      'src/1': [item('c'), item('d', { v: { S: 'new' } })],
+      'tgt/0': [item('a', { n: { N: '1.50' } }), item('d', { v: { S: 'old' } })],
+      'tgt/1': [item('b', { s: { SS: ['y', 'x'] } }), item('e')],
+    };
     // On re-read, d has caught up; c is still missing and e still extra.
-    ddb.on(GetItemCommand, { TableName: 'src', Key: item('d') }).resolves({ Item: item('d', { v: { S: 'new' } }) });
-    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('d') }).resolves({ Item: item('d', { v: { S: 'new' } }) });
-    ddb.on(GetItemCommand, { TableName: 'src', Key: item('c') }).resolves({ Item: item('c') });
-    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('c') }).resolves({});
-    ddb.on(GetItemCommand, { TableName: 'src', Key: item('e') }).resolves({});
-    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('e') }).resolves({ Item: item('e') });
-    const result = await runVerify({ source, target, keySchema, segments: 2 });
+    const reads: Record<string, AttributeMapWire | undefined> = {
+      'src/d': item('d', { v: { S: 'new' } }), 'tgt/d': item('d', { v: { S: 'new' } }), 'src/c': item('c'), 'tgt/c': undefined, 'src/e': undefined, 'tgt/e': item('e'),
+    };
+    const { client, calls } = fakeDynamoDb((call) => {
+      if (call.operation === 'Scan') return { Items: scans[`${call.input.TableName}/${call.input.Segment}`] };
+      const found = reads[`${call.input.TableName}/${keyOf(call)}`];
+      return found === undefined ? {} : { Item: found };
+    });
+    const result = await runVerify({ ...tables(client), keySchema, segments: 2 });
     expect(result).toMatchObject({ mode: 'full', sourceItems: 4, targetItems: 4, missing: 1, extra: 1, different: 0, resolvedOnRecheck: 1, extraChecked: true, buckets: 65_536, mismatchingBuckets: 3 });
     expect(result.diffs).toEqual([{ kind: 'missing', keys: { pk: { S: 'c' }, sk: { N: '1' } } }, { kind: 'extra', keys: { pk: { S: 'e' }, sk: { N: '1' } } }]);
-    expect(ddb.commandCalls(ScanCommand).every((c) => c.args[0].input.ConsistentRead === true && c.args[0].input.TotalSegments === 2)).toBe(true);
+    const scanCalls = calls.filter((c) => c.operation === 'Scan');
+    expect(scanCalls.every((c) => c.input.ConsistentRead === true && c.input.TotalSegments === 2)).toBe(true);
   });
 
   it('pass 2 keeps only the keys of mismatching buckets; equal tables are scanned once', async () => {
     const many = Array.from({ length: 200 }, (_, i) => item(`k${i}`, { v: { N: String(i) } }));
-    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: many });
-    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [...many].reverse() });
-    const equal = await runVerify({ source, target, keySchema, segments: 1, buckets: 16, settleMs: () => Promise.reject(new Error('not asked when nothing differs')) });
-    expect(equal).toMatchObject({ sourceItems: 200, targetItems: 200, checked: 200, mismatchingBuckets: 0, missing: 0, extra: 0, different: 0, settledMs: 0 });
-    expect(ddb.commandCalls(ScanCommand)).toHaveLength(2);
+    const equal = fakeDynamoDb((call) => ({ Items: call.input.TableName === 'src' ? many : [...many].reverse() }));
+    const same = await runVerify({ ...tables(equal.client), keySchema, segments: 1, buckets: 16, settleMs: () => Promise.reject(new Error('not asked when nothing differs')) });
+    expect(same).toMatchObject({ sourceItems: 200, targetItems: 200, checked: 200, mismatchingBuckets: 0, missing: 0, extra: 0, different: 0, settledMs: 0 });
+    expect(equal.calls.filter((c) => c.operation === 'Scan')).toHaveLength(2);
 
-    ddb.reset();
     // One item differs in a nested attribute, written with other number spellings and attribute order elsewhere.
-    const changed = many.map((it, i) => (i === 42 ? item('k42', { v: { N: '42' }, doc: { M: { a: { L: [{ N: '1' }] } } } }) : { v: { N: `${it.v.N}.0` }, ...it }));
-    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: many });
-    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: changed });
-    ddb.on(GetItemCommand, { TableName: 'src' }).resolves({ Item: many[42] });
-    ddb.on(GetItemCommand, { TableName: 'tgt' }).resolves({ Item: changed[42] });
+    const changed = many.map((it, i) => (i === 42 ? item('k42', { v: { N: '42' }, doc: { M: { a: { L: [{ N: '1' }] } } } }) : { v: { N: `${(it.v as { N: string }).N}.0` }, ...it }));
+    const differing = fakeDynamoDb((call) => {
+      const side = call.input.TableName === 'src' ? many : changed;
+      return call.operation === 'Scan' ? { Items: side } : { Item: side[42] };
+    });
     const slept: number[] = [];
-    const result = await runVerify({ source, target, keySchema, segments: 1, buckets: 16, settleMs: () => Promise.resolve(1500), sleep: (ms) => Promise.resolve(void slept.push(ms)) });
+    const result = await runVerify({ ...tables(differing.client), keySchema, segments: 1, buckets: 16, settleMs: () => Promise.resolve(1500), sleep: (ms) => Promise.resolve(void slept.push(ms)) });
     expect(result).toMatchObject({ mismatchingBuckets: 1, missing: 0, extra: 0, different: 1, settledMs: 1500, differences: [{ kind: 'different', keys: { pk: { S: 'k42' }, sk: { N: '1' } } }] });
     expect(slept).toEqual([1500]);
-    expect(ddb.commandCalls(ScanCommand)).toHaveLength(4);
+    expect(differing.calls.filter((c) => c.operation === 'Scan')).toHaveLength(4);
     // Only the one differing key is read again.
-    expect(ddb.commandCalls(GetItemCommand).map((c) => c.args[0].input.Key?.pk?.S)).toEqual(['k42', 'k42']);
+    expect(differing.calls.filter((c) => c.operation === 'GetItem').map(keyOf)).toEqual(['k42', 'k42']);
   });
 
   it('a key in flight is not reported: re-read after the settle time, it matches', async () => {
-    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('a', { v: { S: 'new' } })] });
-    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [item('a', { v: { S: 'old' } })] });
-    ddb.on(GetItemCommand).resolves({ Item: item('a', { v: { S: 'new' } }) });
     let applied = false;
     // The pipeline applies the change while verify waits; GetItem before that would still see 'old'.
-    ddb.on(GetItemCommand, { TableName: 'tgt' }).callsFake(() => ({ Item: item('a', { v: { S: applied ? 'new' : 'old' } }) }));
-    const result = await runVerify({ source, target, keySchema, segments: 1, settleMs: 30_000, sleep: (ms) => Promise.resolve(void (applied = ms === 30_000)) });
+    const { client } = fakeDynamoDb((call) => {
+      if (call.operation === 'Scan') return { Items: [item('a', { v: { S: call.input.TableName === 'src' ? 'new' : 'old' } })] };
+      return { Item: item('a', { v: { S: call.input.TableName === 'src' || applied ? 'new' : 'old' } }) };
+    });
+    const result = await runVerify({ ...tables(client), keySchema, segments: 1, settleMs: 30_000, sleep: (ms) => Promise.resolve(void (applied = ms === 30_000)) });
     expect(result).toMatchObject({ different: 0, resolvedOnRecheck: 1, settledMs: 30_000, differences: [] });
   });
 
   it('compares in the target\'s view: filtered-out source items are not expected, redacted ones compare redacted', async () => {
-    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('in', { secret: { S: 's' }, v: { N: '1' } }), item('out', { v: { N: '2' } })] });
-    ddb.on(ScanCommand, { TableName: 'tgt' }).resolves({ Items: [item('in', { v: { N: '1' } })] });
-    const view = (it: Record<string, { S?: string }>) => (it.pk.S === 'out' ? undefined : Object.fromEntries(Object.entries(it).filter(([n]) => n !== 'secret')));
-    const result = await runVerify({ source, target, keySchema, segments: 1, view: view as never });
+    const { client } = fakeDynamoDb((call) => ({
+      Items: call.input.TableName === 'src' ? [item('in', { secret: { S: 's' }, v: { N: '1' } }), item('out', { v: { N: '2' } })] : [item('in', { v: { N: '1' } })],
+    }));
+    const view = (it: AttributeMapWire): AttributeMapWire | undefined =>
+      ((it.pk as { S?: string }).S === 'out' ? undefined : Object.fromEntries(Object.entries(it).filter(([n]) => n !== 'secret')));
+    const result = await runVerify({ ...tables(client), keySchema, segments: 1, view });
     expect(result).toMatchObject({ sourceItems: 2, outOfView: 1, checked: 1, mismatchingBuckets: 0, missing: 0, extra: 0, different: 0 });
   });
 
+  it('binary attributes compare as bytes, binary sets in any order', async () => {
+    const bin = (pk: string, b: string, bs: string[]): AttributeMapWire => ({ pk: { S: pk }, sk: { N: '1' }, b: { B: b }, bs: { BS: bs } });
+    const sides: Record<string, AttributeMapWire[]> = {
+      src: [bin('x', 'AAE=', ['AAE=', 'AQ==']), bin('y', 'AAI=', ['AQ=='])],
+      tgt: [bin('x', 'AAE=', ['AQ==', 'AAE=']), bin('y', 'AAM=', ['AQ=='])],
+    };
+    const { client } = fakeDynamoDb((call) => {
+      const side = sides[call.input.TableName ?? ''];
+      return call.operation === 'Scan' ? { Items: side } : { Item: side.find((it) => (it.pk as { S: string }).S === keyOf(call)) };
+    });
+    const result = await runVerify({ ...tables(client), keySchema, segments: 1 });
+    expect(result).toMatchObject({ mismatchingBuckets: 1, different: 1, missing: 0, extra: 0, differences: [{ kind: 'different', keys: { pk: { S: 'y' }, sk: { N: '1' } } }] });
+  });
+
   it('sample mode reads only the sampled source items from the target and does not look for extras', async () => {
-    ddb.on(ScanCommand, { TableName: 'src' }).resolves({ Items: [item('a'), item('b'), item('c'), item('d')] });
-    ddb.on(GetItemCommand, { TableName: 'tgt' }).resolves({ Item: item('x') });
-    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('a') }).resolves({ Item: item('a') });
-    ddb.on(GetItemCommand, { TableName: 'tgt', Key: item('c') }).resolves({ Item: item('c', { v: { N: '2' } }) });
-    ddb.on(GetItemCommand, { TableName: 'src', Key: item('c') }).resolves({ Item: item('c') });
+    const reads: Record<string, AttributeMapWire> = { 'tgt/a': item('a'), 'tgt/c': item('c', { v: { N: '2' } }), 'src/c': item('c') };
+    const { client, calls } = fakeDynamoDb((call) => {
+      if (call.operation === 'Scan') return { Items: [item('a'), item('b'), item('c'), item('d')] };
+      return { Item: reads[`${call.input.TableName}/${keyOf(call)}`] ?? item('x') };
+    });
     const draws = [0.1, 0.9, 0.2, 0.95];
-    const result = await runVerify({ source, target, keySchema, segments: 1, sample: 0.5, random: () => draws.shift()!, showValues: true });
+    const result = await runVerify({ ...tables(client), keySchema, segments: 1, sample: 0.5, random: () => draws.shift()!, showValues: true });
     expect(result).toMatchObject({ mode: 'sample', sample: 0.5, sourceItems: 4, checked: 2, missing: 0, extra: 0, different: 1, extraChecked: false });
     expect(result.diffs).toEqual([{ kind: 'different', keys: { pk: { S: 'c' }, sk: { N: '1' } }, source: { pk: { S: 'c' }, sk: { N: '1' } }, target: { pk: { S: 'c' }, sk: { N: '1' }, v: { N: '2' } } }]);
-    expect(ddb.commandCalls(GetItemCommand, { TableName: 'tgt' }).map((c) => c.args[0].input.Key?.pk?.S).sort()).toEqual(['a', 'c', 'c']);
+    expect(calls.filter((c) => c.operation === 'GetItem' && c.input.TableName === 'tgt').map(keyOf).sort()).toEqual(['a', 'c', 'c']);
   });
 });
 
