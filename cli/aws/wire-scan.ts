@@ -22,8 +22,8 @@ const EMPTY_OUTPUT = new TextEncoder().encode('{}');
  * One Scan page with its items as DynamoDB sent them, not converted by the SDK. verify reads every
  * item of two tables only to digest them, and the digest takes the wire form; the SDK's conversion
  * made a second copy of every item (B decoded to bytes, every AttributeValue rebuilt), which at
- * DynamoDB Local's scan rate was about 30 MB of verify's peak RSS (docs/performance.md, "Measuring
- * the command, not the core"). The SDK still signs, sends and retries the request, and an error
+ * DynamoDB Local's scan rate was 30–50 MB of verify's peak RSS (docs/performance.md, "Holding the
+ * old generation down"). The SDK still signs, sends and retries the request, and an error
  * response still becomes the SDK's exception: only a 200 response's body is read here, inside the
  * SDK's deserializer (deserialize step, low priority, as handlers/core/proto-attributes.ts reads it),
  * which then parses an empty object. JSON.parse keeps an attribute named "__proto__" as data.
